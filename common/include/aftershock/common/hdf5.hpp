@@ -1,0 +1,123 @@
+#pragma once
+// A thin RAII layer over the HDF5 C API: files, 1-D/2-D numeric datasets (whole or by row range),
+// extendable datasets for streaming writers, string datasets and scalar attributes.
+// Every failure throws InputError (reading) or Error (writing) naming the file and the dataset.
+#include <hdf5.h>
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace aftershock::h5 {
+
+/// Owns one hid_t and closes it with the matching H5?close function.
+class Handle {
+public:
+    using Closer = herr_t (*)(hid_t);
+    Handle() = default;
+    Handle(hid_t id, Closer closer) : m_id(id), m_closer(closer) {}
+    Handle(Handle&& o) noexcept : m_id(o.m_id), m_closer(o.m_closer) { o.m_id = H5I_INVALID_HID; }
+    Handle& operator=(Handle&& o) noexcept;
+    Handle(const Handle&) = delete;
+    Handle& operator=(const Handle&) = delete;
+    ~Handle() { reset(); }
+    void reset() noexcept;
+    [[nodiscard]] hid_t get() const noexcept { return m_id; }
+    [[nodiscard]] bool valid() const noexcept { return m_id >= 0; }
+
+private:
+    hid_t m_id = H5I_INVALID_HID;
+    Closer m_closer = nullptr;
+};
+
+template <typename T> hid_t native_type();
+
+/// Streams rows into a chunked dataset whose first dimension grows (1-D, or 2-D with fixed columns).
+template <typename T>
+class Appender {
+public:
+    Appender() = default;
+    Appender(Handle dataset, std::string where, std::size_t cols) : m_ds(std::move(dataset)), m_where(std::move(where)), m_cols(cols) {}
+    /// Appends values.size() / cols rows.
+    void append(std::span<const T> values);
+    [[nodiscard]] std::uint64_t rows() const noexcept { return m_rows; }
+    [[nodiscard]] bool valid() const noexcept { return m_ds.valid(); }
+    void close() { m_ds.reset(); }
+
+private:
+    Handle m_ds;
+    std::string m_where;
+    std::size_t m_cols = 1;
+    std::uint64_t m_rows = 0;
+};
+
+class File {
+public:
+    enum class Mode { read, read_write, truncate };
+    File(const std::string& path, Mode mode);
+    [[nodiscard]] const std::string& path() const noexcept { return m_path; }
+    [[nodiscard]] hid_t id() const noexcept { return m_file.get(); }
+
+    [[nodiscard]] bool exists(const std::string& object) const;
+    /// Unlinks an object if it exists (the space is not reclaimed, as usual in HDF5).
+    void remove(const std::string& object);
+    /// Shape of a dataset; throws InputError if it is missing.
+    [[nodiscard]] std::vector<std::uint64_t> shape(const std::string& dataset) const;
+    /// True if the dataset holds integers with a sign, false for unsigned; throws if not an integer.
+    [[nodiscard]] bool is_signed_integer(const std::string& dataset) const;
+    [[nodiscard]] bool is_string(const std::string& dataset) const;
+
+    /// Reads rows [begin, end) of a 1-D or 2-D dataset, converting to T.
+    template <typename T>
+    [[nodiscard]] std::vector<T> read(const std::string& dataset, std::uint64_t begin, std::uint64_t end) const;
+    /// Reads a whole dataset.
+    template <typename T> [[nodiscard]] std::vector<T> read(const std::string& dataset) const;
+    /// Reads a string dataset (variable or fixed length), rows [begin, end).
+    [[nodiscard]] std::vector<std::string> read_strings(const std::string& dataset, std::uint64_t begin,
+                                                        std::uint64_t end) const;
+    [[nodiscard]] std::vector<std::string> read_strings(const std::string& dataset) const;
+
+    /// Writes a whole dataset (replacing an existing one); dims empty means 1-D of values.size().
+    template <typename T>
+    void write(const std::string& dataset, std::span<const T> values, std::vector<std::uint64_t> dims = {});
+    void write_strings(const std::string& dataset, const std::vector<std::string>& values);
+
+    /// Creates an extendable, chunked, compressed-free dataset for streaming writes.
+    template <typename T> [[nodiscard]] Appender<T> appender(const std::string& dataset, std::size_t cols = 0);
+    /// Creates an extendable variable-length string dataset and returns a function-like appender.
+    class StringAppender {
+    public:
+        StringAppender() = default;
+        StringAppender(Handle ds, std::string where) : m_ds(std::move(ds)), m_where(std::move(where)) {}
+        void append(const std::vector<std::string>& values);
+        [[nodiscard]] std::uint64_t rows() const noexcept { return m_rows; }
+        [[nodiscard]] bool valid() const noexcept { return m_ds.valid(); }
+
+    private:
+        Handle m_ds;
+        std::string m_where;
+        std::uint64_t m_rows = 0;
+    };
+    [[nodiscard]] StringAppender string_appender(const std::string& dataset);
+
+    [[nodiscard]] bool has_attr(const std::string& object, const std::string& name) const;
+    [[nodiscard]] std::uint64_t read_attr_u64(const std::string& object, const std::string& name) const;
+    [[nodiscard]] std::string read_attr_string(const std::string& object, const std::string& name) const;
+    void write_attr(const std::string& object, const std::string& name, std::uint64_t value);
+    void write_attr(const std::string& object, const std::string& name, const std::string& value);
+
+    void flush();
+
+private:
+    [[nodiscard]] Handle open_dataset(const std::string& dataset) const;
+    [[nodiscard]] Handle open_object(const std::string& object) const;
+    [[nodiscard]] std::string where(const std::string& object) const { return m_path + ":" + object; }
+    std::string m_path;
+    Handle m_file;
+};
+
+/// The innermost message of the current HDF5 error stack (empty if none).
+[[nodiscard]] std::string last_error();
+
+}  // namespace aftershock::h5

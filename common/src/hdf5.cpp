@@ -1,0 +1,418 @@
+#include "aftershock/common/hdf5.hpp"
+
+#include "aftershock/common/error.hpp"
+
+#include <cstring>
+#include <mutex>
+
+namespace aftershock::h5 {
+namespace {
+
+void silence_hdf5() {
+    static std::once_flag once;
+    // HDF5 prints its error stack to stderr by default; we report one line through exceptions instead.
+    std::call_once(once, [] { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); });
+}
+
+herr_t walk_cb(unsigned n, const H5E_error2_t* err, void* out) {
+    auto* msg = static_cast<std::string*>(out);
+    if (n == 0 && err->desc != nullptr) *msg = err->desc;
+    return 0;
+}
+
+Handle make_plist(hid_t cls) { return Handle(H5Pcreate(cls), H5Pclose); }
+
+Handle space_for(const std::vector<hsize_t>& dims, const std::vector<hsize_t>* maxdims = nullptr) {
+    return Handle(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), maxdims ? maxdims->data() : nullptr),
+                  H5Sclose);
+}
+
+Handle link_creation_plist() {
+    auto lcpl = make_plist(H5P_LINK_CREATE);
+    H5Pset_create_intermediate_group(lcpl.get(), 1);
+    return lcpl;
+}
+
+Handle string_type() {
+    Handle t(H5Tcopy(H5T_C_S1), H5Tclose);
+    H5Tset_size(t.get(), H5T_VARIABLE);
+    H5Tset_cset(t.get(), H5T_CSET_UTF8);
+    return t;
+}
+
+std::vector<hsize_t> dims_of(hid_t ds) {
+    Handle space(H5Dget_space(ds), H5Sclose);
+    const int rank = H5Sget_simple_extent_ndims(space.get());
+    std::vector<hsize_t> dims(rank > 0 ? rank : 0);
+    if (rank > 0) H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
+    return dims;
+}
+
+}  // namespace
+
+std::string last_error() {
+    std::string msg;
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, walk_cb, &msg);
+    return msg;
+}
+
+Handle& Handle::operator=(Handle&& o) noexcept {
+    if (this != &o) {
+        reset();
+        m_id = o.m_id;
+        m_closer = o.m_closer;
+        o.m_id = H5I_INVALID_HID;
+    }
+    return *this;
+}
+
+void Handle::reset() noexcept {
+    if (m_id >= 0 && m_closer != nullptr) m_closer(m_id);
+    m_id = H5I_INVALID_HID;
+}
+
+template <> hid_t native_type<std::uint8_t>() { return H5T_NATIVE_UINT8; }
+template <> hid_t native_type<std::uint16_t>() { return H5T_NATIVE_UINT16; }
+template <> hid_t native_type<std::uint32_t>() { return H5T_NATIVE_UINT32; }
+template <> hid_t native_type<std::uint64_t>() { return H5T_NATIVE_UINT64; }
+template <> hid_t native_type<std::int32_t>() { return H5T_NATIVE_INT32; }
+template <> hid_t native_type<std::int64_t>() { return H5T_NATIVE_INT64; }
+template <> hid_t native_type<float>() { return H5T_NATIVE_FLOAT; }
+template <> hid_t native_type<double>() { return H5T_NATIVE_DOUBLE; }
+
+File::File(const std::string& path, Mode mode) : m_path(path) {
+    silence_hdf5();
+    hid_t id = H5I_INVALID_HID;
+    if (mode == Mode::truncate) {
+        id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+        ensure(id >= 0, "cannot create HDF5 file {}: {}", path, last_error());
+    } else {
+        id = H5Fopen(path.c_str(), mode == Mode::read ? H5F_ACC_RDONLY : H5F_ACC_RDWR, H5P_DEFAULT);
+        ensure<InputError>(id >= 0, "cannot open HDF5 file {} (missing, truncated or not HDF5): {}", path,
+                           last_error());
+    }
+    m_file = Handle(id, H5Fclose);
+}
+
+bool File::exists(const std::string& object) const {
+    // H5Lexists needs every parent to exist, so walk the path one component at a time.
+    std::size_t pos = 0;
+    while (pos != std::string::npos) {
+        pos = object.find('/', pos + 1);
+        const auto prefix = object.substr(0, pos);
+        if (prefix.empty() || prefix == "/") continue;
+        if (H5Lexists(m_file.get(), prefix.c_str(), H5P_DEFAULT) <= 0) return false;
+    }
+    return true;
+}
+
+void File::remove(const std::string& object) {
+    if (exists(object)) {
+        ensure(H5Ldelete(m_file.get(), object.c_str(), H5P_DEFAULT) >= 0, "{}: cannot delete: {}", where(object),
+               last_error());
+    }
+}
+
+Handle File::open_object(const std::string& object) const {
+    ensure<InputError>(exists(object), "{}: missing", where(object));
+    Handle h(H5Oopen(m_file.get(), object.c_str(), H5P_DEFAULT), H5Oclose);
+    ensure<InputError>(h.valid(), "{}: cannot open: {}", where(object), last_error());
+    return h;
+}
+
+Handle File::open_dataset(const std::string& dataset) const {
+    ensure<InputError>(exists(dataset), "{}: dataset missing", where(dataset));
+    Handle h(H5Dopen2(m_file.get(), dataset.c_str(), H5P_DEFAULT), H5Dclose);
+    ensure<InputError>(h.valid(), "{}: not a readable dataset: {}", where(dataset), last_error());
+    return h;
+}
+
+std::vector<std::uint64_t> File::shape(const std::string& dataset) const {
+    auto ds = open_dataset(dataset);
+    auto dims = dims_of(ds.get());
+    return {dims.begin(), dims.end()};
+}
+
+bool File::is_signed_integer(const std::string& dataset) const {
+    auto ds = open_dataset(dataset);
+    Handle type(H5Dget_type(ds.get()), H5Tclose);
+    ensure<InputError>(H5Tget_class(type.get()) == H5T_INTEGER, "{}: expected an integer dataset", where(dataset));
+    return H5Tget_sign(type.get()) == H5T_SGN_2;
+}
+
+bool File::is_string(const std::string& dataset) const {
+    auto ds = open_dataset(dataset);
+    Handle type(H5Dget_type(ds.get()), H5Tclose);
+    return H5Tget_class(type.get()) == H5T_STRING;
+}
+
+template <typename T>
+std::vector<T> File::read(const std::string& dataset, std::uint64_t begin, std::uint64_t end) const {
+    auto ds = open_dataset(dataset);
+    auto dims = dims_of(ds.get());
+    ensure<InputError>(dims.size() == 1 || dims.size() == 2, "{}: expected a 1-D or 2-D dataset, got {} dimensions",
+                       where(dataset), dims.size());
+    ensure<InputError>(begin <= end && end <= dims[0], "{}: rows [{}, {}) out of range (dataset has {} rows)",
+                       where(dataset), begin, end, dims[0]);
+    {
+        Handle type(H5Dget_type(ds.get()), H5Tclose);
+        const auto cls = H5Tget_class(type.get());
+        ensure<InputError>(cls == H5T_INTEGER || cls == H5T_FLOAT, "{}: expected a numeric dataset", where(dataset));
+    }
+    const hsize_t cols = dims.size() == 2 ? dims[1] : 1;
+    std::vector<T> out((end - begin) * cols);
+    if (out.empty()) return out;
+    Handle file_space(H5Dget_space(ds.get()), H5Sclose);
+    std::vector<hsize_t> start(dims.size(), 0);
+    std::vector<hsize_t> count = dims;
+    start[0] = begin;
+    count[0] = end - begin;
+    H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr);
+    auto mem_space = space_for(count);
+    ensure<InputError>(H5Dread(ds.get(), native_type<T>(), mem_space.get(), file_space.get(), H5P_DEFAULT,
+                               out.data()) >= 0,
+                       "{}: read of rows [{}, {}) failed (truncated or corrupt file?): {}", where(dataset), begin, end,
+                       last_error());
+    return out;
+}
+
+template <typename T> std::vector<T> File::read(const std::string& dataset) const {
+    const auto dims = shape(dataset);
+    return read<T>(dataset, 0, dims.empty() ? 0 : dims[0]);
+}
+
+std::vector<std::string> File::read_strings(const std::string& dataset, std::uint64_t begin, std::uint64_t end) const {
+    auto ds = open_dataset(dataset);
+    auto dims = dims_of(ds.get());
+    ensure<InputError>(dims.size() == 1, "{}: expected a 1-D string dataset", where(dataset));
+    ensure<InputError>(begin <= end && end <= dims[0], "{}: rows [{}, {}) out of range (dataset has {} rows)",
+                       where(dataset), begin, end, dims[0]);
+    Handle ftype(H5Dget_type(ds.get()), H5Tclose);
+    ensure<InputError>(H5Tget_class(ftype.get()) == H5T_STRING, "{}: expected strings", where(dataset));
+    std::vector<std::string> out;
+    const hsize_t n = end - begin;
+    if (n == 0) return out;
+    Handle file_space(H5Dget_space(ds.get()), H5Sclose);
+    hsize_t start = begin;
+    H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, &start, nullptr, &n, nullptr);
+    auto mem_space = space_for({n});
+    out.reserve(n);
+    if (H5Tis_variable_str(ftype.get()) > 0) {
+        auto mtype = string_type();
+        std::vector<char*> raw(n, nullptr);
+        ensure<InputError>(H5Dread(ds.get(), mtype.get(), mem_space.get(), file_space.get(), H5P_DEFAULT, raw.data()) >= 0,
+                           "{}: read failed: {}", where(dataset), last_error());
+        for (auto* s : raw) out.emplace_back(s != nullptr ? s : "");
+        H5Dvlen_reclaim(mtype.get(), mem_space.get(), H5P_DEFAULT, raw.data());
+    } else {
+        const auto width = H5Tget_size(ftype.get());
+        Handle mtype(H5Tcopy(H5T_C_S1), H5Tclose);
+        H5Tset_size(mtype.get(), width);
+        std::vector<char> buf(n * width);
+        ensure<InputError>(H5Dread(ds.get(), mtype.get(), mem_space.get(), file_space.get(), H5P_DEFAULT, buf.data()) >= 0,
+                           "{}: read failed: {}", where(dataset), last_error());
+        for (hsize_t i = 0; i < n; ++i) {
+            const char* s = buf.data() + i * width;
+            out.emplace_back(s, strnlen(s, width));
+        }
+    }
+    return out;
+}
+
+std::vector<std::string> File::read_strings(const std::string& dataset) const {
+    const auto dims = shape(dataset);
+    return read_strings(dataset, 0, dims.empty() ? 0 : dims[0]);
+}
+
+template <typename T>
+void File::write(const std::string& dataset, std::span<const T> values, std::vector<std::uint64_t> dims) {
+    remove(dataset);
+    if (dims.empty()) dims = {values.size()};
+    std::vector<hsize_t> hd(dims.begin(), dims.end());
+    auto space = space_for(hd);
+    auto lcpl = link_creation_plist();
+    Handle ds(H5Dcreate2(m_file.get(), dataset.c_str(), native_type<T>(), space.get(), lcpl.get(), H5P_DEFAULT,
+                         H5P_DEFAULT),
+              H5Dclose);
+    ensure(ds.valid(), "{}: cannot create dataset: {}", where(dataset), last_error());
+    if (!values.empty()) {
+        ensure(H5Dwrite(ds.get(), native_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()) >= 0,
+               "{}: write failed: {}", where(dataset), last_error());
+    }
+}
+
+void File::write_strings(const std::string& dataset, const std::vector<std::string>& values) {
+    auto app = string_appender(dataset);
+    app.append(values);
+}
+
+template <typename T> Appender<T> File::appender(const std::string& dataset, std::size_t cols) {
+    remove(dataset);
+    std::vector<hsize_t> dims{0};
+    std::vector<hsize_t> maxdims{H5S_UNLIMITED};
+    // About 1 MiB per chunk: large enough for fast sequential I/O, small enough for row-range reads.
+    std::vector<hsize_t> chunk{std::max<hsize_t>(1, (1U << 20) / sizeof(T) / std::max<std::size_t>(cols, 1))};
+    if (cols > 0) {
+        dims.push_back(cols);
+        maxdims.push_back(cols);
+        chunk.push_back(cols);
+    }
+    auto space = space_for(dims, &maxdims);
+    auto dcpl = make_plist(H5P_DATASET_CREATE);
+    H5Pset_chunk(dcpl.get(), static_cast<int>(chunk.size()), chunk.data());
+    auto lcpl = link_creation_plist();
+    Handle ds(H5Dcreate2(m_file.get(), dataset.c_str(), native_type<T>(), space.get(), lcpl.get(), dcpl.get(),
+                         H5P_DEFAULT),
+              H5Dclose);
+    ensure(ds.valid(), "{}: cannot create dataset: {}", where(dataset), last_error());
+    return Appender<T>(std::move(ds), where(dataset), std::max<std::size_t>(cols, 1));
+}
+
+namespace {
+template <typename Fn>
+void extend_and_write(hid_t ds, const std::string& where, std::uint64_t old_rows, std::uint64_t new_rows,
+                      std::size_t cols, bool two_d, hid_t mtype, Fn&& data_ptr) {
+    std::vector<hsize_t> size{old_rows + new_rows};
+    if (two_d) size.push_back(cols);
+    ensure(H5Dset_extent(ds, size.data()) >= 0, "{}: cannot extend: {}", where, last_error());
+    Handle fspace(H5Dget_space(ds), H5Sclose);
+    std::vector<hsize_t> start{old_rows};
+    std::vector<hsize_t> count{new_rows};
+    if (two_d) {
+        start.push_back(0);
+        count.push_back(cols);
+    }
+    H5Sselect_hyperslab(fspace.get(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr);
+    auto mspace = space_for(count);
+    ensure(H5Dwrite(ds, mtype, mspace.get(), fspace.get(), H5P_DEFAULT, data_ptr()) >= 0,
+           "{}: write failed (disk full?): {}", where, last_error());
+}
+}  // namespace
+
+template <typename T> void Appender<T>::append(std::span<const T> values) {
+    ensure(m_ds.valid(), "{}: appender is closed", m_where);
+    if (values.empty()) return;
+    ensure(values.size() % m_cols == 0, "{}: {} values is not a whole number of rows of {}", m_where, values.size(), m_cols);
+    const std::uint64_t rows = values.size() / m_cols;
+    const bool two_d = dims_of(m_ds.get()).size() == 2;
+    extend_and_write(m_ds.get(), m_where, m_rows, rows, m_cols, two_d, native_type<T>(), [&] { return values.data(); });
+    m_rows += rows;
+}
+
+File::StringAppender File::string_appender(const std::string& dataset) {
+    remove(dataset);
+    hsize_t dims = 0;
+    hsize_t maxdims = H5S_UNLIMITED;
+    hsize_t chunk = 4096;
+    Handle space(H5Screate_simple(1, &dims, &maxdims), H5Sclose);
+    auto dcpl = make_plist(H5P_DATASET_CREATE);
+    H5Pset_chunk(dcpl.get(), 1, &chunk);
+    auto lcpl = link_creation_plist();
+    auto type = string_type();
+    Handle ds(H5Dcreate2(m_file.get(), dataset.c_str(), type.get(), space.get(), lcpl.get(), dcpl.get(), H5P_DEFAULT),
+              H5Dclose);
+    ensure(ds.valid(), "{}: cannot create dataset: {}", where(dataset), last_error());
+    return {std::move(ds), where(dataset)};
+}
+
+void File::StringAppender::append(const std::vector<std::string>& values) {
+    ensure(m_ds.valid(), "{}: appender is closed", m_where);
+    if (values.empty()) return;
+    std::vector<const char*> ptrs;
+    ptrs.reserve(values.size());
+    for (const auto& v : values) ptrs.push_back(v.c_str());
+    auto type = string_type();
+    extend_and_write(m_ds.get(), m_where, m_rows, values.size(), 1, false, type.get(), [&] { return ptrs.data(); });
+    m_rows += values.size();
+}
+
+bool File::has_attr(const std::string& object, const std::string& name) const {
+    if (!exists(object) && object != "/") return false;
+    return H5Aexists_by_name(m_file.get(), object.c_str(), name.c_str(), H5P_DEFAULT) > 0;
+}
+
+std::uint64_t File::read_attr_u64(const std::string& object, const std::string& name) const {
+    ensure<InputError>(has_attr(object, name), "{}: attribute '{}' missing", where(object), name);
+    Handle attr(H5Aopen_by_name(m_file.get(), object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+    Handle type(H5Aget_type(attr.get()), H5Tclose);
+    ensure<InputError>(H5Tget_class(type.get()) == H5T_INTEGER, "{}: attribute '{}' is not an integer", where(object),
+                       name);
+    std::int64_t signed_value = 0;
+    if (H5Tget_sign(type.get()) == H5T_SGN_2) {
+        ensure<InputError>(H5Aread(attr.get(), H5T_NATIVE_INT64, &signed_value) >= 0, "{}: attribute '{}' unreadable",
+                           where(object), name);
+        ensure<InputError>(signed_value >= 0, "{}: attribute '{}' is negative ({})", where(object), name, signed_value);
+        return static_cast<std::uint64_t>(signed_value);
+    }
+    std::uint64_t value = 0;
+    ensure<InputError>(H5Aread(attr.get(), H5T_NATIVE_UINT64, &value) >= 0, "{}: attribute '{}' unreadable",
+                       where(object), name);
+    return value;
+}
+
+std::string File::read_attr_string(const std::string& object, const std::string& name) const {
+    ensure<InputError>(has_attr(object, name), "{}: attribute '{}' missing", where(object), name);
+    Handle attr(H5Aopen_by_name(m_file.get(), object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+    Handle ftype(H5Aget_type(attr.get()), H5Tclose);
+    ensure<InputError>(H5Tget_class(ftype.get()) == H5T_STRING, "{}: attribute '{}' is not a string", where(object),
+                       name);
+    if (H5Tis_variable_str(ftype.get()) > 0) {
+        auto mtype = string_type();
+        char* s = nullptr;
+        ensure<InputError>(H5Aread(attr.get(), mtype.get(), &s) >= 0, "{}: attribute '{}' unreadable", where(object),
+                           name);
+        std::string out = s != nullptr ? s : "";
+        H5free_memory(s);
+        return out;
+    }
+    const auto width = H5Tget_size(ftype.get());
+    std::string buf(width, '\0');
+    Handle mtype(H5Tcopy(H5T_C_S1), H5Tclose);
+    H5Tset_size(mtype.get(), width);
+    ensure<InputError>(H5Aread(attr.get(), mtype.get(), buf.data()) >= 0, "{}: attribute '{}' unreadable",
+                       where(object), name);
+    buf.resize(strnlen(buf.c_str(), width));
+    return buf;
+}
+
+void File::write_attr(const std::string& object, const std::string& name, std::uint64_t value) {
+    if (has_attr(object, name)) H5Adelete_by_name(m_file.get(), object.c_str(), name.c_str(), H5P_DEFAULT);
+    Handle space(H5Screate(H5S_SCALAR), H5Sclose);
+    Handle attr(H5Acreate_by_name(m_file.get(), object.c_str(), name.c_str(), H5T_NATIVE_UINT64, space.get(),
+                                  H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                H5Aclose);
+    ensure(attr.valid() && H5Awrite(attr.get(), H5T_NATIVE_UINT64, &value) >= 0, "{}: cannot write attribute '{}': {}",
+           where(object), name, last_error());
+}
+
+void File::write_attr(const std::string& object, const std::string& name, const std::string& value) {
+    if (has_attr(object, name)) H5Adelete_by_name(m_file.get(), object.c_str(), name.c_str(), H5P_DEFAULT);
+    Handle space(H5Screate(H5S_SCALAR), H5Sclose);
+    auto type = string_type();
+    Handle attr(H5Acreate_by_name(m_file.get(), object.c_str(), name.c_str(), type.get(), space.get(), H5P_DEFAULT,
+                                  H5P_DEFAULT, H5P_DEFAULT),
+                H5Aclose);
+    const char* s = value.c_str();
+    ensure(attr.valid() && H5Awrite(attr.get(), type.get(), &s) >= 0, "{}: cannot write attribute '{}': {}",
+           where(object), name, last_error());
+}
+
+void File::flush() { H5Fflush(m_file.get(), H5F_SCOPE_GLOBAL); }
+
+#define AFTERSHOCK_H5_INSTANTIATE(T)                                                                          \
+    template std::vector<T> File::read<T>(const std::string&, std::uint64_t, std::uint64_t) const;           \
+    template std::vector<T> File::read<T>(const std::string&) const;                                         \
+    template void File::write<T>(const std::string&, std::span<const T>, std::vector<std::uint64_t>);        \
+    template Appender<T> File::appender<T>(const std::string&, std::size_t);                                 \
+    template class Appender<T>;
+AFTERSHOCK_H5_INSTANTIATE(std::uint8_t)
+AFTERSHOCK_H5_INSTANTIATE(std::uint16_t)
+AFTERSHOCK_H5_INSTANTIATE(std::uint32_t)
+AFTERSHOCK_H5_INSTANTIATE(std::uint64_t)
+AFTERSHOCK_H5_INSTANTIATE(std::int32_t)
+AFTERSHOCK_H5_INSTANTIATE(std::int64_t)
+AFTERSHOCK_H5_INSTANTIATE(float)
+AFTERSHOCK_H5_INSTANTIATE(double)
+#undef AFTERSHOCK_H5_INSTANTIATE
+
+}  // namespace aftershock::h5

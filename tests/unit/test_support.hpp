@@ -1,0 +1,42 @@
+#pragma once
+// Helpers shared by the unit tests: a per-test scratch directory and the location of the shared data.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <string>
+
+namespace aftershock::test {
+
+/// A fresh directory under the system temp dir, removed when the test ends.
+class ScratchDir {
+public:
+    ScratchDir() {
+        const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+        m_path = std::filesystem::temp_directory_path() /
+                 ("aftershock-" + std::string(info->test_suite_name()) + "-" + info->name() + "-" +
+                  std::to_string(::getpid()));
+        std::filesystem::remove_all(m_path);
+        std::filesystem::create_directories(m_path);
+    }
+    ~ScratchDir() { std::filesystem::remove_all(m_path); }
+    ScratchDir(const ScratchDir&) = delete;
+    ScratchDir& operator=(const ScratchDir&) = delete;
+    [[nodiscard]] std::string file(const std::string& name) const { return (m_path / name).string(); }
+    [[nodiscard]] const std::filesystem::path& path() const { return m_path; }
+
+private:
+    std::filesystem::path m_path;
+};
+
+/// Path of a file in ../shared/data; the test is skipped when the data set is not there.
+inline std::string shared_data(const std::string& rel) {
+    const auto p = std::filesystem::path(AFTERSHOCK_SHARED_DATA) / rel;
+    return p.string();
+}
+#define AFTERSHOCK_REQUIRE_SHARED(path)                                              \
+    do {                                                                             \
+        if (!std::filesystem::exists(path)) GTEST_SKIP() << "shared data missing: " << (path); \
+    } while (0)
+
+}  // namespace aftershock::test
