@@ -73,6 +73,10 @@ SideShape describe_side(const h5::File& f, Side side) {
         s.n = shape[0];
         s.dense_dim = shape[1];
     }
+    if (!s.sparse && !s.dense) {
+        ensure<InputError>(side == Side::queries, "{}: no documents (neither /docs/sparse nor /docs/dense)", f.path());
+        return s;  // no queries stored
+    }
     const auto ids = ids_dataset(side);
     if (f.exists(ids)) {
         const auto shape = f.shape(ids);
@@ -122,7 +126,6 @@ CorpusInfo describe_corpus(const h5::File& f) {
         return info;
     }
     const auto docs = describe_side(f, Side::docs);
-    ensure<InputError>(docs.sparse || docs.dense, "{}: no documents (neither /docs/sparse nor /docs/dense)", f.path());
     const auto queries = describe_side(f, Side::queries);
     info.n_docs = docs.n;
     info.docs_sparse = docs.sparse;

@@ -1,0 +1,97 @@
+// aftershock search: local batch search over a corpus's queries (no servers); TSV run out, latency summary
+// on stderr.
+#include "commands.hpp"
+
+#include "aftershock/common/error.hpp"
+#include "aftershock/common/exact_search.hpp"
+#include "aftershock/common/groundtruth.hpp"
+#include "aftershock/common/latency.hpp"
+#include "aftershock/common/parallel.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cstdio>
+#include <memory>
+
+namespace aftershock::cli {
+namespace {
+
+struct SearchOptions {
+    std::string corpus;
+    std::string out;
+    std::size_t k = 10;
+    bool exact = false;
+    std::string mode = "sparse";
+    unsigned threads = 1;
+};
+
+/// Dense queries one at a time on `threads` threads, so each latency is that of a single query.
+std::vector<std::vector<Hit>> dense_per_query(const DenseExactIndex& index, const DenseMatrix& queries, std::size_t k,
+                                              unsigned threads, std::vector<double>& latencies_us) {
+    std::vector<std::vector<Hit>> out(queries.n);
+    latencies_us.assign(queries.n, 0.0);
+    parallel_for(queries.n, threads, 1, [&](unsigned, std::size_t begin, std::size_t end) {
+        for (auto q = begin; q < end; ++q) {
+            const auto start = std::chrono::steady_clock::now();
+            out[q] = index.search(queries.row(q), k);
+            latencies_us[q] = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count();
+        }
+    });
+    return out;
+}
+
+void run_search(const SearchOptions& o) {
+    ensure<UsageError>(o.exact,
+                       "approximate search needs an index directory, which `aftershock-build` does not produce yet; "
+                       "pass --exact to search the corpus exactly");
+    const auto mode = parse_search_mode(o.mode);
+    CorpusParts parts;
+    parts.sparse = mode == SearchMode::sparse;
+    parts.dense = mode == SearchMode::dense;
+    parts.vocab = false;
+    const auto corpus = read_corpus(o.corpus, parts);
+    std::vector<std::vector<Hit>> results;
+    std::vector<double> latencies;
+    const unsigned threads = resolve_threads(o.threads);
+    if (mode == SearchMode::sparse) {
+        ensure<InputError>(corpus.doc_sparse && corpus.query_sparse, "{}: no sparse documents and queries", o.corpus);
+        const SparseExactIndex index(*corpus.doc_sparse);
+        results = index.search_batch(*corpus.query_sparse, o.k, threads, &latencies);
+    } else {
+        ensure<InputError>(corpus.doc_dense && corpus.query_dense, "{}: no dense documents and queries", o.corpus);
+        const DenseExactIndex index(*corpus.doc_dense);
+        results = dense_per_query(index, *corpus.query_dense, o.k, threads, latencies);
+    }
+    std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(o.out.c_str(), "w"), &std::fclose);
+    ensure(file != nullptr, "cannot write {}", o.out);
+    for (std::size_t q = 0; q < results.size(); ++q) {
+        const auto qid = corpus.query_id(q);
+        for (std::size_t r = 0; r < results[q].size(); ++r) {
+            fmt::print(file.get(), "{}\t{}\t{}\t{:.9g}\n", qid, corpus.doc_id(results[q][r].doc), r + 1,
+                       results[q][r].score);
+        }
+    }
+    ensure(std::fflush(file.get()) == 0, "cannot write {} (disk full?)", o.out);
+    const auto summary = summarize_latencies(latencies);
+    fmt::print(stderr, "queries={} mean_us={:.1f} p50_us={:.1f} p99_us={:.1f} threads={}\n", summary.count,
+               summary.mean, summary.p50, summary.p99, threads);
+}
+
+}  // namespace
+
+void register_search(CLI::App& app) {
+    auto opts = std::make_shared<SearchOptions>();
+    auto* sub = app.add_subcommand("search", "search every query of a corpus locally, write a TSV run");
+    sub->add_option("--corpus", opts->corpus, "corpus HDF5 file with documents and queries")
+        ->required()
+        ->check(CLI::ExistingFile);
+    sub->add_option("--out", opts->out, "run file: qid<TAB>docid<TAB>rank<TAB>score")->required();
+    sub->add_option("--k", opts->k, "results per query")->capture_default_str()->check(CLI::Range(1, 100000));
+    sub->add_flag("--exact", opts->exact, "exact search (the oracle)");
+    sub->add_option("--mode", opts->mode, "sparse | dense")->capture_default_str()->check(CLI::IsMember({"sparse", "dense"}));
+    sub->add_option("--threads", opts->threads, "query threads (0 = all cores)")->capture_default_str();
+    sub->callback([opts] { run_search(*opts); });
+}
+
+}  // namespace aftershock::cli

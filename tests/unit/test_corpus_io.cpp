@@ -1,0 +1,247 @@
+// Corpus file round trips and the reader's bad-input catalogue: every malformed file is refused with a
+// one-line message naming the dataset and, where it applies, the row.
+#include "aftershock/common/corpus.hpp"
+#include "aftershock/common/error.hpp"
+#include "test_support.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <limits>
+
+namespace aftershock {
+namespace {
+
+using ::testing::HasSubstr;
+
+Corpus small_corpus() {
+    Corpus c;
+    CsrMatrix docs;
+    docs.dim = 10;
+    docs.append_row(std::vector<std::uint32_t>{1, 4, 9}, std::vector<float>{0.5F, 1.5F, 2.0F});
+    docs.append_row(std::vector<std::uint32_t>{}, std::vector<float>{});  // empty document
+    docs.append_row(std::vector<std::uint32_t>{0, 4}, std::vector<float>{3.0F, 0.25F});
+    CsrMatrix queries;
+    queries.dim = 10;
+    queries.append_row(std::vector<std::uint32_t>{4, 9}, std::vector<float>{1.0F, 1.0F});
+    c.doc_sparse = docs;
+    c.query_sparse = queries;
+    DenseMatrix dense;
+    dense.n = 3;
+    dense.d = 2;
+    dense.data = {1, 0, 0, 1, 0.5F, 0.5F};
+    dense.metric = Metric::cosine;
+    c.doc_dense = dense;
+    DenseMatrix qdense;
+    qdense.n = 1;
+    qdense.d = 2;
+    qdense.data = {1, 1};
+    qdense.metric = Metric::cosine;
+    c.query_dense = qdense;
+    c.doc_ids = {"a", "b", "c"};
+    c.query_ids = {"q1"};
+    for (int i = 0; i < 10; ++i) c.vocab.push_back("t" + std::to_string(i));
+    return c;
+}
+
+TEST(CorpusIo, RoundTripKeepsEveryPart) {
+    test::ScratchDir dir;
+    const auto path = dir.file("c.h5");
+    const auto c = small_corpus();
+    write_corpus(path, c);
+    const auto r = read_corpus(path);
+    ASSERT_TRUE(r.doc_sparse && r.query_sparse && r.doc_dense && r.query_dense);
+    EXPECT_EQ(r.doc_sparse->indptr, c.doc_sparse->indptr);
+    EXPECT_EQ(r.doc_sparse->indices, c.doc_sparse->indices);
+    EXPECT_EQ(r.doc_sparse->data, c.doc_sparse->data);
+    EXPECT_EQ(r.doc_sparse->dim, 10U);
+    EXPECT_EQ(r.query_sparse->indices, c.query_sparse->indices);
+    EXPECT_EQ(r.doc_dense->data, c.doc_dense->data);
+    EXPECT_EQ(r.doc_dense->metric, Metric::cosine);
+    EXPECT_EQ(r.doc_ids, c.doc_ids);
+    EXPECT_EQ(r.query_ids, c.query_ids);
+    EXPECT_EQ(r.vocab, c.vocab);
+    const auto info = describe_corpus(path);
+    EXPECT_EQ(info.n_docs, 3U);
+    EXPECT_EQ(info.doc_nnz, 5U);
+    EXPECT_EQ(info.dense_dim, 2U);
+}
+
+TEST(CorpusIo, StreamingWriterAndRowRanges) {
+    test::ScratchDir dir;
+    const auto path = dir.file("c.h5");
+    CsrMatrix all;
+    all.dim = 1000;
+    {
+        h5::File f(path, h5::File::Mode::truncate);
+        SparseRowWriter w(f, Side::docs);
+        for (int block = 0; block < 5; ++block) {
+            CsrMatrix b;
+            for (int r = 0; r < 7; ++r) {
+                std::vector<std::uint32_t> idx;
+                std::vector<float> val;
+                for (int j = 0; j <= (block + r) % 4; ++j) {
+                    idx.push_back(static_cast<std::uint32_t>(block * 100 + r * 10 + j));
+                    val.push_back(static_cast<float>(j + 1));
+                }
+                b.append_row(idx, val);
+                all.append_row(idx, val);
+            }
+            w.append(b);
+        }
+        w.finish(1000);
+    }
+    const h5::File f(path, h5::File::Mode::read);
+    const auto middle = read_sparse_rows(f, Side::docs, 9, 23);
+    ASSERT_EQ(middle.n_rows(), 14U);
+    for (std::size_t r = 0; r < 14; ++r) {
+        const auto got = middle.row(r);
+        const auto want = all.row(9 + r);
+        EXPECT_TRUE(std::equal(got.indices.begin(), got.indices.end(), want.indices.begin(), want.indices.end()));
+        EXPECT_TRUE(std::equal(got.values.begin(), got.values.end(), want.values.begin(), want.values.end()));
+    }
+    EXPECT_EQ(describe_corpus(f).n_docs, 35U);
+}
+
+TEST(CorpusIo, IntegerIdsAreReadAsStrings) {
+    test::ScratchDir dir;
+    const auto path = dir.file("c.h5");
+    write_corpus(path, small_corpus());
+    {
+        h5::File f(path, h5::File::Mode::read_write);
+        const std::vector<std::uint64_t> ids{7, 8, 900};
+        f.write<std::uint64_t>("/docs/ids", ids);
+    }
+    EXPECT_EQ(read_corpus(path).doc_ids, (std::vector<std::string>{"7", "8", "900"}));
+}
+
+TEST(CorpusIo, GroundTruthRoundTrip) {
+    test::ScratchDir dir;
+    const auto path = dir.file("c.h5");
+    write_corpus(path, small_corpus());
+    GroundTruth gt{1, 2, {2, 0}, {3.5F, 2.0F}};
+    {
+        h5::File f(path, h5::File::Mode::read_write);
+        write_groundtruth(f, "sparse", gt);
+    }
+    const h5::File f(path, h5::File::Mode::read);
+    const auto r = read_groundtruth(f, "sparse");
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->neighbors, gt.neighbors);
+    EXPECT_EQ(r->distances, gt.distances);
+    EXPECT_FALSE(read_groundtruth(f, "dense").has_value());
+}
+
+// ---- bad-input catalogue -------------------------------------------------------------------------
+
+struct BadCase {
+    const char* name;
+    std::function<void(h5::File&)> corrupt;
+    const char* expected;  ///< substring of the one-line error
+};
+
+std::string read_error(const std::string& path) {
+    try {
+        (void)read_corpus(path);
+    } catch (const InputError& e) {
+        const std::string msg = e.what();
+        EXPECT_EQ(msg.find('\n'), std::string::npos) << "multi-line error: " << msg;
+        return msg;
+    }
+    return "<no error>";
+}
+
+template <typename T> void overwrite(h5::File& f, const std::string& ds, std::vector<T> values) {
+    f.write<T>(ds, values);
+}
+
+TEST(CorpusIo, BadInputCatalogue) {
+    const float nan = std::numeric_limits<float>::quiet_NaN();
+    const float inf = std::numeric_limits<float>::infinity();
+    const std::vector<BadCase> cases = {
+        {"non-monotone indptr", [](h5::File& f) { overwrite<std::uint64_t>(f, "/docs/sparse/indptr", {0, 3, 2, 5}); },
+         "/docs/sparse/indptr row 1: not monotone"},
+        {"indptr not starting at 0", [](h5::File& f) { overwrite<std::uint64_t>(f, "/docs/sparse/indptr", {1, 3, 3, 5}); },
+         "/docs/sparse/indptr row 0"},
+        {"indptr end != nnz", [](h5::File& f) { overwrite<std::uint64_t>(f, "/docs/sparse/indptr", {0, 3, 3, 4}); },
+         "does not match nnz 5"},
+        {"index >= dim", [](h5::File& f) { overwrite<std::uint32_t>(f, "/docs/sparse/indices", {1, 4, 10, 0, 4}); },
+         "/docs/sparse/indices row 0: index 10 >= dim 10"},
+        {"unsorted indices", [](h5::File& f) { overwrite<std::uint32_t>(f, "/docs/sparse/indices", {1, 4, 9, 4, 0}); },
+         "/docs/sparse/indices row 2: indices not strictly ascending"},
+        {"duplicate indices", [](h5::File& f) { overwrite<std::uint32_t>(f, "/docs/sparse/indices", {1, 1, 9, 0, 4}); },
+         "/docs/sparse/indices row 0: indices not strictly ascending"},
+        {"negative signed index", [](h5::File& f) { overwrite<std::int64_t>(f, "/docs/sparse/indices", {1, 4, 9, -3, 4}); },
+         "/docs/sparse/indices row 3: value -3 out of range"},
+        {"NaN value", [nan](h5::File& f) { overwrite<float>(f, "/docs/sparse/data", {0.5F, 1.5F, 2.0F, nan, 0.25F}); },
+         "/docs/sparse/data row 2: non-finite value"},
+        {"Inf value", [inf](h5::File& f) { overwrite<float>(f, "/docs/sparse/data", {0.5F, inf, 2.0F, 3.0F, 0.25F}); },
+         "/docs/sparse/data row 0: non-finite value"},
+        {"zero value", [](h5::File& f) { overwrite<float>(f, "/docs/sparse/data", {0.5F, 1.5F, 2.0F, 3.0F, 0.0F}); },
+         "/docs/sparse/data row 2: value 0 at index 4 is not > 0"},
+        {"negative value", [](h5::File& f) { overwrite<float>(f, "/docs/sparse/data", {-0.5F, 1.5F, 2.0F, 3.0F, 1.0F}); },
+         "/docs/sparse/data row 0: value -0.5"},
+        {"indices/data shape mismatch", [](h5::File& f) { overwrite<float>(f, "/docs/sparse/data", {0.5F, 1.5F, 2.0F, 3.0F}); },
+         "/docs/sparse: shape mismatch: indices has 5 entries, data has 4"},
+        {"missing data dataset", [](h5::File& f) { f.remove("/docs/sparse/data"); }, "/docs/sparse/data: dataset missing"},
+        {"missing dim attribute", [](h5::File& f) { H5Adelete_by_name(f.id(), "/docs/sparse", "dim", H5P_DEFAULT); },
+         "/docs/sparse: attribute 'dim' missing"},
+        {"ids count mismatch", [](h5::File& f) { f.write_strings("/docs/ids", {"a", "b"}); },
+         "/docs/ids: shape mismatch: 2 ids for 3 rows"},
+        {"dense rows != sparse rows", [](h5::File& f) { f.write<float>("/docs/dense", std::vector<float>{1, 0, 0, 1}, {2, 2}); },
+         "/docs/dense: shape mismatch: 2 rows but /docs/sparse has 3"},
+        {"dense NaN", [nan](h5::File& f) { f.write<float>("/docs/dense", std::vector<float>{1, 0, nan, 1, 0, 0}, {3, 2}); },
+         "/docs/dense row 1: non-finite value"},
+        {"query dense dimension", [](h5::File& f) { f.write<float>("/queries/dense", std::vector<float>{1, 0, 0}, {1, 3}); },
+         "/queries/dense: shape mismatch: dimension 3"},
+        {"query sparse dim > doc dim", [](h5::File& f) { f.write_attr("/queries/sparse", "dim", std::uint64_t{50}); },
+         "/queries/sparse: dim 50 exceeds the documents' dim 10"},
+        {"query index >= dim", [](h5::File& f) { overwrite<std::uint32_t>(f, "/queries/sparse/indices", {4, 12}); },
+         "/queries/sparse/indices row 0: index 12 >= dim 10"},
+        {"vocab length", [](h5::File& f) { f.write_strings("/vocab", {"x"}); }, "/vocab: shape mismatch: 1 tokens for dim 10"},
+        {"unknown metric", [](h5::File& f) { f.write_attr("/docs/dense", "metric", std::string("hamming")); },
+         "unknown metric 'hamming'"},
+        {"no documents", [](h5::File& f) { f.remove("/docs/sparse"); f.remove("/docs/dense"); f.remove("/queries"); },
+         "no documents"},
+        {"2-D indptr", [](h5::File& f) { f.write<std::uint64_t>("/docs/sparse/indptr", std::vector<std::uint64_t>{0, 3, 3, 5}, {2, 2}); },
+         "indptr, indices and data must be 1-D"},
+    };
+    for (const auto& bad : cases) {
+        SCOPED_TRACE(bad.name);
+        test::ScratchDir dir;
+        const auto path = dir.file("bad.h5");
+        write_corpus(path, small_corpus());
+        {
+            h5::File f(path, h5::File::Mode::read_write);
+            bad.corrupt(f);
+        }
+        const auto msg = read_error(path);
+        EXPECT_THAT(msg, HasSubstr(bad.expected));
+        EXPECT_THAT(msg, HasSubstr(path));
+    }
+}
+
+TEST(CorpusIo, TruncatedMissingAndForeignFilesAreRefused) {
+    test::ScratchDir dir;
+    const auto path = dir.file("c.h5");
+    write_corpus(path, small_corpus());
+    const auto full = std::filesystem::file_size(path);
+    for (auto keep : {full / 2, full - 100, std::uintmax_t{10}}) {
+        SCOPED_TRACE(keep);
+        const auto cut = dir.file("cut.h5");
+        std::filesystem::copy_file(path, cut, std::filesystem::copy_options::overwrite_existing);
+        std::filesystem::resize_file(cut, keep);
+        EXPECT_THAT(read_error(cut), HasSubstr(cut));
+    }
+    EXPECT_THAT(read_error(dir.file("missing.h5")), HasSubstr("cannot open HDF5 file"));
+    const auto text = dir.file("text.h5");
+    std::ofstream(text) << "not an hdf5 file\n";
+    EXPECT_THAT(read_error(text), HasSubstr("cannot open HDF5 file"));
+}
+
+}  // namespace
+}  // namespace aftershock
