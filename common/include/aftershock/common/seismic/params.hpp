@@ -1,0 +1,53 @@
+#pragma once
+// Seismic build and search parameters (SEISMIC.md §1.8 and §2), with the defaults this project uses.
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace aftershock::seismic {
+
+enum class PruningStrategy {
+    global_threshold,  ///< top dim*lambda entries of the whole collection, lists capped at lambda*max_fraction
+    fixed_size,        ///< top-lambda entries of every list
+};
+
+enum class ClusteringAlgorithm {
+    exact,                ///< RandomKmeans: every document scored exactly against every centroid of its list
+    inverted_index_approx ///< RandomKmeansInvertedIndexApprox: score only the document's top doc_cut components
+};
+
+struct BuildParams {
+    std::uint32_t lambda = 1000;          ///< n_postings: average kept postings per list
+    double max_fraction = 1.5;            ///< cap of a list at floor(lambda * max_fraction)
+    PruningStrategy pruning = PruningStrategy::global_threshold;
+    double centroid_fraction = 0.1;       ///< beta / lambda: blocks per list = max(1, floor(cf * |list|))
+    std::uint32_t min_cluster_size = 2;   ///< clusters of this size or smaller are dissolved
+    ClusteringAlgorithm clustering = ClusteringAlgorithm::inverted_index_approx;
+    std::uint32_t doc_cut = 15;           ///< components of a document used by the approximate clustering
+    double alpha = 0.4;                   ///< summary_energy: fraction of the L1 mass kept in a block summary
+    std::uint32_t knn = 0;                ///< kappa: neighbours per document in the optional kNN graph (0 = none)
+    std::uint64_t seed = 42;
+    unsigned threads = 0;                 ///< 0 = all cores
+};
+
+struct SearchParams {
+    std::size_t k = 10;
+    std::uint32_t query_cut = 10;         ///< only the lists of the query_cut largest query components are walked
+    float heap_factor = 0.7F;             ///< skip a block iff heap is full and summary score < heap_factor * theta
+    std::uint32_t knn = 0;                ///< neighbours per result used for refinement (0 = off)
+    bool first_sorted = false;            ///< visit the first list's blocks in decreasing summary score
+};
+
+[[nodiscard]] std::string_view to_string(PruningStrategy p) noexcept;
+[[nodiscard]] std::string_view to_string(ClusteringAlgorithm c) noexcept;
+/// Parses "global-threshold" | "fixed-size"; throws UsageError.
+[[nodiscard]] PruningStrategy parse_pruning(std::string_view s);
+/// Parses "exact" | "ii-approx"; throws UsageError.
+[[nodiscard]] ClusteringAlgorithm parse_clustering(std::string_view s);
+/// Throws UsageError naming the first parameter out of range.
+void validate(const BuildParams& p);
+void validate(const SearchParams& p);
+/// One-line JSON of the parameters (stored in shard files and manifests).
+[[nodiscard]] std::string to_json(const BuildParams& p);
+
+}  // namespace aftershock::seismic

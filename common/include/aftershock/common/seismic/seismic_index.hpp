@@ -1,0 +1,111 @@
+#pragma once
+// Seismic (Bruch, Nardini, Rulli, Venturini; SIGIR'24, CIKM'24): statically pruned posting lists split into
+// blocks by shallow random clustering, each block with a quantized alpha-mass summary; a query walks the
+// lists of its largest components, skips blocks whose summary score cannot beat the heap, and scores the
+// rest exactly through the forward index. See SEISMIC.md for the reference this port follows.
+#include "aftershock/common/seismic/forward_index.hpp"
+#include "aftershock/common/seismic/params.hpp"
+#include "aftershock/common/seismic/visited_set.hpp"
+#include "aftershock/common/topk.hpp"
+
+#include <cstdint>
+#include <vector>
+
+namespace aftershock::seismic {
+
+/// A heap entry keyed by forward-index offset: offsets grow with doc index, so the tie rule is unchanged.
+struct OffsetHit {
+    std::uint64_t doc = 0;
+    float score = 0.0F;
+};
+[[nodiscard]] constexpr bool ranks_before(const OffsetHit& a, const OffsetHit& b) noexcept {
+    return a.score > b.score || (a.score == b.score && a.doc < b.doc);
+}
+
+/// Work done by one query (exported as worker metrics later).
+struct SearchStats {
+    std::uint64_t lists = 0;
+    std::uint64_t blocks_evaluated = 0;
+    std::uint64_t blocks_skipped = 0;
+    std::uint64_t docs_scored = 0;
+    std::uint64_t postings = 0;
+};
+
+/// Per-thread query scratch; sized on first use, then reused without allocation.
+struct SearchScratch {
+    std::vector<float> dense_query;
+    std::vector<float> block_scores;
+    std::vector<std::uint32_t> block_order;
+    std::vector<std::pair<float, std::uint32_t>> components;
+    VisitedSet visited;
+    BasicTopK<OffsetHit> heap{0};
+    std::vector<OffsetHit> snapshot;
+};
+
+/// All arrays of a built index. Lists and blocks are concatenated in term order; per-list ranges come from
+/// the *_offsets arrays (dim + 1 entries each).
+struct SeismicArrays {
+    std::vector<std::uint64_t> list_offsets;        ///< dim+1: postings of term t
+    std::vector<PackedPosting> postings;
+    std::vector<std::uint64_t> list_blocks;         ///< dim+1: global block ids of term t
+    std::vector<std::uint32_t> block_ends;          ///< per block: end of its postings, relative to its list
+    std::vector<float> summary_min;                 ///< per block
+    std::vector<float> summary_quant;               ///< per block
+    std::vector<std::uint64_t> list_components;     ///< dim+1: summary components of term t
+    std::vector<std::uint32_t> summary_components;  ///< per (list, component), ascending within a list
+    std::vector<std::uint32_t> component_entries;   ///< per (list, component): first entry, relative to the list
+    std::vector<std::uint64_t> list_entries;        ///< dim+1: summary entries of term t
+    std::vector<std::uint16_t> entry_block;         ///< per entry: block number inside the list
+    std::vector<std::uint8_t> entry_code;           ///< per entry: u8 quantized value
+    std::uint32_t knn = 0;                          ///< neighbours per document in `neighbours`
+    std::vector<std::uint32_t> neighbours;          ///< n_docs * knn doc indices (UINT32_MAX = none)
+};
+
+class SeismicIndex {
+public:
+    SeismicIndex() = default;
+    /// Builds the whole index in memory (multi-threaded, deterministic for a given seed).
+    static SeismicIndex build(const CsrMatrix& docs, const BuildParams& params);
+    /// Adopts arrays read from a shard file; validates their consistency (throws InputError).
+    SeismicIndex(ForwardIndex forward, SeismicArrays arrays, BuildParams params);
+
+    /// Approximate top-k of one query, single-threaded; hits are doc indices, exact f16-forward scores.
+    [[nodiscard]] std::vector<Hit> search(const SparseView& query, const SearchParams& params, SearchScratch& scratch,
+                                          SearchStats* stats = nullptr) const;
+    /// Every row of `queries` on `threads` threads (0 = all); per-query latencies if asked.
+    [[nodiscard]] std::vector<std::vector<Hit>> search_batch(const CsrMatrix& queries, const SearchParams& params,
+                                                             unsigned threads, std::vector<double>* latencies_us = nullptr,
+                                                             SearchStats* total = nullptr) const;
+
+    /// Builds the kappa-NN graph (CIKM'24): each document searched as a query with query_cut 10, heap_factor 0.7.
+    void build_knn_graph(std::uint32_t kappa, unsigned threads);
+
+    [[nodiscard]] const ForwardIndex& forward() const noexcept { return m_forward; }
+    [[nodiscard]] const SeismicArrays& arrays() const noexcept { return m_arrays; }
+    [[nodiscard]] const BuildParams& params() const noexcept { return m_params; }
+    [[nodiscard]] std::size_t n_docs() const noexcept { return m_forward.n_docs(); }
+    [[nodiscard]] std::uint64_t dim() const noexcept { return m_forward.dim(); }
+    [[nodiscard]] std::uint64_t n_blocks() const noexcept { return m_arrays.block_ends.size(); }
+    [[nodiscard]] std::uint64_t n_postings() const noexcept { return m_arrays.postings.size(); }
+
+    struct Bytes {
+        std::uint64_t forward = 0;
+        std::uint64_t postings = 0;
+        std::uint64_t blocks = 0;
+        std::uint64_t summaries = 0;
+        std::uint64_t knn = 0;
+        [[nodiscard]] std::uint64_t total() const noexcept { return forward + postings + blocks + summaries + knn; }
+    };
+    [[nodiscard]] Bytes bytes() const noexcept;
+
+private:
+    void score_blocks(std::uint32_t term, const float* dense_query, const SparseView& query, float* out) const noexcept;
+    void evaluate_block(std::uint64_t begin, std::uint64_t end, const float* q, SearchScratch& s,
+                        SearchStats& stats) const noexcept;
+
+    ForwardIndex m_forward;
+    SeismicArrays m_arrays;
+    BuildParams m_params;
+};
+
+}  // namespace aftershock::seismic

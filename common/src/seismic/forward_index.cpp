@@ -1,0 +1,33 @@
+#include "aftershock/common/seismic/forward_index.hpp"
+
+#include "aftershock/common/error.hpp"
+
+namespace aftershock::seismic {
+
+ForwardIndex::ForwardIndex(const CsrMatrix& docs) : m_dim(docs.dim), m_offsets(docs.indptr) {
+    ensure<UsageError>(docs.nnz() < (std::uint64_t{1} << 48), "{} nonzeros exceed the 2^48 posting offset range",
+                       docs.nnz());
+    for (std::size_t d = 0; d < docs.n_rows(); ++d) {
+        const auto len = docs.indptr[d + 1] - docs.indptr[d];
+        ensure<UsageError>(len <= 0xFFFFU, "document {} has {} nonzeros; a posting holds at most 65,535", d, len);
+    }
+    if (m_dim <= 65536) {
+        m_comp16.assign(docs.indices.begin(), docs.indices.end());  // narrowing is safe: every index < dim
+    } else {
+        m_comp32 = docs.indices;
+    }
+    m_values.resize(docs.nnz());
+    for (std::size_t i = 0; i < docs.nnz(); ++i) m_values[i] = f32_to_f16(docs.data[i]);
+}
+
+ForwardIndex::ForwardIndex(std::uint64_t dim, std::vector<std::uint64_t> offsets, std::vector<std::uint16_t> comp16,
+                           std::vector<std::uint32_t> comp32, std::vector<std::uint16_t> values)
+    : m_dim(dim), m_offsets(std::move(offsets)), m_comp16(std::move(comp16)), m_comp32(std::move(comp32)),
+      m_values(std::move(values)) {}
+
+std::uint64_t ForwardIndex::bytes() const noexcept {
+    return m_offsets.size() * sizeof(std::uint64_t) + m_comp16.size() * sizeof(std::uint16_t) +
+           m_comp32.size() * sizeof(std::uint32_t) + m_values.size() * sizeof(std::uint16_t);
+}
+
+}  // namespace aftershock::seismic

@@ -1,0 +1,377 @@
+#include "aftershock/common/seismic/seismic_index.hpp"
+
+#include "aftershock/common/error.hpp"
+#include "aftershock/common/parallel.hpp"
+#include "aftershock/common/progress.hpp"
+#include "aftershock/common/seismic/build_steps.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <limits>
+
+namespace aftershock::seismic {
+namespace {
+
+constexpr std::uint32_t kNoNeighbour = std::numeric_limits<std::uint32_t>::max();
+
+/// One list's share of the arrays, built by one thread and appended in term order.
+struct BuiltList {
+    std::vector<PackedPosting> postings;
+    std::vector<std::uint32_t> block_ends;
+    std::vector<float> mins;
+    std::vector<float> quants;
+    std::vector<std::uint32_t> components;
+    std::vector<std::uint32_t> component_entries;
+    std::vector<std::uint16_t> entry_block;
+    std::vector<std::uint8_t> entry_code;
+};
+
+BuiltList build_list(std::span<const DocIndex> list, std::uint32_t term, const ForwardIndex& fwd, const BuildParams& p,
+                     BuildScratch& scratch) {
+    BuiltList out;
+    if (list.empty()) return out;
+    const auto blocks = cluster_list(list, fwd, p, mix_seed(p.seed, term), scratch);
+    std::vector<std::tuple<std::uint32_t, std::uint16_t, std::uint8_t>> entries;  // (component, block, code)
+    for (std::size_t b = 0; b < blocks.size(); ++b) {
+        for (auto d : blocks[b]) out.postings.push_back(fwd.posting(d));
+        out.block_ends.push_back(static_cast<std::uint32_t>(out.postings.size()));
+        const auto summary = alpha_mass_prune(block_max_vector(blocks[b], fwd, scratch), p.alpha);
+        std::vector<float> values;
+        values.reserve(summary.size());
+        for (const auto& e : summary) values.push_back(e.second);
+        const auto q = quantize(values);
+        out.mins.push_back(q.min);
+        out.quants.push_back(q.quant);
+        for (std::size_t i = 0; i < summary.size(); ++i) {
+            entries.emplace_back(summary[i].first, static_cast<std::uint16_t>(b), q.codes[i]);
+        }
+    }
+    // Transpose: component -> (block, code), so a query scores all blocks of a list in one sparse pass.
+    std::sort(entries.begin(), entries.end());
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+        const auto [c, b, code] = entries[i];
+        if (i == 0 || std::get<0>(entries[i - 1]) != c) {
+            out.components.push_back(c);
+            out.component_entries.push_back(static_cast<std::uint32_t>(i));
+        }
+        out.entry_block.push_back(b);
+        out.entry_code.push_back(code);
+    }
+    return out;
+}
+
+template <typename T> void append(std::vector<T>& to, const std::vector<T>& from) {
+    to.insert(to.end(), from.begin(), from.end());
+}
+
+}  // namespace
+
+SeismicIndex SeismicIndex::build(const CsrMatrix& docs, const BuildParams& params) {
+    validate(params);
+    SeismicIndex idx;
+    idx.m_params = params;
+    const auto t0 = std::chrono::steady_clock::now();
+    idx.m_forward = ForwardIndex(docs);
+    const auto pruned = prune_lists(docs, params);
+    spdlog::debug("seismic: pruned to {} postings of {} nonzeros", pruned.docs.size(), docs.nnz());
+    const auto dim = docs.dim;
+    auto& a = idx.m_arrays;
+    a.list_offsets.assign(1, 0);
+    a.list_blocks.assign(1, 0);
+    a.list_components.assign(1, 0);
+    a.list_entries.assign(1, 0);
+    Progress progress("seismic build", pruned.docs.size(), "postings", 5.0);
+    const unsigned threads = resolve_threads(params.threads);
+    std::vector<BuildScratch> scratch(threads);
+    // Terms in batches: lists are built in parallel, then appended in term order (deterministic output,
+    // memory bounded by one batch of built lists).
+    constexpr std::size_t kBatch = 2048;
+    for (std::size_t batch = 0; batch < dim; batch += kBatch) {
+        const auto batch_end = std::min<std::size_t>(dim, batch + kBatch);
+        std::vector<BuiltList> built(batch_end - batch);
+        parallel_for(built.size(), threads, 16, [&](unsigned t, std::size_t b, std::size_t e) {
+            for (auto i = b; i < e; ++i) {
+                const auto term = static_cast<std::uint32_t>(batch + i);
+                built[i] = build_list(pruned.list(term), term, idx.m_forward, params, scratch[t]);
+                progress.add(built[i].postings.size());
+            }
+        });
+        for (auto& l : built) {
+            append(a.postings, l.postings);
+            append(a.block_ends, l.block_ends);
+            append(a.summary_min, l.mins);
+            append(a.summary_quant, l.quants);
+            append(a.summary_components, l.components);
+            append(a.component_entries, l.component_entries);
+            append(a.entry_block, l.entry_block);
+            append(a.entry_code, l.entry_code);
+            a.list_offsets.push_back(a.postings.size());
+            a.list_blocks.push_back(a.block_ends.size());
+            a.list_components.push_back(a.summary_components.size());
+            a.list_entries.push_back(a.entry_block.size());
+            l = BuiltList{};
+        }
+    }
+    progress.finish();
+    if (params.knn > 0) idx.build_knn_graph(params.knn, params.threads);
+    spdlog::info("seismic: {} docs, {} postings, {} blocks, {} summary entries, {:.1f} s", idx.n_docs(),
+                 a.postings.size(), a.block_ends.size(), a.entry_block.size(),
+                 std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    return idx;
+}
+
+SeismicIndex::SeismicIndex(ForwardIndex forward, SeismicArrays arrays, BuildParams params)
+    : m_forward(std::move(forward)), m_arrays(std::move(arrays)), m_params(params) {
+    const auto& a = m_arrays;
+    const auto dim = m_forward.dim();
+    const auto sizes_ok = a.list_offsets.size() == dim + 1 && a.list_blocks.size() == dim + 1 &&
+                          a.list_components.size() == dim + 1 && a.list_entries.size() == dim + 1;
+    ensure<InputError>(sizes_ok, "seismic index: per-list offset arrays must have dim+1 = {} entries", dim + 1);
+    ensure<InputError>(a.list_offsets.back() == a.postings.size() && a.list_blocks.back() == a.block_ends.size() &&
+                           a.list_components.back() == a.summary_components.size() &&
+                           a.list_entries.back() == a.entry_block.size(),
+                       "seismic index: per-list offsets do not end at the array sizes");
+    ensure<InputError>(a.summary_min.size() == a.block_ends.size() && a.summary_quant.size() == a.block_ends.size() &&
+                           a.component_entries.size() == a.summary_components.size() &&
+                           a.entry_code.size() == a.entry_block.size(),
+                       "seismic index: summary array sizes disagree");
+    ensure<InputError>(a.neighbours.size() == std::uint64_t{a.knn} * m_forward.n_docs(),
+                       "seismic index: kNN graph has {} entries for {} docs x {}", a.neighbours.size(), m_forward.n_docs(),
+                       a.knn);
+    for (std::size_t t = 0; t < dim; ++t) {
+        ensure<InputError>(a.list_offsets[t] <= a.list_offsets[t + 1] && a.list_blocks[t] <= a.list_blocks[t + 1] &&
+                               a.list_components[t] <= a.list_components[t + 1] && a.list_entries[t] <= a.list_entries[t + 1],
+                           "seismic index: list {} offsets not monotone", t);
+        const auto nb = a.list_blocks[t + 1] - a.list_blocks[t];
+        const auto len = a.list_offsets[t + 1] - a.list_offsets[t];
+        std::uint32_t prev = 0;
+        for (auto b = a.list_blocks[t]; b < a.list_blocks[t + 1]; ++b) {
+            ensure<InputError>(a.block_ends[b] >= prev && a.block_ends[b] <= len, "seismic index: list {} block ends bad", t);
+            prev = a.block_ends[b];
+        }
+        ensure<InputError>(nb == 0 || prev == len, "seismic index: list {} blocks do not cover its postings", t);
+        const auto n_entries = a.list_entries[t + 1] - a.list_entries[t];
+        for (auto c = a.list_components[t]; c < a.list_components[t + 1]; ++c) {
+            ensure<InputError>(a.summary_components[c] < dim && a.component_entries[c] <= n_entries,
+                               "seismic index: list {} summary component out of range", t);
+        }
+        for (auto e = a.list_entries[t]; e < a.list_entries[t + 1]; ++e) {
+            ensure<InputError>(a.entry_block[e] < nb, "seismic index: list {} summary entry names block {} of {}", t,
+                               a.entry_block[e], nb);
+        }
+    }
+    const auto nnz = m_forward.nnz();
+    for (auto p : a.postings) {
+        ensure<InputError>(posting_offset(p) + posting_length(p) <= nnz && posting_length(p) > 0,
+                           "seismic index: posting past the forward index");
+    }
+    for (auto nb : a.neighbours) {
+        ensure<InputError>(nb == kNoNeighbour || nb < m_forward.n_docs(), "seismic index: kNN neighbour {} out of range", nb);
+    }
+}
+
+void SeismicIndex::score_blocks(std::uint32_t term, const float* /*dense_query*/, const SparseView& query,
+                                float* out) const noexcept {
+    const auto& a = m_arrays;
+    const auto b0 = a.list_blocks[term];
+    const auto nb = a.list_blocks[term + 1] - b0;
+    std::fill(out, out + nb, 0.0F);
+    const auto c0 = a.list_components[term];
+    const auto* comps = a.summary_components.data() + c0;
+    const auto n_comps = a.list_components[term + 1] - c0;
+    const auto e_base = a.list_entries[term];
+    const auto n_entries = a.list_entries[term + 1] - e_base;
+    const float* mins = a.summary_min.data() + b0;
+    const float* quants = a.summary_quant.data() + b0;
+    std::size_t lo = 0;
+    for (std::size_t qi = 0; qi < query.size() && lo < n_comps; ++qi) {
+        const auto c = query.indices[qi];
+        // Both sides ascending: each search starts where the last one ended.
+        lo = static_cast<std::size_t>(std::lower_bound(comps + lo, comps + n_comps, c) - comps);
+        if (lo == n_comps || comps[lo] != c) continue;
+        const float qv = query.values[qi];
+        const auto e_begin = e_base + a.component_entries[c0 + lo];
+        const auto e_end = e_base + (lo + 1 < n_comps ? a.component_entries[c0 + lo + 1] : n_entries);
+        for (auto e = e_begin; e < e_end; ++e) {
+            const auto b = a.entry_block[e];
+            out[b] += (static_cast<float>(a.entry_code[e]) * quants[b] + mins[b]) * qv;
+        }
+    }
+}
+
+void SeismicIndex::evaluate_block(std::uint64_t begin, std::uint64_t end, const float* q, SearchScratch& s,
+                                  SearchStats& stats) const noexcept {
+    const auto* postings = m_arrays.postings.data();
+    for (auto i = begin; i < end; ++i) m_forward.prefetch(postings[i]);
+    stats.postings += end - begin;
+    for (auto i = begin; i < end; ++i) {
+        const auto p = postings[i];
+        if (!s.visited.insert(posting_offset(p))) continue;
+        ++stats.docs_scored;
+        s.heap.push(m_forward.dot(q, p), posting_offset(p));
+    }
+}
+
+std::vector<Hit> SeismicIndex::search(const SparseView& query, const SearchParams& params, SearchScratch& s,
+                                      SearchStats* stats_out) const {
+    SearchStats stats;
+    const auto dim = m_forward.dim();
+    if (s.dense_query.size() != dim) s.dense_query.assign(dim, 0.0F);
+    s.components.clear();
+    for (std::size_t i = 0; i < query.size(); ++i) {
+        if (query.indices[i] < dim) {
+            s.dense_query[query.indices[i]] = query.values[i];
+            s.components.emplace_back(query.values[i], query.indices[i]);
+        }
+    }
+    s.heap.reset(params.k);
+    // query_cut: the largest query components choose the lists; scores always use the whole query.
+    const auto cut = std::min<std::size_t>(params.query_cut, s.components.size());
+    std::partial_sort(s.components.begin(), s.components.begin() + static_cast<std::ptrdiff_t>(cut), s.components.end(),
+                      [](auto& a, auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
+    const float* q = s.dense_query.data();
+    const auto& a = m_arrays;
+    for (std::size_t i = 0; i < cut; ++i) {
+        const auto term = s.components[i].second;
+        const auto b0 = a.list_blocks[term];
+        const auto nb = a.list_blocks[term + 1] - b0;
+        if (nb == 0) continue;
+        ++stats.lists;
+        if (s.block_scores.size() < nb) s.block_scores.resize(nb);
+        score_blocks(term, q, query, s.block_scores.data());
+        s.block_order.resize(nb);
+        for (std::uint32_t j = 0; j < nb; ++j) s.block_order[j] = j;
+        if (params.first_sorted && i == 0) {
+            std::sort(s.block_order.begin(), s.block_order.end(), [&](auto x, auto y) {
+                return s.block_scores[x] > s.block_scores[y] || (s.block_scores[x] == s.block_scores[y] && x < y);
+            });
+        }
+        const auto list_begin = a.list_offsets[term];
+        for (auto j : s.block_order) {
+            if (s.heap.full() && s.block_scores[j] < params.heap_factor * s.heap.threshold()) {
+                ++stats.blocks_skipped;
+                continue;
+            }
+            ++stats.blocks_evaluated;
+            const auto begin = list_begin + (j == 0 ? 0 : a.block_ends[b0 + j - 1]);
+            evaluate_block(begin, list_begin + a.block_ends[b0 + j], q, s, stats);
+        }
+    }
+    // kNN refinement (CIKM'24): neighbours of the current top-k are scored too.
+    const auto kk = std::min(params.knn, a.knn);
+    if (kk > 0) {
+        s.snapshot.assign(s.heap.entries().begin(), s.heap.entries().end());
+        for (const auto& e : s.snapshot) {
+            const auto doc = m_forward.doc_at(e.doc);
+            for (std::uint32_t i = 0; i < kk; ++i) {
+                const auto nb = a.neighbours[std::uint64_t{doc} * a.knn + i];
+                if (nb == kNoNeighbour) break;
+                const auto p = m_forward.posting(nb);
+                if (posting_length(p) == 0 || !s.visited.insert(posting_offset(p))) continue;
+                ++stats.docs_scored;
+                s.heap.push(m_forward.dot(q, p), posting_offset(p));
+            }
+        }
+    }
+    const auto top = s.heap.take_sorted();
+    std::vector<Hit> hits;
+    hits.reserve(top.size());
+    for (const auto& e : top) hits.push_back({m_forward.doc_at(e.doc), e.score});
+    for (std::size_t i = 0; i < query.size(); ++i) {
+        if (query.indices[i] < dim) s.dense_query[query.indices[i]] = 0.0F;
+    }
+    s.visited.clear();
+    if (stats_out != nullptr) *stats_out = stats;
+    return hits;
+}
+
+std::vector<std::vector<Hit>> SeismicIndex::search_batch(const CsrMatrix& queries, const SearchParams& params,
+                                                         unsigned threads, std::vector<double>* latencies_us,
+                                                         SearchStats* total) const {
+    validate(params);
+    std::vector<std::vector<Hit>> out(queries.n_rows());
+    if (latencies_us != nullptr) latencies_us->assign(queries.n_rows(), 0.0);
+    const unsigned n_threads = resolve_threads(threads);
+    std::vector<SearchScratch> scratch(n_threads);
+    std::vector<SearchStats> sums(n_threads);
+    parallel_for(queries.n_rows(), n_threads, 4, [&](unsigned t, std::size_t begin, std::size_t end) {
+        for (auto q = begin; q < end; ++q) {
+            SearchStats st;
+            const auto start = std::chrono::steady_clock::now();
+            out[q] = search(queries.row(q), params, scratch[t], &st);
+            if (latencies_us != nullptr) {
+                (*latencies_us)[q] = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count();
+            }
+            sums[t].lists += st.lists;
+            sums[t].blocks_evaluated += st.blocks_evaluated;
+            sums[t].blocks_skipped += st.blocks_skipped;
+            sums[t].docs_scored += st.docs_scored;
+            sums[t].postings += st.postings;
+        }
+    });
+    if (total != nullptr) {
+        *total = {};
+        for (const auto& s : sums) {
+            total->lists += s.lists;
+            total->blocks_evaluated += s.blocks_evaluated;
+            total->blocks_skipped += s.blocks_skipped;
+            total->docs_scored += s.docs_scored;
+            total->postings += s.postings;
+        }
+    }
+    return out;
+}
+
+void SeismicIndex::build_knn_graph(std::uint32_t kappa, unsigned threads) {
+    auto& a = m_arrays;
+    a.knn = 0;  // the graph is not used while it is being built
+    a.neighbours.assign(std::uint64_t{kappa} * n_docs(), kNoNeighbour);
+    SearchParams p;
+    p.k = kappa + 1;
+    p.query_cut = 10;
+    p.heap_factor = 0.7F;
+    const unsigned n_threads = resolve_threads(threads);
+    std::vector<SearchScratch> scratch(n_threads);
+    Progress progress("knn graph", n_docs(), "docs", 5.0);
+    parallel_for(n_docs(), n_threads, 64, [&](unsigned t, std::size_t begin, std::size_t end) {
+        std::vector<std::uint32_t> comps;
+        std::vector<float> vals;
+        for (auto d = begin; d < end; ++d) {
+            const auto post = m_forward.posting(d);
+            comps.clear();
+            vals.clear();
+            for (auto i = posting_offset(post); i < posting_offset(post) + posting_length(post); ++i) {
+                comps.push_back(m_forward.component(i));
+                vals.push_back(m_forward.value(i));
+            }
+            const auto hits = search({comps, vals}, p, scratch[t]);
+            std::uint32_t kept = 0;
+            for (const auto& h : hits) {
+                if (h.doc == d || kept == kappa) continue;
+                a.neighbours[std::uint64_t{d} * kappa + kept++] = h.doc;
+            }
+        }
+        progress.add(end - begin);
+    });
+    progress.finish();
+    a.knn = kappa;
+    m_params.knn = kappa;
+}
+
+SeismicIndex::Bytes SeismicIndex::bytes() const noexcept {
+    const auto& a = m_arrays;
+    Bytes b;
+    b.forward = m_forward.bytes();
+    b.postings = a.postings.size() * sizeof(PackedPosting) + a.list_offsets.size() * sizeof(std::uint64_t);
+    b.blocks = a.block_ends.size() * sizeof(std::uint32_t) + a.list_blocks.size() * sizeof(std::uint64_t);
+    b.summaries = (a.summary_min.size() + a.summary_quant.size()) * sizeof(float) +
+                  a.summary_components.size() * sizeof(std::uint32_t) + a.component_entries.size() * sizeof(std::uint32_t) +
+                  (a.list_components.size() + a.list_entries.size()) * sizeof(std::uint64_t) +
+                  a.entry_block.size() * sizeof(std::uint16_t) + a.entry_code.size();
+    b.knn = a.neighbours.size() * sizeof(std::uint32_t);
+    return b;
+}
+
+}  // namespace aftershock::seismic

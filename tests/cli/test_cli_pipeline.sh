@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# End-to-end CLI test: gen -> inspect --verify -> groundtruth -> search --exact -> recall, and the CLI's
+# answers to bad input (one-line error, non-zero exit, no crash, no output file left half-written).
+set -euo pipefail
+BIN="$1"
+WORK="$(mktemp -d)"
+trap 'rm -rf "$WORK"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+"$BIN" --version | grep -q '^aftershock ' || fail "--version"
+"$BIN" gen --docs 3000 --queries 50 --dense-dim 16 --seed 7 --out "$WORK/c.h5"
+"$BIN" inspect --corpus "$WORK/c.h5" --verify | grep -q '^verify      ok' || fail "inspect --verify"
+"$BIN" groundtruth --corpus "$WORK/c.h5" --k 20 --mode sparse
+"$BIN" groundtruth --corpus "$WORK/c.h5" --k 20 --mode dense
+"$BIN" inspect --corpus "$WORK/c.h5" | grep -q 'groundtruth sparse: 50 queries x k 20' || fail "groundtruth stored"
+
+for mode in sparse dense; do
+  "$BIN" search --corpus "$WORK/c.h5" --mode "$mode" --exact --k 10 --threads 2 --out "$WORK/$mode.tsv" 2>"$WORK/$mode.err"
+  grep -Eq '^queries=50 mean_us=[0-9.]+ p50_us=[0-9.]+ p99_us=[0-9.]+ threads=2$' "$WORK/$mode.err" || fail "summary line ($mode)"
+  [[ $(wc -l <"$WORK/$mode.tsv") -eq 500 ]] || fail "500 result lines ($mode)"
+  awk -F'\t' 'NF != 4 || $3 < 1 || $3 > 10 { exit 1 }' "$WORK/$mode.tsv" || fail "run format ($mode)"
+  out=$("$BIN" recall --run "$WORK/$mode.tsv" --corpus "$WORK/c.h5" --k 10 --mode "$mode")
+  # The search and the stored ground truth are the same exact oracle: recall must be exactly 1.
+  grep -Eq '^recall@10 1(\.0+)? ' <<<"$out" || fail "exact recall is not 1 ($mode): $out"
+done
+# One thread and two threads give the same run.
+"$BIN" search --corpus "$WORK/c.h5" --exact --threads 1 --out "$WORK/one.tsv" 2>/dev/null
+cmp -s "$WORK/one.tsv" "$WORK/sparse.tsv" || fail "thread count changed the results"
+
+expect_error() {  # expect_error PATTERN CMD...: exit code 1, one line on stderr matching PATTERN
+  local pattern="$1"; shift
+  local rc=0
+  "$@" >"$WORK/out" 2>"$WORK/err" || rc=$?
+  [[ $rc -ne 0 ]] || fail "expected failure: $*"
+  [[ $rc -lt 128 ]] || fail "crashed (rc=$rc): $*"
+  grep -q -- "$pattern" "$WORK/err" || { cat "$WORK/err" >&2; fail "error '$pattern' not reported: $*"; }
+}
+expect_error "does not exist" "$BIN" search --corpus "$WORK/missing.h5" --exact --out "$WORK/x.tsv"
+expect_error "pass --exact" "$BIN" search --corpus "$WORK/c.h5" --out "$WORK/x.tsv"
+expect_error "k" "$BIN" search --corpus "$WORK/c.h5" --exact --k 0 --out "$WORK/x.tsv"
+expect_error "mode" "$BIN" search --corpus "$WORK/c.h5" --exact --mode hybrid --out "$WORK/x.tsv"
+printf 'garbage' >"$WORK/garbage.h5"
+expect_error "cannot open HDF5 file" "$BIN" inspect --corpus "$WORK/garbage.h5"
+head -c 20000 "$WORK/c.h5" >"$WORK/truncated.h5"
+expect_error "truncated" "$BIN" search --corpus "$WORK/truncated.h5" --exact --out "$WORK/x.tsv"
+expect_error "groundtruth" "$BIN" recall --run "$WORK/sparse.tsv" --corpus "$WORK/c.h5" --k 10 --mode hybrid
+echo "cli pipeline: all checks passed"

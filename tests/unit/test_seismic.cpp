@@ -1,0 +1,272 @@
+// Seismic build steps against hand-computed cases, and properties of the whole index against exact search.
+#include "aftershock/common/exact_search.hpp"
+#include "aftershock/common/seismic/build_steps.hpp"
+#include "aftershock/common/seismic/seismic_index.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <set>
+
+namespace aftershock::seismic {
+namespace {
+
+using Entries = std::vector<std::pair<std::uint32_t, float>>;
+
+TEST(SeismicF16, ConversionsRoundTripAndRound) {
+    for (float v : {0.0F, 1.0F, 0.5F, 2.443F, 65504.0F, 6.1035156e-05F, 5.9604645e-08F, -3.25F}) {
+        const float back = f16_to_f32(f32_to_f16(v));
+        EXPECT_NEAR(back, v, std::abs(v) * 1e-3F + 1e-8F) << v;
+    }
+    EXPECT_EQ(f32_to_f16(1.0F), 0x3C00);
+    EXPECT_EQ(f32_to_f16(65504.0F), 0x7BFF);
+    EXPECT_EQ(f32_to_f16(1e6F), 0x7C00);        // overflow saturates to inf
+    EXPECT_EQ(f32_to_f16(1.0F + 1.0F / 2048), 0x3C00);  // tie rounds to even
+    EXPECT_EQ(f32_to_f16(1.0F + 3.0F / 2048), 0x3C02);  // tie rounds to even (up)
+    for (std::uint32_t h = 0; h < 0x7C00; ++h) {  // every finite positive half survives f32 and back
+        ASSERT_EQ(f32_to_f16(f16_to_f32(static_cast<std::uint16_t>(h))), h);
+    }
+}
+
+TEST(SeismicPosting, PackingKeepsOffsetAndLength) {
+    const auto p = pack_posting((std::uint64_t{1} << 47) + 5, 65535);
+    EXPECT_EQ(posting_offset(p), (std::uint64_t{1} << 47) + 5);
+    EXPECT_EQ(posting_length(p), 65535U);
+}
+
+TEST(SeismicQuantize, HandComputedCodes) {
+    // m = 1, M = 3, quant = 2/256: codes floor((v - 1) * 128), the max saturates at 255.
+    const std::vector<float> v{1.0F, 2.0F, 3.0F, 1.5F};
+    const auto q = quantize(v);
+    EXPECT_FLOAT_EQ(q.min, 1.0F);
+    EXPECT_FLOAT_EQ(q.quant, 2.0F / 256.0F);
+    EXPECT_EQ(q.codes, (std::vector<std::uint8_t>{0, 128, 255, 64}));
+    // All values equal: quant == 0, every code 0, decoded exactly as the min.
+    const auto flat = quantize(std::vector<float>{0.7F, 0.7F});
+    EXPECT_EQ(flat.quant, 0.0F);
+    EXPECT_EQ(flat.codes, (std::vector<std::uint8_t>{0, 0}));
+    EXPECT_TRUE(quantize(std::vector<float>{}).codes.empty());
+    // Decoding never exceeds the true value (floor): the summary is biased downwards.
+    for (std::size_t i = 0; i < v.size(); ++i) EXPECT_LE(q.codes[i] * q.quant + q.min, v[i] + 1e-6F);
+}
+
+TEST(SeismicAlphaMass, KeepsTheCrossingEntry) {
+    // Total mass 10; alpha 0.5 -> target 5: 4 (acc 4 < 5) then 3 (crosses) -> {4, 3}.
+    const Entries e{{1, 1.0F}, {2, 4.0F}, {3, 3.0F}, {7, 2.0F}};
+    EXPECT_EQ(alpha_mass_prune(e, 0.5), (Entries{{2, 4.0F}, {3, 3.0F}}));
+    EXPECT_EQ(alpha_mass_prune(e, 0.4), (Entries{{2, 4.0F}}));           // reaches exactly 4 = target
+    EXPECT_EQ(alpha_mass_prune(e, 1.0), (Entries{{1, 1.0F}, {2, 4.0F}, {3, 3.0F}, {7, 2.0F}}));
+    EXPECT_EQ(alpha_mass_prune(e, 0.01), (Entries{{2, 4.0F}}));
+    // Ties by value: the lower component goes first.
+    EXPECT_EQ(alpha_mass_prune(Entries{{9, 1.0F}, {4, 1.0F}}, 0.5), (Entries{{4, 1.0F}}));
+    EXPECT_TRUE(alpha_mass_prune({}, 0.5).empty());
+}
+
+CsrMatrix csr(std::uint64_t dim, const std::vector<Entries>& rows) {
+    CsrMatrix m;
+    m.dim = dim;
+    for (const auto& r : rows) {
+        std::vector<std::uint32_t> idx;
+        std::vector<float> val;
+        for (auto [c, v] : r) {
+            idx.push_back(c);
+            val.push_back(v);
+        }
+        m.append_row(idx, val);
+    }
+    return m;
+}
+
+TEST(SeismicPruning, GlobalThresholdAndCap) {
+    // dim 2, lambda 2 -> keep the 4 largest of all 6 entries, then cap lists at floor(2 * 1.5) = 3.
+    const auto docs = csr(2, {{{0, 5.0F}, {1, 1.0F}}, {{0, 4.0F}, {1, 2.0F}}, {{0, 3.0F}, {1, 6.0F}}});
+    BuildParams p;
+    p.lambda = 2;
+    p.max_fraction = 1.5;
+    const auto pruned = prune_lists(docs, p);
+    EXPECT_EQ(std::vector<DocIndex>(pruned.list(0).begin(), pruned.list(0).end()), (std::vector<DocIndex>{0, 1, 2}));
+    EXPECT_EQ(std::vector<DocIndex>(pruned.list(1).begin(), pruned.list(1).end()), (std::vector<DocIndex>{2}));
+    // Cap 1 (max_fraction 0.5 is invalid, so use fixed size): top-1 of each list.
+    p.pruning = PruningStrategy::fixed_size;
+    p.lambda = 1;
+    const auto fixed = prune_lists(docs, p);
+    EXPECT_EQ(fixed.list(0)[0], 0U);
+    EXPECT_EQ(fixed.list(1)[0], 2U);
+    EXPECT_EQ(fixed.docs.size(), 2U);
+}
+
+TEST(SeismicPruning, TiesAtTheThresholdFillTheBudgetInOrder) {
+    const auto docs = csr(2, {{{0, 1.0F}, {1, 1.0F}}, {{0, 1.0F}, {1, 1.0F}}});
+    BuildParams p;
+    p.lambda = 1;  // budget 2 of 4 equal entries: term 0's two docs are admitted first
+    p.max_fraction = 4;
+    const auto pruned = prune_lists(docs, p);
+    EXPECT_EQ(pruned.list(0).size(), 2U);
+    EXPECT_EQ(pruned.list(1).size(), 0U);
+}
+
+TEST(SeismicBlocks, MaxVectorOfABlock) {
+    const auto docs = csr(5, {{{0, 1.0F}, {3, 2.0F}}, {{0, 1.5F}, {4, 0.25F}}, {{3, 0.5F}}});
+    const ForwardIndex fwd(docs);
+    BuildScratch scratch;
+    const std::vector<DocIndex> block{0, 1, 2};
+    EXPECT_EQ(block_max_vector(block, fwd, scratch), (Entries{{0, 1.5F}, {3, 2.0F}, {4, 0.25F}}));
+    EXPECT_EQ(block_max_vector(std::vector<DocIndex>{2}, fwd, scratch), (Entries{{3, 0.5F}}));  // scratch reset
+}
+
+CsrMatrix random_docs(std::size_t n, std::uint32_t dim, std::mt19937& rng, std::size_t nnz_min, std::size_t nnz_max) {
+    CsrMatrix m;
+    m.dim = dim;
+    std::uniform_int_distribution<std::size_t> nnz(nnz_min, nnz_max);
+    // Skewed term popularity, like real vocabularies.
+    std::vector<double> weights(dim);
+    for (std::uint32_t t = 0; t < dim; ++t) weights[t] = 1.0 / (1.0 + t);
+    std::discrete_distribution<std::uint32_t> term(weights.begin(), weights.end());
+    std::lognormal_distribution<float> val(-1.0F, 0.8F);
+    for (std::size_t r = 0; r < n; ++r) {
+        std::set<std::uint32_t> terms;
+        const auto k = nnz(rng);
+        while (terms.size() < k) terms.insert(term(rng));
+        std::vector<std::uint32_t> idx(terms.begin(), terms.end());
+        std::vector<float> v;
+        for (std::size_t j = 0; j < idx.size(); ++j) v.push_back(val(rng) + 1e-3F);
+        m.append_row(idx, v);
+    }
+    return m;
+}
+
+TEST(SeismicClustering, PartitionsTheListDeterministically) {
+    std::mt19937 rng(11);
+    const auto docs = random_docs(400, 300, rng, 5, 30);
+    const ForwardIndex fwd(docs);
+    std::vector<DocIndex> list(400);
+    for (DocIndex d = 0; d < 400; ++d) list[d] = 399 - d;
+    for (auto algo : {ClusteringAlgorithm::exact, ClusteringAlgorithm::inverted_index_approx}) {
+        BuildParams p;
+        p.clustering = algo;
+        p.centroid_fraction = 0.1;  // 40 centroids
+        BuildScratch s1;
+        BuildScratch s2;
+        const auto blocks = cluster_list(list, fwd, p, 7, s1);
+        EXPECT_EQ(blocks, cluster_list(list, fwd, p, 7, s2)) << "same seed, same blocks";
+        EXPECT_NE(blocks, cluster_list(list, fwd, p, 8, s2)) << "the seed matters";
+        EXPECT_LE(blocks.size(), 40U);
+        EXPECT_GT(blocks.size(), 1U);
+        std::multiset<DocIndex> seen;
+        for (const auto& b : blocks) {
+            EXPECT_TRUE(std::is_sorted(b.begin(), b.end()));
+            EXPECT_GT(b.size(), 0U);
+            seen.insert(b.begin(), b.end());
+        }
+        EXPECT_EQ(seen, std::multiset<DocIndex>(list.begin(), list.end())) << "every doc exactly once";
+        std::size_t small = 0;
+        for (const auto& b : blocks) small += b.size() <= p.min_cluster_size ? 1 : 0;
+        EXPECT_EQ(small, 0U) << "clusters of size <= min_cluster_size are dissolved";
+    }
+    BuildParams p;
+    BuildScratch s;
+    const std::vector<DocIndex> tiny{5, 3};
+    EXPECT_EQ(cluster_list(tiny, fwd, p, 1, s), (std::vector<std::vector<DocIndex>>{{3, 5}})) << "one block";
+}
+
+std::vector<Hit> exact_f16(const CsrMatrix& docs, const SparseView& q, std::size_t k) {
+    CsrMatrix rounded = docs;
+    for (auto& v : rounded.data) v = f16_to_f32(f32_to_f16(v));
+    const SparseExactIndex exact(rounded);
+    SparseExactScratch s;
+    return exact.search(q, k, s);
+}
+
+TEST(SeismicIndex, NoPruningEqualsExactSearchOverF16Values) {
+    std::mt19937 rng(21);
+    const auto docs = random_docs(2000, 500, rng, 0, 40);  // includes empty documents
+    const auto queries = random_docs(40, 500, rng, 0, 15);  // includes empty queries
+    BuildParams bp;
+    bp.lambda = 1000000;  // lambda = infinity
+    bp.alpha = 1.0;
+    SearchParams sp;
+    sp.k = 10;
+    sp.query_cut = 1000;
+    sp.heap_factor = 0.0F;  // never skip a block
+    const auto index = SeismicIndex::build(docs, bp);
+    const auto got = index.search_batch(queries, sp, 2);
+    for (std::size_t q = 0; q < queries.n_rows(); ++q) {
+        EXPECT_EQ(got[q], exact_f16(docs, queries.row(q), 10)) << "query " << q;
+    }
+}
+
+double recall(const SeismicIndex& index, const CsrMatrix& docs, const CsrMatrix& queries, const SearchParams& sp) {
+    const SparseExactIndex exact(docs);
+    const auto got = index.search_batch(queries, sp, 1);
+    const auto truth = exact.search_batch(queries, sp.k, 1);
+    double hit = 0;
+    double total = 0;
+    for (std::size_t q = 0; q < queries.n_rows(); ++q) {
+        std::set<DocIndex> t;
+        for (const auto& h : truth[q]) t.insert(h.doc);
+        for (const auto& h : got[q]) hit += t.count(h.doc);
+        total += static_cast<double>(truth[q].size());
+    }
+    return total > 0 ? hit / total : 1.0;
+}
+
+TEST(SeismicIndex, RecallFloorAndKnnRefinement) {
+    std::mt19937 rng(31);
+    const auto docs = random_docs(6000, 2000, rng, 20, 60);
+    const auto queries = random_docs(100, 2000, rng, 5, 20);
+    BuildParams bp;
+    bp.lambda = 150;
+    bp.alpha = 0.4;
+    SearchParams sp;
+    sp.query_cut = 8;
+    sp.heap_factor = 0.8F;
+    auto index = SeismicIndex::build(docs, bp);
+    const double base = recall(index, docs, queries, sp);
+    EXPECT_GT(base, 0.6);
+    EXPECT_LT(index.n_postings(), docs.nnz()) << "pruning kept fewer postings than nonzeros";
+    index.build_knn_graph(10, 2);
+    sp.knn = 10;
+    const double with_knn = recall(index, docs, queries, sp);
+    EXPECT_GE(with_knn, base);
+    sp.heap_factor = 0.1F;
+    sp.query_cut = 20;
+    EXPECT_GE(recall(index, docs, queries, sp), with_knn - 1e-9) << "conservative settings do not lose recall";
+}
+
+TEST(SeismicIndex, BuildIsDeterministicAcrossThreadCounts) {
+    std::mt19937 rng(41);
+    const auto docs = random_docs(1500, 400, rng, 5, 30);
+    BuildParams bp;
+    bp.lambda = 50;
+    bp.threads = 1;
+    const auto a = SeismicIndex::build(docs, bp);
+    bp.threads = 2;
+    const auto b = SeismicIndex::build(docs, bp);
+    EXPECT_EQ(a.arrays().postings, b.arrays().postings);
+    EXPECT_EQ(a.arrays().block_ends, b.arrays().block_ends);
+    EXPECT_EQ(a.arrays().entry_code, b.arrays().entry_code);
+    EXPECT_EQ(a.arrays().summary_components, b.arrays().summary_components);
+}
+
+TEST(SeismicIndex, WideVocabularyUsesU32Components) {
+    std::mt19937 rng(51);
+    auto docs = random_docs(500, 100, rng, 3, 10);
+    for (auto& i : docs.indices) i = i * 1000 + 7;  // spread over a 100,000-term vocabulary
+    docs.dim = 100000;
+    const auto queries = docs;  // every doc queried by itself
+    BuildParams bp;
+    bp.lambda = 100000;
+    bp.alpha = 1.0;
+    const auto index = SeismicIndex::build(docs, bp);
+    EXPECT_TRUE(index.forward().wide());
+    SearchParams sp;
+    sp.k = 3;
+    sp.query_cut = 100;
+    sp.heap_factor = 0.0F;
+    const auto got = index.search_batch(queries, sp, 1);
+    for (std::size_t q = 0; q < 20; ++q) EXPECT_EQ(got[q], exact_f16(docs, queries.row(q), 3));
+}
+
+}  // namespace
+}  // namespace aftershock::seismic
