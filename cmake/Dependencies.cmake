@@ -16,6 +16,7 @@ find_package(CLI11 CONFIG REQUIRED)
 find_package(fmt REQUIRED)
 find_package(spdlog REQUIRED)
 find_package(ZLIB REQUIRED)
+find_package(OpenSSL REQUIRED)
 find_package(BLAS REQUIRED)
 find_package(OpenMP REQUIRED)   # before faiss: its config uses OpenMP::OpenMP_CXX without defining it
 find_package(faiss CONFIG REQUIRED)

@@ -7,7 +7,7 @@ AFTERSHOCK_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD_DIR="${BUILD_DIR:-$AFTERSHOCK_ROOT/build}"
 
 PACKAGES=(
-  g++ cmake ninja-build pkg-config zlib1g-dev
+  g++ cmake ninja-build pkg-config zlib1g-dev libssl-dev
   libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools
   libboost1.81-dev prometheus-cpp-dev libfaiss-dev libopenblas0-openmp
   nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev

@@ -27,10 +27,25 @@ Handle space_for(const std::vector<hsize_t>& dims, const std::vector<hsize_t>* m
                   H5Sclose);
 }
 
-Handle link_creation_plist() {
-    auto lcpl = make_plist(H5P_LINK_CREATE);
-    H5Pset_create_intermediate_group(lcpl.get(), 1);
-    return lcpl;
+/// Object creation without modification times: the same content gives byte-identical files, which the
+/// distributed build relies on (shards built by 1, 2 or 4 ranks must not differ).
+Handle dataset_plist() {
+    auto dcpl = make_plist(H5P_DATASET_CREATE);
+    H5Pset_obj_track_times(dcpl.get(), 0);
+    return dcpl;
+}
+
+/// Creates every missing group on the way to `object` (timeless, see dataset_plist).
+void create_parents(hid_t file, const std::string& object, const std::string& where) {
+    auto gcpl = make_plist(H5P_GROUP_CREATE);
+    H5Pset_obj_track_times(gcpl.get(), 0);
+    std::size_t pos = 0;
+    while ((pos = object.find('/', pos + 1)) != std::string::npos) {
+        const auto prefix = object.substr(0, pos);
+        if (H5Lexists(file, prefix.c_str(), H5P_DEFAULT) > 0) continue;
+        Handle g(H5Gcreate2(file, prefix.c_str(), H5P_DEFAULT, gcpl.get(), H5P_DEFAULT), H5Gclose);
+        ensure(g.valid(), "{}: cannot create group {}: {}", where, prefix, last_error());
+    }
 }
 
 Handle string_type() {
@@ -230,8 +245,9 @@ void File::write(const std::string& dataset, std::span<const T> values, std::vec
     if (dims.empty()) dims = {values.size()};
     std::vector<hsize_t> hd(dims.begin(), dims.end());
     auto space = space_for(hd);
-    auto lcpl = link_creation_plist();
-    Handle ds(H5Dcreate2(m_file.get(), dataset.c_str(), native_type<T>(), space.get(), lcpl.get(), H5P_DEFAULT,
+    create_parents(m_file.get(), dataset, where(dataset));
+    auto dcpl = dataset_plist();
+    Handle ds(H5Dcreate2(m_file.get(), dataset.c_str(), native_type<T>(), space.get(), H5P_DEFAULT, dcpl.get(),
                          H5P_DEFAULT),
               H5Dclose);
     ensure(ds.valid(), "{}: cannot create dataset: {}", where(dataset), last_error());
@@ -258,10 +274,10 @@ template <typename T> Appender<T> File::appender(const std::string& dataset, std
         chunk.push_back(cols);
     }
     auto space = space_for(dims, &maxdims);
-    auto dcpl = make_plist(H5P_DATASET_CREATE);
+    auto dcpl = dataset_plist();
     H5Pset_chunk(dcpl.get(), static_cast<int>(chunk.size()), chunk.data());
-    auto lcpl = link_creation_plist();
-    Handle ds(H5Dcreate2(m_file.get(), dataset.c_str(), native_type<T>(), space.get(), lcpl.get(), dcpl.get(),
+    create_parents(m_file.get(), dataset, where(dataset));
+    Handle ds(H5Dcreate2(m_file.get(), dataset.c_str(), native_type<T>(), space.get(), H5P_DEFAULT, dcpl.get(),
                          H5P_DEFAULT),
               H5Dclose);
     ensure(ds.valid(), "{}: cannot create dataset: {}", where(dataset), last_error());
@@ -305,11 +321,11 @@ File::StringAppender File::string_appender(const std::string& dataset) {
     hsize_t maxdims = H5S_UNLIMITED;
     hsize_t chunk = 4096;
     Handle space(H5Screate_simple(1, &dims, &maxdims), H5Sclose);
-    auto dcpl = make_plist(H5P_DATASET_CREATE);
+    auto dcpl = dataset_plist();
     H5Pset_chunk(dcpl.get(), 1, &chunk);
-    auto lcpl = link_creation_plist();
+    create_parents(m_file.get(), dataset, where(dataset));
     auto type = string_type();
-    Handle ds(H5Dcreate2(m_file.get(), dataset.c_str(), type.get(), space.get(), lcpl.get(), dcpl.get(), H5P_DEFAULT),
+    Handle ds(H5Dcreate2(m_file.get(), dataset.c_str(), type.get(), space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
               H5Dclose);
     ensure(ds.valid(), "{}: cannot create dataset: {}", where(dataset), last_error());
     return {std::move(ds), where(dataset)};

@@ -1,0 +1,40 @@
+#pragma once
+// One shard of an index directory (DESIGN.md §5): an HDF5 file holding the shard's Seismic index, its
+// documents' external ids and its place in the corpus, versioned and checksummed.
+#include "aftershock/common/seismic/seismic_index.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace aftershock {
+
+inline constexpr std::uint64_t kShardFormatVersion = 1;
+
+struct ShardMeta {
+    std::uint32_t shard = 0;
+    std::uint32_t n_shards = 1;
+    std::uint64_t doc_begin = 0;  ///< first corpus row of the shard
+    std::uint64_t doc_end = 0;    ///< one past the last corpus row
+    std::string build_params;     ///< JSON
+};
+
+struct Shard {
+    ShardMeta meta;
+    std::optional<seismic::SeismicIndex> sparse;
+    std::vector<std::string> ids;  ///< external ids of the shard's documents (local order)
+};
+
+/// "shard-00003.h5"
+[[nodiscard]] std::string shard_file_name(std::uint32_t shard);
+
+/// Writes `path` atomically: to path + ".tmp", fsync, rename, fsync of the directory. The file carries no
+/// timestamps, so equal shards give equal bytes. Returns the content checksum stored in the file.
+std::string write_shard(const std::string& path, const Shard& shard);
+
+/// Reads and validates a shard: format name and version, every array's consistency, and the content
+/// checksum. Throws InputError naming the file and the problem.
+[[nodiscard]] Shard read_shard(const std::string& path);
+
+}  // namespace aftershock

@@ -1,0 +1,168 @@
+#include "aftershock/common/shard_file.hpp"
+
+#include "aftershock/common/checksum.hpp"
+#include "aftershock/common/error.hpp"
+#include "aftershock/common/hdf5.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+
+namespace aftershock {
+namespace {
+
+using seismic::ForwardIndex;
+using seismic::SeismicArrays;
+
+constexpr const char* kFormatName = "aftershock-shard";
+
+/// Every array of a shard in one fixed order: the checksum and the writer/reader agree through this list.
+template <typename Visitor> void visit_sparse(Visitor&& v, const ForwardIndex& f, const SeismicArrays& a) {
+    v("/sparse/forward/offsets", f.offsets());
+    v("/sparse/forward/components16", f.components16());
+    v("/sparse/forward/components32", f.components32());
+    v("/sparse/forward/values", f.values());
+    v("/sparse/lists/offsets", a.list_offsets);
+    v("/sparse/lists/postings", a.postings);
+    v("/sparse/blocks/list_offsets", a.list_blocks);
+    v("/sparse/blocks/ends", a.block_ends);
+    v("/sparse/blocks/summary_min", a.summary_min);
+    v("/sparse/blocks/summary_quant", a.summary_quant);
+    v("/sparse/summaries/list_components", a.list_components);
+    v("/sparse/summaries/components", a.summary_components);
+    v("/sparse/summaries/component_entries", a.component_entries);
+    v("/sparse/summaries/list_entries", a.list_entries);
+    v("/sparse/summaries/entry_block", a.entry_block);
+    v("/sparse/summaries/entry_code", a.entry_code);
+    v("/sparse/knn/neighbours", a.neighbours);
+}
+
+std::string content_checksum(const Shard& s) {
+    ContentHash h;
+    const auto& m = s.meta;
+    for (std::uint64_t x : {std::uint64_t{m.shard}, std::uint64_t{m.n_shards}, m.doc_begin, m.doc_end}) h.update(&x, sizeof x);
+    h.update(m.build_params.data(), m.build_params.size());
+    for (const auto& id : s.ids) {
+        const std::uint64_t n = id.size();
+        h.update(&n, sizeof n);
+        h.update(id.data(), id.size());
+    }
+    if (s.sparse) {
+        const std::uint64_t dims[] = {s.sparse->dim(), s.sparse->arrays().knn};
+        h.update(dims, sizeof dims);
+        visit_sparse([&](const char*, const auto& vec) { h.update(vec); }, s.sparse->forward(), s.sparse->arrays());
+    }
+    return h.hex();
+}
+
+void fsync_path(const std::string& path, bool directory) {
+    const int fd = ::open(path.c_str(), directory ? O_RDONLY | O_DIRECTORY : O_RDONLY);
+    ensure(fd >= 0, "cannot open {} to fsync it", path);
+    const int rc = ::fsync(fd);
+    ::close(fd);
+    ensure(rc == 0, "fsync of {} failed (disk full or I/O error)", path);
+}
+
+}  // namespace
+
+std::string shard_file_name(std::uint32_t shard) { return fmt::format("shard-{:05d}.h5", shard); }
+
+std::string write_shard(const std::string& path, const Shard& s) {
+    const auto tmp = path + ".tmp";
+    const auto checksum = content_checksum(s);
+    try {
+        h5::File f(tmp, h5::File::Mode::truncate);
+        f.write_attr("/", "format", std::string(kFormatName));
+        f.write_attr("/", "format_version", kShardFormatVersion);
+        f.write_attr("/", "shard", std::uint64_t{s.meta.shard});
+        f.write_attr("/", "n_shards", std::uint64_t{s.meta.n_shards});
+        f.write_attr("/", "doc_begin", s.meta.doc_begin);
+        f.write_attr("/", "doc_end", s.meta.doc_end);
+        f.write_attr("/", "build_params", s.meta.build_params);
+        f.write_attr("/", "checksum", checksum);
+        f.write_strings("/ids", s.ids);
+        if (s.sparse) {
+            visit_sparse([&](const char* name, const auto& vec) {
+                using T = typename std::decay_t<decltype(vec)>::value_type;
+                f.write<T>(name, vec);
+            }, s.sparse->forward(), s.sparse->arrays());
+            f.write_attr("/sparse", "dim", s.sparse->dim());
+            f.write_attr("/sparse", "knn", std::uint64_t{s.sparse->arrays().knn});
+        }
+    } catch (...) {
+        std::filesystem::remove(tmp);
+        throw;
+    }
+    fsync_path(tmp, false);
+    std::filesystem::rename(tmp, path);
+    const auto dir = std::filesystem::path(path).parent_path();
+    fsync_path(dir.empty() ? "." : dir.string(), true);
+    return checksum;
+}
+
+Shard read_shard(const std::string& path) {
+    const h5::File f(path, h5::File::Mode::read);
+    const auto where = [&](const std::string& what) { return fmt::format("shard {}: {}", path, what); };
+    ensure<InputError>(f.has_attr("/", "format") && f.read_attr_string("/", "format") == kFormatName,
+                       "{}", where("not an Aftershock shard file"));
+    const auto version = f.read_attr_u64("/", "format_version");
+    ensure<InputError>(version == kShardFormatVersion, "{}", where(fmt::format("format version {} is not supported (this build reads {})", version, kShardFormatVersion)));
+    Shard s;
+    s.meta.shard = static_cast<std::uint32_t>(f.read_attr_u64("/", "shard"));
+    s.meta.n_shards = static_cast<std::uint32_t>(f.read_attr_u64("/", "n_shards"));
+    s.meta.doc_begin = f.read_attr_u64("/", "doc_begin");
+    s.meta.doc_end = f.read_attr_u64("/", "doc_end");
+    s.meta.build_params = f.read_attr_string("/", "build_params");
+    ensure<InputError>(s.meta.doc_begin <= s.meta.doc_end && s.meta.shard < s.meta.n_shards, "{}", where("bad shard metadata"));
+    s.ids = f.read_strings("/ids");
+    ensure<InputError>(s.ids.size() == s.meta.doc_end - s.meta.doc_begin, "{}",
+                       where(fmt::format("{} ids for {} documents", s.ids.size(), s.meta.doc_end - s.meta.doc_begin)));
+    if (f.exists("/sparse")) {
+        const auto dim = f.read_attr_u64("/sparse", "dim");
+        SeismicArrays a;
+        a.knn = static_cast<std::uint32_t>(f.read_attr_u64("/sparse", "knn"));
+        auto offsets = f.read<std::uint64_t>("/sparse/forward/offsets");
+        auto c16 = f.read<std::uint16_t>("/sparse/forward/components16");
+        auto c32 = f.read<std::uint32_t>("/sparse/forward/components32");
+        auto values = f.read<std::uint16_t>("/sparse/forward/values");
+        ensure<InputError>(!offsets.empty() && offsets.front() == 0 && offsets.back() == values.size() &&
+                               (c16.size() == values.size() || c32.size() == values.size()) &&
+                               offsets.size() - 1 == s.ids.size(),
+                           "{}", where("forward index arrays disagree"));
+        for (std::size_t i = 0; i + 1 < offsets.size(); ++i) {
+            ensure<InputError>(offsets[i] <= offsets[i + 1] && offsets[i + 1] - offsets[i] <= 0xFFFFU, "{}",
+                               where(fmt::format("forward index row {} has bad offsets", i)));
+        }
+        for (auto c : c16) ensure<InputError>(c < dim, "{}", where("forward component out of range"));
+        for (auto c : c32) ensure<InputError>(c < dim, "{}", where("forward component out of range"));
+        ForwardIndex fwd(dim, std::move(offsets), std::move(c16), std::move(c32), std::move(values));
+        a.list_offsets = f.read<std::uint64_t>("/sparse/lists/offsets");
+        a.postings = f.read<std::uint64_t>("/sparse/lists/postings");
+        a.list_blocks = f.read<std::uint64_t>("/sparse/blocks/list_offsets");
+        a.block_ends = f.read<std::uint32_t>("/sparse/blocks/ends");
+        a.summary_min = f.read<float>("/sparse/blocks/summary_min");
+        a.summary_quant = f.read<float>("/sparse/blocks/summary_quant");
+        a.list_components = f.read<std::uint64_t>("/sparse/summaries/list_components");
+        a.summary_components = f.read<std::uint32_t>("/sparse/summaries/components");
+        a.component_entries = f.read<std::uint32_t>("/sparse/summaries/component_entries");
+        a.list_entries = f.read<std::uint64_t>("/sparse/summaries/list_entries");
+        a.entry_block = f.read<std::uint16_t>("/sparse/summaries/entry_block");
+        a.entry_code = f.read<std::uint8_t>("/sparse/summaries/entry_code");
+        a.neighbours = f.read<std::uint32_t>("/sparse/knn/neighbours");
+        seismic::BuildParams params;  // informative only; the JSON in meta is the record
+        params.knn = a.knn;
+        try {
+            s.sparse.emplace(std::move(fwd), std::move(a), params);
+        } catch (const InputError& e) {
+            throw InputError(where(e.what()));
+        }
+    }
+    const auto stored = f.read_attr_string("/", "checksum");
+    const auto actual = content_checksum(s);
+    ensure<InputError>(stored == actual, "{}", where(fmt::format("checksum mismatch (stored {}, computed {}): the file is corrupt", stored, actual)));
+    return s;
+}
+
+}  // namespace aftershock
