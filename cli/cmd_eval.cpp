@@ -69,7 +69,7 @@ void register_eval(CLI::App& app) {
     sub->add_option("--recall-depths", opts->recall_depths, "recall cut-offs, comma separated")
         ->delimiter(',')
         ->capture_default_str()
-        ->check(CLI::PositiveNumber);
+        ->check(CLI::Range(std::size_t{1}, std::size_t{100000000}));
     sub->add_flag("--per-query,-q", opts->per_query, "also print every query's measures (trec_eval -q)");
     sub->callback([opts] { run_eval(*opts); });
 }

@@ -2,6 +2,7 @@
 // Run files: the ranked (query, document, score) lists a search writes and the evaluators read.
 // Two layouts are read: our TSV `qid<TAB>docid<TAB>rank<TAB>score` and TREC `qid Q0 docid rank score tag`.
 // Only the TSV is written. Ids are external ids (strings), never corpus row numbers.
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <iosfwd>
