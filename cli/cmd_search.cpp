@@ -5,6 +5,7 @@
 #include "aftershock/common/error.hpp"
 #include "aftershock/common/exact_search.hpp"
 #include "aftershock/common/groundtruth.hpp"
+#include "aftershock/common/index_dir.hpp"
 #include "aftershock/common/latency.hpp"
 #include "aftershock/common/parallel.hpp"
 
@@ -19,12 +20,32 @@ namespace {
 
 struct SearchOptions {
     std::string corpus;
+    std::string index;
     std::string out;
     std::size_t k = 10;
     bool exact = false;
     std::string mode = "sparse";
     unsigned threads = 1;
+    seismic::SearchParams seismic;
 };
+
+/// Writes the run (external ids) and prints the latency summary line on stderr.
+template <typename Results, typename DocId>
+void write_run(const SearchOptions& o, const Corpus& corpus, const Results& results, DocId&& doc_id,
+               const std::vector<double>& latencies, unsigned threads) {
+    std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(o.out.c_str(), "w"), &std::fclose);
+    ensure(file != nullptr, "cannot write {}", o.out);
+    for (std::size_t q = 0; q < results.size(); ++q) {
+        const auto qid = corpus.query_id(q);
+        for (std::size_t r = 0; r < results[q].size(); ++r) {
+            fmt::print(file.get(), "{}\t{}\t{}\t{:.9g}\n", qid, doc_id(results[q][r].doc), r + 1, results[q][r].score);
+        }
+    }
+    ensure(std::fflush(file.get()) == 0, "cannot write {} (disk full?)", o.out);
+    const auto summary = summarize_latencies(latencies);
+    fmt::print(stderr, "queries={} mean_us={:.1f} p50_us={:.1f} p99_us={:.1f} threads={}\n", summary.count,
+               summary.mean, summary.p50, summary.p99, threads);
+}
 
 /// Dense queries one at a time on `threads` threads, so each latency is that of a single query.
 std::vector<std::vector<Hit>> dense_per_query(const DenseExactIndex& index, const DenseMatrix& queries, std::size_t k,
@@ -42,18 +63,27 @@ std::vector<std::vector<Hit>> dense_per_query(const DenseExactIndex& index, cons
 }
 
 void run_search(const SearchOptions& o) {
-    ensure<UsageError>(o.exact,
-                       "approximate search needs an index directory, which `aftershock-build` does not produce yet; "
-                       "pass --exact to search the corpus exactly");
+    ensure<UsageError>(o.exact || !o.index.empty(), "pass --index DIR for Seismic search, or --exact for the exact oracle");
     const auto mode = parse_search_mode(o.mode);
+    const unsigned threads = resolve_threads(o.threads);
     CorpusParts parts;
     parts.sparse = mode == SearchMode::sparse;
     parts.dense = mode == SearchMode::dense;
     parts.vocab = false;
+    parts.docs = o.exact;  // an index search needs only the queries
     const auto corpus = read_corpus(o.corpus, parts);
-    std::vector<std::vector<Hit>> results;
     std::vector<double> latencies;
-    const unsigned threads = resolve_threads(o.threads);
+    if (!o.exact) {
+        ensure<UsageError>(mode == SearchMode::sparse, "dense search over an index directory is not available yet; use --exact");
+        ensure<InputError>(corpus.query_sparse.has_value(), "{}: no sparse queries", o.corpus);
+        auto params = o.seismic;
+        params.k = o.k;
+        const auto index = LocalIndex::open(o.index);
+        const auto results = index.search_sparse(*corpus.query_sparse, params, threads, &latencies);
+        write_run(o, corpus, results, [&](std::uint64_t d) -> const std::string& { return index.doc_id(d); }, latencies, threads);
+        return;
+    }
+    std::vector<std::vector<Hit>> results;
     if (mode == SearchMode::sparse) {
         ensure<InputError>(corpus.doc_sparse && corpus.query_sparse, "{}: no sparse documents and queries", o.corpus);
         const SparseExactIndex index(*corpus.doc_sparse);
@@ -63,19 +93,7 @@ void run_search(const SearchOptions& o) {
         const DenseExactIndex index(*corpus.doc_dense);
         results = dense_per_query(index, *corpus.query_dense, o.k, threads, latencies);
     }
-    std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(o.out.c_str(), "w"), &std::fclose);
-    ensure(file != nullptr, "cannot write {}", o.out);
-    for (std::size_t q = 0; q < results.size(); ++q) {
-        const auto qid = corpus.query_id(q);
-        for (std::size_t r = 0; r < results[q].size(); ++r) {
-            fmt::print(file.get(), "{}\t{}\t{}\t{:.9g}\n", qid, corpus.doc_id(results[q][r].doc), r + 1,
-                       results[q][r].score);
-        }
-    }
-    ensure(std::fflush(file.get()) == 0, "cannot write {} (disk full?)", o.out);
-    const auto summary = summarize_latencies(latencies);
-    fmt::print(stderr, "queries={} mean_us={:.1f} p50_us={:.1f} p99_us={:.1f} threads={}\n", summary.count,
-               summary.mean, summary.p50, summary.p99, threads);
+    write_run(o, corpus, results, [&](DocIndex d) { return corpus.doc_id(d); }, latencies, threads);
 }
 
 }  // namespace
@@ -86,7 +104,15 @@ void register_search(CLI::App& app) {
     sub->add_option("--corpus", opts->corpus, "corpus HDF5 file with documents and queries")
         ->required()
         ->check(CLI::ExistingFile);
+    sub->add_option("--index", opts->index, "index directory built by aftershock-build (Seismic search)")
+        ->check(CLI::ExistingDirectory);
     sub->add_option("--out", opts->out, "run file: qid<TAB>docid<TAB>rank<TAB>score")->required();
+    sub->add_option("--query-cut", opts->seismic.query_cut, "Seismic: lists of the largest query components walked")
+        ->capture_default_str();
+    sub->add_option("--heap-factor", opts->seismic.heap_factor, "Seismic: skip blocks scoring below heap_factor * theta")
+        ->capture_default_str();
+    sub->add_option("--knn", opts->seismic.knn, "Seismic: kNN-graph neighbours per result (0 = off)")->capture_default_str();
+    sub->add_flag("--first-sorted", opts->seismic.first_sorted, "Seismic: first list's blocks by decreasing summary score");
     sub->add_option("--k", opts->k, "results per query")->capture_default_str()->check(CLI::Range(1, 100000));
     sub->add_flag("--exact", opts->exact, "exact search (the oracle)");
     sub->add_option("--mode", opts->mode, "sparse | dense")->capture_default_str()->check(CLI::IsMember({"sparse", "dense"}));

@@ -211,6 +211,18 @@ std::vector<std::string> read_ids(const h5::File& f, Side side) {
     return out;
 }
 
+std::vector<std::string> read_ids(const h5::File& f, Side side, std::uint64_t begin, std::uint64_t end) {
+    const auto ds = ids_dataset(side);
+    std::vector<std::string> out;
+    if (!f.exists(ds)) {
+        for (auto i = begin; i < end; ++i) out.push_back(std::to_string(i));
+        return out;
+    }
+    if (f.is_string(ds)) return f.read_strings(ds, begin, end);
+    for (auto v : read_unsigned<std::uint64_t>(f, ds, begin, end)) out.push_back(std::to_string(v));
+    return out;
+}
+
 Corpus read_corpus(const std::string& path, CorpusParts parts) {
     const h5::File f(path, h5::File::Mode::read);
     const auto info = describe_corpus(f);

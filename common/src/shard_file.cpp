@@ -162,6 +162,7 @@ Shard read_shard(const std::string& path) {
     const auto stored = f.read_attr_string("/", "checksum");
     const auto actual = content_checksum(s);
     ensure<InputError>(stored == actual, "{}", where(fmt::format("checksum mismatch (stored {}, computed {}): the file is corrupt", stored, actual)));
+    s.checksum = stored;
     return s;
 }
 

@@ -150,8 +150,8 @@ std::uint32_t assign(DocIndex doc, const ForwardIndex& fwd, const CentroidIndex&
     const auto p = fwd.posting(doc);
     const auto off = posting_offset(p);
     const auto len = posting_length(p);
-    std::vector<std::pair<float, std::uint32_t>> comps;  // small: one document's components
-    comps.reserve(len);
+    auto& comps = s.doc_components;
+    comps.clear();
     for (std::uint64_t i = off; i < off + len; ++i) comps.emplace_back(fwd.value(i), fwd.component(i));
     if (comps.size() > doc_cut) {
         std::partial_sort(comps.begin(), comps.begin() + doc_cut, comps.end(),
@@ -259,7 +259,6 @@ std::vector<std::pair<std::uint32_t, float>> block_max_vector(std::span<const Do
             s.dense[c] = std::max(s.dense[c], v);
         }
     }
-    std::sort(s.touched.begin(), s.touched.end());
     std::vector<std::pair<std::uint32_t, float>> out;
     out.reserve(s.touched.size());
     for (auto c : s.touched) {
@@ -272,14 +271,25 @@ std::vector<std::pair<std::uint32_t, float>> block_max_vector(std::span<const Do
 
 std::vector<std::pair<std::uint32_t, float>> alpha_mass_prune(std::vector<std::pair<std::uint32_t, float>> entries,
                                                               double alpha) {
-    std::sort(entries.begin(), entries.end(),
-              [](auto& a, auto& b) { return a.second > b.second || (a.second == b.second && a.first < b.first); });
+    const auto by_value = [](const auto& a, const auto& b) {
+        return a.second > b.second || (a.second == b.second && a.first < b.first);
+    };
     double total = 0.0;
     for (const auto& e : entries) total += e.second;
     const double target = alpha * total;
-    double acc = 0.0;
+    // The kept prefix is usually a small fraction of a block's components: select the top m, sort only those,
+    // and widen m in the rare case their mass falls short. Same result as a full sort.
+    std::size_t m = std::min<std::size_t>(entries.size(), 64 + entries.size() / 4);
     std::size_t kept = 0;
-    while (kept < entries.size() && acc < target) acc += entries[kept++].second;
+    for (;;) {
+        std::nth_element(entries.begin(), entries.begin() + static_cast<std::ptrdiff_t>(m == 0 ? 0 : m - 1), entries.end(), by_value);
+        std::sort(entries.begin(), entries.begin() + static_cast<std::ptrdiff_t>(m), by_value);
+        double acc = 0.0;
+        kept = 0;
+        while (kept < m && acc < target) acc += entries[kept++].second;
+        if (acc >= target || m == entries.size()) break;
+        m = std::min(entries.size(), 2 * m);
+    }
     entries.resize(kept);
     std::sort(entries.begin(), entries.end());
     return entries;

@@ -79,6 +79,8 @@ struct CorpusParts {
 [[nodiscard]] DenseMatrix read_dense_rows(const h5::File& file, Side side, std::uint64_t begin, std::uint64_t end);
 /// External ids of one side (strings; integer ids are converted), or empty if none are stored.
 [[nodiscard]] std::vector<std::string> read_ids(const h5::File& file, Side side);
+/// Ids of rows [begin, end); "begin".."end-1" when none are stored.
+[[nodiscard]] std::vector<std::string> read_ids(const h5::File& file, Side side, std::uint64_t begin, std::uint64_t end);
 
 /// Writes a whole corpus to a new file (truncating).
 void write_corpus(const std::string& path, const Corpus& corpus);

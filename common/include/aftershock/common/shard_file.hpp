@@ -24,6 +24,7 @@ struct Shard {
     ShardMeta meta;
     std::optional<seismic::SeismicIndex> sparse;
     std::vector<std::string> ids;  ///< external ids of the shard's documents (local order)
+    std::string checksum;          ///< content checksum (set by read_shard)
 };
 
 /// "shard-00003.h5"

@@ -33,6 +33,7 @@ struct BuildScratch {
     std::vector<std::uint32_t> centroid_touched;
     std::vector<std::uint32_t> head;        ///< dim: first centroid posting of a component, or UINT32_MAX
     std::vector<std::uint32_t> head_touched;
+    std::vector<std::pair<float, std::uint32_t>> doc_components;
 };
 
 /// Shallow random k-means of one list (SEISMIC.md §1.3): sample n_blocks = max(1, floor(cf*|L|)) docs as
@@ -43,7 +44,8 @@ struct BuildScratch {
                                                               const BuildParams& params, std::uint64_t seed,
                                                               BuildScratch& scratch);
 
-/// (component, value) pairs of a block's coordinate-wise maximum, in ascending component order.
+/// (component, value) pairs of a block's coordinate-wise maximum, in first-seen order (unsorted: the
+/// alpha-mass step orders what it keeps).
 [[nodiscard]] std::vector<std::pair<std::uint32_t, float>> block_max_vector(std::span<const DocIndex> block,
                                                                             const ForwardIndex& fwd,
                                                                             BuildScratch& scratch);

@@ -1,0 +1,26 @@
+#pragma once
+// Exact k-way merge of per-shard top-k lists: a pure function, so the coordinator, the local search and the
+// tests share one definition of "the global top-k".
+#include "aftershock/common/types.hpp"
+
+#include <span>
+#include <vector>
+
+namespace aftershock {
+
+/// A hit whose doc is a global document index (shard doc_begin + local index).
+struct GlobalHit {
+    std::uint64_t doc = 0;
+    float score = 0.0F;
+    friend bool operator==(const GlobalHit&, const GlobalHit&) = default;
+};
+[[nodiscard]] constexpr bool ranks_before(const GlobalHit& a, const GlobalHit& b) noexcept {
+    return a.score > b.score || (a.score == b.score && a.doc < b.doc);
+}
+
+/// Merges lists that are each sorted best first into the best k overall (higher score, then lower global
+/// doc). The same hit from several lists (replicas) is kept once. If every list holds the exact top-k
+/// of its shard, the result is the exact top-k of the union.
+[[nodiscard]] std::vector<GlobalHit> merge_topk(std::span<const std::vector<GlobalHit>> lists, std::size_t k);
+
+}  // namespace aftershock

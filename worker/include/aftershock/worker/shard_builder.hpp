@@ -1,0 +1,37 @@
+#pragma once
+// Building one shard of an index directory: read its corpus rows, build the Seismic index, write the shard
+// file. Rank-agnostic and MPI-free: the MPI driver (tools/build_main.cpp) only decides who builds what.
+#include "aftershock/common/index_dir.hpp"
+#include "aftershock/common/seismic/params.hpp"
+
+#include <string>
+
+namespace aftershock::worker {
+
+struct ShardBuildOptions {
+    std::string corpus;
+    std::string out_dir;
+    std::uint32_t n_shards = 1;
+    seismic::BuildParams params;
+    bool resume = true;  ///< skip a shard whose file exists, verifies and was built from the same rows and params
+};
+
+/// Build-time record of one shard's phases (seconds).
+struct ShardTimings {
+    double read = 0.0;
+    double build = 0.0;
+    double write = 0.0;
+};
+
+/// Builds (or resumes) shard `shard` covering corpus rows [begin, end). Throws with the shard and cause.
+[[nodiscard]] ShardRecord build_shard(const ShardBuildOptions& opt, std::uint32_t shard, std::uint64_t begin,
+                                      std::uint64_t end, ShardTimings* timings = nullptr);
+
+/// Builds every shard in this process (what a single rank does); returns the manifest it wrote.
+Manifest build_index(const ShardBuildOptions& opt);
+
+/// The manifest for finished shards (sorted by shard), with the combined corpus checksum.
+[[nodiscard]] Manifest make_manifest(const ShardBuildOptions& opt, std::vector<ShardRecord> records,
+                                     std::uint64_t n_docs, std::uint64_t dim, const std::string& build_stats);
+
+}  // namespace aftershock::worker
