@@ -3,6 +3,7 @@
 
 #include "aftershock/common/corpus.hpp"
 #include "aftershock/common/error.hpp"
+#include "aftershock/common/index_dir.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -13,10 +14,52 @@ namespace {
 
 struct InspectOptions {
     std::string corpus;
+    std::string index;
     bool verify = false;
 };
 
+/// Manifest, per-shard structure and where the bytes go; every shard's SHA-256 and checksum verified.
+void inspect_index(const InspectOptions& o) {
+    const auto index = LocalIndex::open(o.index);
+    const auto& m = index.manifest();
+    fmt::print("index       {}\n", o.index);
+    fmt::print("corpus      {} (checksum {})\n", m.corpus, m.corpus_checksum);
+    fmt::print("documents   {} in {} shards, dim {}\n", m.n_docs, m.n_shards, m.dim);
+    fmt::print("params      {}\n", m.build_params);
+    fmt::print("build       {}\n", m.build_stats);
+    seismic::SeismicIndex::Bytes total;
+    std::uint64_t nnz = 0;
+    for (std::size_t i = 0; i < index.shards().size(); ++i) {
+        const auto& shard = index.shards()[i];
+        const auto& r = m.shards[i];
+        const auto& sp = *shard.sparse;
+        const auto b = sp.bytes();
+        total.forward += b.forward;
+        total.postings += b.postings;
+        total.blocks += b.blocks;
+        total.summaries += b.summaries;
+        total.knn += b.knn;
+        nnz += sp.forward().nnz();
+        fmt::print("shard {:5}  docs [{}, {}) nnz {} postings {} ({:.1f}% of nnz) blocks {} summary entries {} "
+                   "({:.1f}/block) file {:.1f} MB sha256 {}...\n",
+                   r.shard, r.doc_begin, r.doc_end, sp.forward().nnz(), sp.n_postings(),
+                   100.0 * double(sp.n_postings()) / double(std::max<std::uint64_t>(1, sp.forward().nnz())), sp.n_blocks(),
+                   sp.arrays().entry_block.size(),
+                   double(sp.arrays().entry_block.size()) / double(std::max<std::uint64_t>(1, sp.n_blocks())),
+                   double(r.bytes) / 1e6, r.sha256.substr(0, 12));
+    }
+    const auto mb = [](std::uint64_t b) { return double(b) / 1e6; };
+    fmt::print("bytes       forward {:.1f} MB ({:.2f} B/nnz), postings {:.1f} MB, blocks {:.1f} MB, summaries {:.1f} MB, "
+               "knn {:.1f} MB, total {:.1f} MB = {:.2f}x forward\n",
+               mb(total.forward), double(total.forward) / double(std::max<std::uint64_t>(1, nnz)), mb(total.postings),
+               mb(total.blocks), mb(total.summaries), mb(total.knn), mb(total.total()),
+               double(total.total()) / double(std::max<std::uint64_t>(1, total.forward)));
+    fmt::print("verify      ok: manifest, SHA-256 and content checksums of {} shards\n", index.shards().size());
+}
+
 void run_inspect(const InspectOptions& o) {
+    ensure<UsageError>(o.corpus.empty() != o.index.empty(), "pass exactly one of --corpus FILE or --index DIR");
+    if (!o.index.empty()) return inspect_index(o);
     const h5::File file(o.corpus, h5::File::Mode::read);
     const auto info = describe_corpus(file);
     fmt::print("corpus      {}\n", o.corpus);
@@ -46,8 +89,9 @@ void run_inspect(const InspectOptions& o) {
 
 void register_inspect(CLI::App& app) {
     auto opts = std::make_shared<InspectOptions>();
-    auto* sub = app.add_subcommand("inspect", "describe a corpus file; --verify validates every row");
-    sub->add_option("--corpus", opts->corpus, "corpus HDF5 file")->required()->check(CLI::ExistingFile);
+    auto* sub = app.add_subcommand("inspect", "describe a corpus file (--verify validates every row) or an index directory");
+    sub->add_option("--corpus", opts->corpus, "corpus HDF5 file")->check(CLI::ExistingFile);
+    sub->add_option("--index", opts->index, "index directory (manifest and shards are verified)")->check(CLI::ExistingDirectory);
     sub->add_flag("--verify", opts->verify, "load and validate every row");
     sub->callback([opts] { run_inspect(*opts); });
 }

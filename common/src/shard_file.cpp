@@ -30,10 +30,9 @@ template <typename Visitor> void visit_sparse(Visitor&& v, const ForwardIndex& f
     v("/sparse/blocks/ends", a.block_ends);
     v("/sparse/blocks/summary_min", a.summary_min);
     v("/sparse/blocks/summary_quant", a.summary_quant);
-    v("/sparse/summaries/list_components", a.list_components);
-    v("/sparse/summaries/components", a.summary_components);
-    v("/sparse/summaries/component_entries", a.component_entries);
     v("/sparse/summaries/list_entries", a.list_entries);
+    v("/sparse/summaries/entry_component16", a.entry_component16);
+    v("/sparse/summaries/entry_component32", a.entry_component32);
     v("/sparse/summaries/entry_block", a.entry_block);
     v("/sparse/summaries/entry_code", a.entry_code);
     v("/sparse/knn/neighbours", a.neighbours);
@@ -82,7 +81,16 @@ std::string write_shard(const std::string& path, const Shard& s) {
         f.write_attr("/", "doc_end", s.meta.doc_end);
         f.write_attr("/", "build_params", s.meta.build_params);
         f.write_attr("/", "checksum", checksum);
-        f.write_strings("/ids", s.ids);
+        // Ids as one byte blob plus offsets, not HDF5 variable-length strings: HDF5 1.10 can crash on a
+        // corrupt vlen heap, while these two arrays are validated before use.
+        std::vector<std::uint64_t> id_offsets{0};
+        std::vector<std::uint8_t> id_bytes;
+        for (const auto& id : s.ids) {
+            id_bytes.insert(id_bytes.end(), id.begin(), id.end());
+            id_offsets.push_back(id_bytes.size());
+        }
+        f.write<std::uint64_t>("/ids/offsets", id_offsets);
+        f.write<std::uint8_t>("/ids/bytes", id_bytes);
         if (s.sparse) {
             visit_sparse([&](const char* name, const auto& vec) {
                 using T = typename std::decay_t<decltype(vec)>::value_type;
@@ -116,9 +124,18 @@ Shard read_shard(const std::string& path) {
     s.meta.doc_end = f.read_attr_u64("/", "doc_end");
     s.meta.build_params = f.read_attr_string("/", "build_params");
     ensure<InputError>(s.meta.doc_begin <= s.meta.doc_end && s.meta.shard < s.meta.n_shards, "{}", where("bad shard metadata"));
-    s.ids = f.read_strings("/ids");
-    ensure<InputError>(s.ids.size() == s.meta.doc_end - s.meta.doc_begin, "{}",
-                       where(fmt::format("{} ids for {} documents", s.ids.size(), s.meta.doc_end - s.meta.doc_begin)));
+    {
+        const auto id_offsets = f.read<std::uint64_t>("/ids/offsets");
+        const auto id_bytes = f.read<std::uint8_t>("/ids/bytes");
+        ensure<InputError>(id_offsets.size() == s.meta.doc_end - s.meta.doc_begin + 1 && id_offsets.front() == 0 &&
+                               id_offsets.back() == id_bytes.size(),
+                           "{}", where(fmt::format("{} id offsets for {} documents", id_offsets.size(), s.meta.doc_end - s.meta.doc_begin)));
+        s.ids.reserve(id_offsets.size() - 1);
+        for (std::size_t i = 0; i + 1 < id_offsets.size(); ++i) {
+            ensure<InputError>(id_offsets[i] <= id_offsets[i + 1], "{}", where(fmt::format("id offsets not monotone at {}", i)));
+            s.ids.emplace_back(reinterpret_cast<const char*>(id_bytes.data() + id_offsets[i]), id_offsets[i + 1] - id_offsets[i]);
+        }
+    }
     if (f.exists("/sparse")) {
         const auto dim = f.read_attr_u64("/sparse", "dim");
         SeismicArrays a;
@@ -144,10 +161,9 @@ Shard read_shard(const std::string& path) {
         a.block_ends = f.read<std::uint32_t>("/sparse/blocks/ends");
         a.summary_min = f.read<float>("/sparse/blocks/summary_min");
         a.summary_quant = f.read<float>("/sparse/blocks/summary_quant");
-        a.list_components = f.read<std::uint64_t>("/sparse/summaries/list_components");
-        a.summary_components = f.read<std::uint32_t>("/sparse/summaries/components");
-        a.component_entries = f.read<std::uint32_t>("/sparse/summaries/component_entries");
         a.list_entries = f.read<std::uint64_t>("/sparse/summaries/list_entries");
+        a.entry_component16 = f.read<std::uint16_t>("/sparse/summaries/entry_component16");
+        a.entry_component32 = f.read<std::uint32_t>("/sparse/summaries/entry_component32");
         a.entry_block = f.read<std::uint16_t>("/sparse/summaries/entry_block");
         a.entry_code = f.read<std::uint8_t>("/sparse/summaries/entry_code");
         a.neighbours = f.read<std::uint32_t>("/sparse/knn/neighbours");

@@ -22,8 +22,7 @@ struct BuiltList {
     std::vector<std::uint32_t> block_ends;
     std::vector<float> mins;
     std::vector<float> quants;
-    std::vector<std::uint32_t> components;
-    std::vector<std::uint32_t> component_entries;
+    std::vector<std::uint32_t> entry_component;
     std::vector<std::uint16_t> entry_block;
     std::vector<std::uint8_t> entry_code;
 };
@@ -50,12 +49,8 @@ BuiltList build_list(std::span<const DocIndex> list, std::uint32_t term, const F
     }
     // Transpose: component -> (block, code), so a query scores all blocks of a list in one sparse pass.
     std::sort(entries.begin(), entries.end());
-    for (std::size_t i = 0; i < entries.size(); ++i) {
-        const auto [c, b, code] = entries[i];
-        if (i == 0 || std::get<0>(entries[i - 1]) != c) {
-            out.components.push_back(c);
-            out.component_entries.push_back(static_cast<std::uint32_t>(i));
-        }
+    for (const auto& [c, b, code] : entries) {
+        out.entry_component.push_back(c);
         out.entry_block.push_back(b);
         out.entry_code.push_back(code);
     }
@@ -80,7 +75,6 @@ SeismicIndex SeismicIndex::build(const CsrMatrix& docs, const BuildParams& param
     auto& a = idx.m_arrays;
     a.list_offsets.assign(1, 0);
     a.list_blocks.assign(1, 0);
-    a.list_components.assign(1, 0);
     a.list_entries.assign(1, 0);
     Progress progress("seismic build", pruned.docs.size(), "postings", 5.0);
     const unsigned threads = resolve_threads(params.threads);
@@ -103,13 +97,15 @@ SeismicIndex SeismicIndex::build(const CsrMatrix& docs, const BuildParams& param
             append(a.block_ends, l.block_ends);
             append(a.summary_min, l.mins);
             append(a.summary_quant, l.quants);
-            append(a.summary_components, l.components);
-            append(a.component_entries, l.component_entries);
+            if (dim <= 65536) {
+                a.entry_component16.insert(a.entry_component16.end(), l.entry_component.begin(), l.entry_component.end());
+            } else {
+                append(a.entry_component32, l.entry_component);
+            }
             append(a.entry_block, l.entry_block);
             append(a.entry_code, l.entry_code);
             a.list_offsets.push_back(a.postings.size());
             a.list_blocks.push_back(a.block_ends.size());
-            a.list_components.push_back(a.summary_components.size());
             a.list_entries.push_back(a.entry_block.size());
             l = BuiltList{};
         }
@@ -127,22 +123,22 @@ SeismicIndex::SeismicIndex(ForwardIndex forward, SeismicArrays arrays, BuildPara
     const auto& a = m_arrays;
     const auto dim = m_forward.dim();
     const auto sizes_ok = a.list_offsets.size() == dim + 1 && a.list_blocks.size() == dim + 1 &&
-                          a.list_components.size() == dim + 1 && a.list_entries.size() == dim + 1;
+                          a.list_entries.size() == dim + 1;
     ensure<InputError>(sizes_ok, "seismic index: per-list offset arrays must have dim+1 = {} entries", dim + 1);
     ensure<InputError>(a.list_offsets.back() == a.postings.size() && a.list_blocks.back() == a.block_ends.size() &&
-                           a.list_components.back() == a.summary_components.size() &&
                            a.list_entries.back() == a.entry_block.size(),
                        "seismic index: per-list offsets do not end at the array sizes");
+    const auto n_entry_components = a.entry_component16.size() + a.entry_component32.size();
     ensure<InputError>(a.summary_min.size() == a.block_ends.size() && a.summary_quant.size() == a.block_ends.size() &&
-                           a.component_entries.size() == a.summary_components.size() &&
-                           a.entry_code.size() == a.entry_block.size(),
+                           a.entry_code.size() == a.entry_block.size() && n_entry_components == a.entry_block.size() &&
+                           (a.entry_component16.empty() || a.entry_component32.empty()),
                        "seismic index: summary array sizes disagree");
     ensure<InputError>(a.neighbours.size() == std::uint64_t{a.knn} * m_forward.n_docs(),
                        "seismic index: kNN graph has {} entries for {} docs x {}", a.neighbours.size(), m_forward.n_docs(),
                        a.knn);
     for (std::size_t t = 0; t < dim; ++t) {
         ensure<InputError>(a.list_offsets[t] <= a.list_offsets[t + 1] && a.list_blocks[t] <= a.list_blocks[t + 1] &&
-                               a.list_components[t] <= a.list_components[t + 1] && a.list_entries[t] <= a.list_entries[t + 1],
+                               a.list_entries[t] <= a.list_entries[t + 1],
                            "seismic index: list {} offsets not monotone", t);
         const auto nb = a.list_blocks[t + 1] - a.list_blocks[t];
         const auto len = a.list_offsets[t + 1] - a.list_offsets[t];
@@ -152,14 +148,14 @@ SeismicIndex::SeismicIndex(ForwardIndex forward, SeismicArrays arrays, BuildPara
             prev = a.block_ends[b];
         }
         ensure<InputError>(nb == 0 || prev == len, "seismic index: list {} blocks do not cover its postings", t);
-        const auto n_entries = a.list_entries[t + 1] - a.list_entries[t];
-        for (auto c = a.list_components[t]; c < a.list_components[t + 1]; ++c) {
-            ensure<InputError>(a.summary_components[c] < dim && a.component_entries[c] <= n_entries,
-                               "seismic index: list {} summary component out of range", t);
-        }
+        std::uint32_t prev_component = 0;
         for (auto e = a.list_entries[t]; e < a.list_entries[t + 1]; ++e) {
             ensure<InputError>(a.entry_block[e] < nb, "seismic index: list {} summary entry names block {} of {}", t,
                                a.entry_block[e], nb);
+            const std::uint32_t c = a.entry_component16.empty() ? a.entry_component32[e] : a.entry_component16[e];
+            ensure<InputError>(c < dim && (e == a.list_entries[t] || c >= prev_component),
+                               "seismic index: list {} summary components out of range or order", t);
+            prev_component = c;
         }
     }
     const auto nnz = m_forward.nnz();
@@ -172,29 +168,31 @@ SeismicIndex::SeismicIndex(ForwardIndex forward, SeismicArrays arrays, BuildPara
     }
 }
 
-void SeismicIndex::score_blocks(std::uint32_t term, const float* /*dense_query*/, const SparseView& query,
-                                float* out) const noexcept {
+void SeismicIndex::score_blocks(std::uint32_t term, const SparseView& query, float* out) const noexcept {
+    if (m_arrays.entry_component32.empty()) score_blocks_impl(m_arrays.entry_component16.data(), term, query, out);
+    else score_blocks_impl(m_arrays.entry_component32.data(), term, query, out);
+}
+
+template <typename C>
+void SeismicIndex::score_blocks_impl(const C* comps, std::uint32_t term, const SparseView& query, float* out) const noexcept {
     const auto& a = m_arrays;
     const auto b0 = a.list_blocks[term];
     const auto nb = a.list_blocks[term + 1] - b0;
     std::fill(out, out + nb, 0.0F);
-    const auto c0 = a.list_components[term];
-    const auto* comps = a.summary_components.data() + c0;
-    const auto n_comps = a.list_components[term + 1] - c0;
-    const auto e_base = a.list_entries[term];
-    const auto n_entries = a.list_entries[term + 1] - e_base;
+    const auto e_begin = a.list_entries[term];
+    const auto e_end = a.list_entries[term + 1];
     const float* mins = a.summary_min.data() + b0;
     const float* quants = a.summary_quant.data() + b0;
-    std::size_t lo = 0;
-    for (std::size_t qi = 0; qi < query.size() && lo < n_comps; ++qi) {
+    auto lo = comps + e_begin;
+    const auto end = comps + e_end;
+    // Both the query and the list's entries are ascending by component: each search starts where the
+    // last one ended, and a match is the run of entries with that component.
+    for (std::size_t qi = 0; qi < query.size() && lo != end; ++qi) {
         const auto c = query.indices[qi];
-        // Both sides ascending: each search starts where the last one ended.
-        lo = static_cast<std::size_t>(std::lower_bound(comps + lo, comps + n_comps, c) - comps);
-        if (lo == n_comps || comps[lo] != c) continue;
+        lo = std::lower_bound(lo, end, c, [](C x, std::uint32_t v) { return std::uint32_t{x} < v; });
         const float qv = query.values[qi];
-        const auto e_begin = e_base + a.component_entries[c0 + lo];
-        const auto e_end = e_base + (lo + 1 < n_comps ? a.component_entries[c0 + lo + 1] : n_entries);
-        for (auto e = e_begin; e < e_end; ++e) {
+        for (; lo != end && *lo == c; ++lo) {
+            const auto e = static_cast<std::size_t>(lo - comps);
             const auto b = a.entry_block[e];
             out[b] += (static_cast<float>(a.entry_code[e]) * quants[b] + mins[b]) * qv;
         }
@@ -240,7 +238,7 @@ std::vector<Hit> SeismicIndex::search(const SparseView& query, const SearchParam
         if (nb == 0) continue;
         ++stats.lists;
         if (s.block_scores.size() < nb) s.block_scores.resize(nb);
-        score_blocks(term, q, query, s.block_scores.data());
+        score_blocks(term, query, s.block_scores.data());
         s.block_order.resize(nb);
         for (std::uint32_t j = 0; j < nb; ++j) s.block_order[j] = j;
         if (params.first_sorted && i == 0) {
@@ -367,9 +365,9 @@ SeismicIndex::Bytes SeismicIndex::bytes() const noexcept {
     b.postings = a.postings.size() * sizeof(PackedPosting) + a.list_offsets.size() * sizeof(std::uint64_t);
     b.blocks = a.block_ends.size() * sizeof(std::uint32_t) + a.list_blocks.size() * sizeof(std::uint64_t);
     b.summaries = (a.summary_min.size() + a.summary_quant.size()) * sizeof(float) +
-                  a.summary_components.size() * sizeof(std::uint32_t) + a.component_entries.size() * sizeof(std::uint32_t) +
-                  (a.list_components.size() + a.list_entries.size()) * sizeof(std::uint64_t) +
-                  a.entry_block.size() * sizeof(std::uint16_t) + a.entry_code.size();
+                  a.list_entries.size() * sizeof(std::uint64_t) + a.entry_component16.size() * sizeof(std::uint16_t) +
+                  a.entry_component32.size() * sizeof(std::uint32_t) + a.entry_block.size() * sizeof(std::uint16_t) +
+                  a.entry_code.size();
     b.knn = a.neighbours.size() * sizeof(std::uint32_t);
     return b;
 }

@@ -51,10 +51,12 @@ struct SeismicArrays {
     std::vector<std::uint32_t> block_ends;          ///< per block: end of its postings, relative to its list
     std::vector<float> summary_min;                 ///< per block
     std::vector<float> summary_quant;               ///< per block
-    std::vector<std::uint64_t> list_components;     ///< dim+1: summary components of term t
-    std::vector<std::uint32_t> summary_components;  ///< per (list, component), ascending within a list
-    std::vector<std::uint32_t> component_entries;   ///< per (list, component): first entry, relative to the list
+    // Summaries, transposed: a list's entries are sorted by component, each naming its block and code.
+    // A query finds its components by binary search in the list's run, so no per-component offset array
+    // is needed (it cost more memory than the entries themselves).
     std::vector<std::uint64_t> list_entries;        ///< dim+1: summary entries of term t
+    std::vector<std::uint16_t> entry_component16;   ///< per entry, when dim <= 65,536
+    std::vector<std::uint32_t> entry_component32;   ///< per entry, for larger vocabularies
     std::vector<std::uint16_t> entry_block;         ///< per entry: block number inside the list
     std::vector<std::uint8_t> entry_code;           ///< per entry: u8 quantized value
     std::uint32_t knn = 0;                          ///< neighbours per document in `neighbours`
@@ -99,7 +101,9 @@ public:
     [[nodiscard]] Bytes bytes() const noexcept;
 
 private:
-    void score_blocks(std::uint32_t term, const float* dense_query, const SparseView& query, float* out) const noexcept;
+    void score_blocks(std::uint32_t term, const SparseView& query, float* out) const noexcept;
+    template <typename C>
+    void score_blocks_impl(const C* comps, std::uint32_t term, const SparseView& query, float* out) const noexcept;
     void evaluate_block(std::uint64_t begin, std::uint64_t end, const float* q, SearchScratch& s,
                         SearchStats& stats) const noexcept;
 
