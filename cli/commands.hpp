@@ -12,5 +12,6 @@ void register_search(CLI::App& app);
 void register_eval(CLI::App& app);
 void register_recall(CLI::App& app);
 void register_inspect(CLI::App& app);
+void register_bench(CLI::App& app);
 
 }  // namespace aftershock::cli

@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
     aftershock::cli::register_eval(app);
     aftershock::cli::register_recall(app);
     aftershock::cli::register_inspect(app);
+    aftershock::cli::register_bench(app);
 
     try {
         app.parse(argc, argv);

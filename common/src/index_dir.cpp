@@ -181,19 +181,23 @@ const std::string& LocalIndex::doc_id(std::uint64_t global) const {
 }
 
 std::vector<std::vector<GlobalHit>> LocalIndex::search_sparse(const CsrMatrix& queries, const seismic::SearchParams& params,
-                                                              unsigned threads, std::vector<double>* latencies_us) const {
+                                                              unsigned threads, std::vector<double>* latencies_us,
+                                                              seismic::SearchStats* total) const {
     validate(params);
     for (const auto& s : m_shards) ensure<InputError>(s.sparse.has_value(), "shard {} has no sparse index", s.meta.shard);
     std::vector<std::vector<GlobalHit>> out(queries.n_rows());
     if (latencies_us != nullptr) latencies_us->assign(queries.n_rows(), 0.0);
     const unsigned n_threads = resolve_threads(threads);
     std::vector<seismic::SearchScratch> scratch(n_threads);
+    std::vector<seismic::SearchStats> stats(n_threads);
     parallel_for(queries.n_rows(), n_threads, 4, [&](unsigned t, std::size_t begin, std::size_t end) {
         std::vector<std::vector<GlobalHit>> per_shard(m_shards.size());
         for (auto q = begin; q < end; ++q) {
             const auto start = std::chrono::steady_clock::now();
             for (std::size_t s = 0; s < m_shards.size(); ++s) {
-                const auto hits = m_shards[s].sparse->search(queries.row(q), params, scratch[t]);
+                seismic::SearchStats st;
+                const auto hits = m_shards[s].sparse->search(queries.row(q), params, scratch[t], &st);
+                stats[t] += st;
                 per_shard[s].clear();
                 for (const auto& h : hits) per_shard[s].push_back({m_shards[s].meta.doc_begin + h.doc, h.score});
             }
@@ -203,6 +207,10 @@ std::vector<std::vector<GlobalHit>> LocalIndex::search_sparse(const CsrMatrix& q
             }
         }
     });
+    if (total != nullptr) {
+        *total = {};
+        for (const auto& st : stats) *total += st;
+    }
     return out;
 }
 

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 
@@ -112,27 +113,33 @@ std::string write_shard(const std::string& path, const Shard& s) {
 
 Shard read_shard(const std::string& path) {
     const h5::File f(path, h5::File::Mode::read);
+    // Messages are built only on failure: these checks run once per document and posting.
     const auto where = [&](const std::string& what) { return fmt::format("shard {}: {}", path, what); };
-    ensure<InputError>(f.has_attr("/", "format") && f.read_attr_string("/", "format") == kFormatName,
-                       "{}", where("not an Aftershock shard file"));
+    const auto require = [&](bool ok, auto&& describe) {
+        if (!ok) throw InputError(where(describe()));
+    };
+    require(f.has_attr("/", "format") && f.read_attr_string("/", "format") == kFormatName,
+            [] { return std::string("not an Aftershock shard file"); });
     const auto version = f.read_attr_u64("/", "format_version");
-    ensure<InputError>(version == kShardFormatVersion, "{}", where(fmt::format("format version {} is not supported (this build reads {})", version, kShardFormatVersion)));
+    require(version == kShardFormatVersion, [&] {
+        return fmt::format("format version {} is not supported (this build reads {})", version, kShardFormatVersion);
+    });
     Shard s;
     s.meta.shard = static_cast<std::uint32_t>(f.read_attr_u64("/", "shard"));
     s.meta.n_shards = static_cast<std::uint32_t>(f.read_attr_u64("/", "n_shards"));
     s.meta.doc_begin = f.read_attr_u64("/", "doc_begin");
     s.meta.doc_end = f.read_attr_u64("/", "doc_end");
     s.meta.build_params = f.read_attr_string("/", "build_params");
-    ensure<InputError>(s.meta.doc_begin <= s.meta.doc_end && s.meta.shard < s.meta.n_shards, "{}", where("bad shard metadata"));
+    require(s.meta.doc_begin <= s.meta.doc_end && s.meta.shard < s.meta.n_shards, [] { return std::string("bad shard metadata"); });
     {
         const auto id_offsets = f.read<std::uint64_t>("/ids/offsets");
         const auto id_bytes = f.read<std::uint8_t>("/ids/bytes");
-        ensure<InputError>(id_offsets.size() == s.meta.doc_end - s.meta.doc_begin + 1 && id_offsets.front() == 0 &&
-                               id_offsets.back() == id_bytes.size(),
-                           "{}", where(fmt::format("{} id offsets for {} documents", id_offsets.size(), s.meta.doc_end - s.meta.doc_begin)));
+        require(id_offsets.size() == s.meta.doc_end - s.meta.doc_begin + 1 && id_offsets.front() == 0 &&
+                    id_offsets.back() == id_bytes.size(),
+                [&] { return fmt::format("{} id offsets for {} documents", id_offsets.size(), s.meta.doc_end - s.meta.doc_begin); });
         s.ids.reserve(id_offsets.size() - 1);
         for (std::size_t i = 0; i + 1 < id_offsets.size(); ++i) {
-            ensure<InputError>(id_offsets[i] <= id_offsets[i + 1], "{}", where(fmt::format("id offsets not monotone at {}", i)));
+            require(id_offsets[i] <= id_offsets[i + 1], [&] { return fmt::format("id offsets not monotone at {}", i); });
             s.ids.emplace_back(reinterpret_cast<const char*>(id_bytes.data() + id_offsets[i]), id_offsets[i + 1] - id_offsets[i]);
         }
     }
@@ -144,16 +151,16 @@ Shard read_shard(const std::string& path) {
         auto c16 = f.read<std::uint16_t>("/sparse/forward/components16");
         auto c32 = f.read<std::uint32_t>("/sparse/forward/components32");
         auto values = f.read<std::uint16_t>("/sparse/forward/values");
-        ensure<InputError>(!offsets.empty() && offsets.front() == 0 && offsets.back() == values.size() &&
-                               (c16.size() == values.size() || c32.size() == values.size()) &&
-                               offsets.size() - 1 == s.ids.size(),
-                           "{}", where("forward index arrays disagree"));
+        require(!offsets.empty() && offsets.front() == 0 && offsets.back() == values.size() &&
+                    (c16.size() == values.size() || c32.size() == values.size()) && offsets.size() - 1 == s.ids.size(),
+                [] { return std::string("forward index arrays disagree"); });
         for (std::size_t i = 0; i + 1 < offsets.size(); ++i) {
-            ensure<InputError>(offsets[i] <= offsets[i + 1] && offsets[i + 1] - offsets[i] <= 0xFFFFU, "{}",
-                               where(fmt::format("forward index row {} has bad offsets", i)));
+            require(offsets[i] <= offsets[i + 1] && offsets[i + 1] - offsets[i] <= 0xFFFFU,
+                    [&] { return fmt::format("forward index row {} has bad offsets", i); });
         }
-        for (auto c : c16) ensure<InputError>(c < dim, "{}", where("forward component out of range"));
-        for (auto c : c32) ensure<InputError>(c < dim, "{}", where("forward component out of range"));
+        const auto component_ok = [&](auto c) { return c < dim; };
+        require(std::all_of(c16.begin(), c16.end(), component_ok) && std::all_of(c32.begin(), c32.end(), component_ok),
+                [] { return std::string("forward component out of range"); });
         ForwardIndex fwd(dim, std::move(offsets), std::move(c16), std::move(c32), std::move(values));
         a.list_offsets = f.read<std::uint64_t>("/sparse/lists/offsets");
         a.postings = f.read<std::uint64_t>("/sparse/lists/postings");
@@ -177,7 +184,7 @@ Shard read_shard(const std::string& path) {
     }
     const auto stored = f.read_attr_string("/", "checksum");
     const auto actual = content_checksum(s);
-    ensure<InputError>(stored == actual, "{}", where(fmt::format("checksum mismatch (stored {}, computed {}): the file is corrupt", stored, actual)));
+    require(stored == actual, [&] { return fmt::format("checksum mismatch (stored {}, computed {}): the file is corrupt", stored, actual); });
     s.checksum = stored;
     return s;
 }

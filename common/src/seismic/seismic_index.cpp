@@ -302,22 +302,12 @@ std::vector<std::vector<Hit>> SeismicIndex::search_batch(const CsrMatrix& querie
             if (latencies_us != nullptr) {
                 (*latencies_us)[q] = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count();
             }
-            sums[t].lists += st.lists;
-            sums[t].blocks_evaluated += st.blocks_evaluated;
-            sums[t].blocks_skipped += st.blocks_skipped;
-            sums[t].docs_scored += st.docs_scored;
-            sums[t].postings += st.postings;
+            sums[t] += st;
         }
     });
     if (total != nullptr) {
         *total = {};
-        for (const auto& s : sums) {
-            total->lists += s.lists;
-            total->blocks_evaluated += s.blocks_evaluated;
-            total->blocks_skipped += s.blocks_skipped;
-            total->docs_scored += s.docs_scored;
-            total->postings += s.postings;
-        }
+        for (const auto& s : sums) *total += s;
     }
     return out;
 }

@@ -68,7 +68,8 @@ public:
     /// Seismic search of every query on every shard, merged to the global top-k (threads over queries).
     [[nodiscard]] std::vector<std::vector<GlobalHit>> search_sparse(const CsrMatrix& queries,
                                                                     const seismic::SearchParams& params, unsigned threads,
-                                                                    std::vector<double>* latencies_us = nullptr) const;
+                                                                    std::vector<double>* latencies_us = nullptr,
+                                                                    seismic::SearchStats* total = nullptr) const;
 
 private:
     Manifest m_manifest;

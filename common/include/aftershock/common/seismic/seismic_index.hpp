@@ -29,6 +29,14 @@ struct SearchStats {
     std::uint64_t blocks_skipped = 0;
     std::uint64_t docs_scored = 0;
     std::uint64_t postings = 0;
+    SearchStats& operator+=(const SearchStats& o) noexcept {
+        lists += o.lists;
+        blocks_evaluated += o.blocks_evaluated;
+        blocks_skipped += o.blocks_skipped;
+        docs_scored += o.docs_scored;
+        postings += o.postings;
+        return *this;
+    }
 };
 
 /// Per-thread query scratch; sized on first use, then reused without allocation.

@@ -1,0 +1,43 @@
+#pragma once
+// Recall-versus-latency sweeps: every (query_cut, heap_factor[, knn]) point searched single-threaded,
+// measured side by side with exact search in the same run (the machine is shared: only same-run ratios
+// are meaningful).
+#include "aftershock/common/index_dir.hpp"
+#include "aftershock/common/latency.hpp"
+
+#include <string>
+#include <vector>
+
+namespace aftershock {
+
+struct SweepPoint {
+    std::string method;             ///< "seismic" or "exact"
+    std::uint32_t query_cut = 0;
+    float heap_factor = 0.0F;
+    std::uint32_t knn = 0;
+    bool first_sorted = false;
+    double recall = 0.0;            ///< recall@k against the exact top-k of the same run
+    LatencySummary latency;         ///< microseconds per query, single thread
+    double docs_scored = 0.0;       ///< mean per query (seismic)
+};
+
+struct SweepOptions {
+    std::size_t k = 10;
+    std::vector<std::uint32_t> query_cuts{3, 5, 8, 10, 15};
+    std::vector<float> heap_factors{0.6F, 0.7F, 0.8F, 0.9F, 1.0F};
+    std::vector<std::uint32_t> knns{0};
+    bool first_sorted = false;
+    std::size_t max_queries = 0;    ///< 0 = all
+    std::size_t runs = 1;           ///< repetitions; the median mean latency is kept
+};
+
+/// recall@k of `got` against `truth`: mean over queries of |got ∩ truth| / min(k, |truth|).
+[[nodiscard]] double recall_at_k(const std::vector<std::vector<GlobalHit>>& got,
+                                 const std::vector<std::vector<GlobalHit>>& truth, std::size_t k);
+
+/// Exact search (the first point) then every Seismic point, single-threaded, on the first max_queries
+/// queries. `docs` are the corpus documents the index was built from (for the exact baseline).
+[[nodiscard]] std::vector<SweepPoint> run_sweep(const LocalIndex& index, const CsrMatrix& docs, const CsrMatrix& queries,
+                                                const SweepOptions& opt);
+
+}  // namespace aftershock

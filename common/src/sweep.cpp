@@ -1,0 +1,104 @@
+#include "aftershock/common/sweep.hpp"
+
+#include "aftershock/common/error.hpp"
+#include "aftershock/common/exact_search.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <unordered_set>
+
+namespace aftershock {
+
+double recall_at_k(const std::vector<std::vector<GlobalHit>>& got, const std::vector<std::vector<GlobalHit>>& truth,
+                   std::size_t k) {
+    ensure(got.size() == truth.size(), "recall: {} result lists for {} queries", got.size(), truth.size());
+    double sum = 0.0;
+    std::size_t counted = 0;
+    for (std::size_t q = 0; q < truth.size(); ++q) {
+        const auto n = std::min(k, truth[q].size());
+        if (n == 0) continue;  // a query matching nothing has no recall to measure
+        std::unordered_set<std::uint64_t> want;
+        for (std::size_t i = 0; i < n; ++i) want.insert(truth[q][i].doc);
+        std::size_t hit = 0;
+        for (std::size_t i = 0; i < std::min(k, got[q].size()); ++i) hit += want.count(got[q][i].doc);
+        sum += static_cast<double>(hit) / static_cast<double>(n);
+        ++counted;
+    }
+    return counted > 0 ? sum / static_cast<double>(counted) : 1.0;
+}
+
+namespace {
+
+CsrMatrix first_rows(const CsrMatrix& m, std::size_t n) {
+    if (n == 0 || n >= m.n_rows()) return m;
+    CsrMatrix out;
+    out.dim = m.dim;
+    for (std::size_t i = 0; i < n; ++i) out.append_row(m.row(i).indices, m.row(i).values);
+    return out;
+}
+
+/// Runs `search` `runs` times and keeps the latencies of the run with the median mean.
+template <typename Fn> std::vector<double> median_run(std::size_t runs, Fn&& search) {
+    std::vector<std::vector<double>> all(std::max<std::size_t>(1, runs));
+    for (auto& lat : all) search(lat);
+    std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) {
+        return summarize_latencies(a).mean < summarize_latencies(b).mean;
+    });
+    return all[all.size() / 2];
+}
+
+}  // namespace
+
+std::vector<SweepPoint> run_sweep(const LocalIndex& index, const CsrMatrix& docs, const CsrMatrix& all_queries,
+                                  const SweepOptions& opt) {
+    const auto queries = first_rows(all_queries, opt.max_queries);
+    std::vector<SweepPoint> points;
+    // Exact baseline over the same documents, single thread.
+    std::vector<std::vector<GlobalHit>> truth(queries.n_rows());
+    {
+        const SparseExactIndex exact(docs);
+        std::vector<std::vector<Hit>> hits;
+        const auto lat = median_run(opt.runs, [&](std::vector<double>& l) { hits = exact.search_batch(queries, opt.k, 1, &l); });
+        for (std::size_t q = 0; q < hits.size(); ++q) {
+            for (const auto& h : hits[q]) truth[q].push_back({h.doc, h.score});
+        }
+        SweepPoint p;
+        p.method = "exact";
+        p.recall = 1.0;
+        p.latency = summarize_latencies(lat);
+        points.push_back(p);
+        spdlog::info("sweep: exact mean {:.1f} us p99 {:.1f} us over {} queries", p.latency.mean, p.latency.p99,
+                     queries.n_rows());
+    }
+    for (auto knn : opt.knns) {
+        for (auto qc : opt.query_cuts) {
+            for (auto hf : opt.heap_factors) {
+                seismic::SearchParams sp;
+                sp.k = opt.k;
+                sp.query_cut = qc;
+                sp.heap_factor = hf;
+                sp.knn = knn;
+                sp.first_sorted = opt.first_sorted;
+                std::vector<std::vector<GlobalHit>> got;
+                seismic::SearchStats stats;
+                const auto lat = median_run(opt.runs, [&](std::vector<double>& l) { got = index.search_sparse(queries, sp, 1, &l, &stats); });
+                SweepPoint p;
+                p.method = "seismic";
+                p.query_cut = qc;
+                p.heap_factor = hf;
+                p.knn = knn;
+                p.first_sorted = opt.first_sorted;
+                p.recall = recall_at_k(got, truth, opt.k);
+                p.latency = summarize_latencies(lat);
+                p.docs_scored = static_cast<double>(stats.docs_scored) / static_cast<double>(std::max<std::size_t>(1, queries.n_rows()));
+                points.push_back(p);
+                spdlog::info("sweep: qc {} hf {:.2f} knn {}: recall@{} {:.4f}, mean {:.1f} us, p99 {:.1f} us", qc, hf, knn,
+                             opt.k, p.recall, p.latency.mean, p.latency.p99);
+            }
+        }
+    }
+    return points;
+}
+
+}  // namespace aftershock
