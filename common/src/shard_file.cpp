@@ -22,9 +22,9 @@ constexpr const char* kFormatName = "aftershock-shard";
 /// Every array of a shard in one fixed order: the checksum and the writer/reader agree through this list.
 template <typename Visitor> void visit_sparse(Visitor&& v, const ForwardIndex& f, const SeismicArrays& a) {
     v("/sparse/forward/offsets", f.offsets());
-    v("/sparse/forward/components16", f.components16());
+    v("/sparse/forward/packed", f.packed());
     v("/sparse/forward/components32", f.components32());
-    v("/sparse/forward/values", f.values());
+    v("/sparse/forward/values32", f.values32());
     v("/sparse/lists/offsets", a.list_offsets);
     v("/sparse/lists/postings", a.postings);
     v("/sparse/blocks/list_offsets", a.list_blocks);
@@ -148,20 +148,22 @@ Shard read_shard(const std::string& path) {
         SeismicArrays a;
         a.knn = static_cast<std::uint32_t>(f.read_attr_u64("/sparse", "knn"));
         auto offsets = f.read<std::uint64_t>("/sparse/forward/offsets");
-        auto c16 = f.read<std::uint16_t>("/sparse/forward/components16");
+        auto packed = f.read<std::uint32_t>("/sparse/forward/packed");
         auto c32 = f.read<std::uint32_t>("/sparse/forward/components32");
-        auto values = f.read<std::uint16_t>("/sparse/forward/values");
-        require(!offsets.empty() && offsets.front() == 0 && offsets.back() == values.size() &&
-                    (c16.size() == values.size() || c32.size() == values.size()) && offsets.size() - 1 == s.ids.size(),
+        auto values = f.read<std::uint16_t>("/sparse/forward/values32");
+        const bool wide = dim > 65536;
+        require(!offsets.empty() && offsets.front() == 0 && offsets.size() - 1 == s.ids.size() &&
+                    (wide ? c32.size() == offsets.back() && values.size() == offsets.back() && packed.empty()
+                          : packed.size() == offsets.back() && c32.empty() && values.empty()),
                 [] { return std::string("forward index arrays disagree"); });
         for (std::size_t i = 0; i + 1 < offsets.size(); ++i) {
             require(offsets[i] <= offsets[i + 1] && offsets[i + 1] - offsets[i] <= 0xFFFFU,
                     [&] { return fmt::format("forward index row {} has bad offsets", i); });
         }
-        const auto component_ok = [&](auto c) { return c < dim; };
-        require(std::all_of(c16.begin(), c16.end(), component_ok) && std::all_of(c32.begin(), c32.end(), component_ok),
+        require(std::all_of(packed.begin(), packed.end(), [&](std::uint32_t e) { return (e & 0xFFFFU) < dim; }) &&
+                    std::all_of(c32.begin(), c32.end(), [&](std::uint32_t c) { return c < dim; }),
                 [] { return std::string("forward component out of range"); });
-        ForwardIndex fwd(dim, std::move(offsets), std::move(c16), std::move(c32), std::move(values));
+        ForwardIndex fwd(dim, std::move(offsets), std::move(packed), std::move(c32), std::move(values));
         a.list_offsets = f.read<std::uint64_t>("/sparse/lists/offsets");
         a.postings = f.read<std::uint64_t>("/sparse/lists/postings");
         a.list_blocks = f.read<std::uint64_t>("/sparse/blocks/list_offsets");

@@ -70,7 +70,7 @@ TEST(ShardFile, RoundTripIsBitIdenticalAndSearchesTheSame) {
     EXPECT_EQ(x.entry_component16, y.entry_component16);
     EXPECT_EQ(x.entry_code, y.entry_code);
     EXPECT_EQ(x.neighbours, y.neighbours);
-    EXPECT_EQ(shard.sparse->forward().values(), loaded.sparse->forward().values());
+    EXPECT_EQ(shard.sparse->forward().packed(), loaded.sparse->forward().packed());
     // Writing the loaded shard again gives the same bytes: no timestamps, deterministic layout.
     const auto b = dir.file("b.h5");
     write_shard(b, loaded);
@@ -117,7 +117,7 @@ TEST(ShardFile, CorruptTruncatedAndForeignFilesAreRefused) {
             EXPECT_EQ(loaded.checksum, original.checksum) << "flip at " << pos;
             EXPECT_EQ(loaded.ids, original.ids) << "flip at " << pos;
             EXPECT_EQ(loaded.sparse->arrays().postings, original.sparse->arrays().postings) << "flip at " << pos;
-            EXPECT_EQ(loaded.sparse->forward().values(), original.sparse->forward().values()) << "flip at " << pos;
+            EXPECT_EQ(loaded.sparse->forward().packed(), original.sparse->forward().packed()) << "flip at " << pos;
         } catch (const InputError& e) {
             EXPECT_THAT(std::string(e.what()), HasSubstr("flip.h5"));
             ++refused;

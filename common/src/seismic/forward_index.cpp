@@ -11,22 +11,25 @@ ForwardIndex::ForwardIndex(const CsrMatrix& docs) : m_dim(docs.dim), m_offsets(d
         const auto len = docs.indptr[d + 1] - docs.indptr[d];
         ensure<UsageError>(len <= 0xFFFFU, "document {} has {} nonzeros; a posting holds at most 65,535", d, len);
     }
-    if (m_dim <= 65536) {
-        m_comp16.assign(docs.indices.begin(), docs.indices.end());  // narrowing is safe: every index < dim
+    if (!wide()) {
+        m_packed.resize(docs.nnz());
+        for (std::size_t i = 0; i < docs.nnz(); ++i) {
+            m_packed[i] = docs.indices[i] | (std::uint32_t{f32_to_f16(docs.data[i])} << 16);
+        }
     } else {
         m_comp32 = docs.indices;
+        m_values.resize(docs.nnz());
+        for (std::size_t i = 0; i < docs.nnz(); ++i) m_values[i] = f32_to_f16(docs.data[i]);
     }
-    m_values.resize(docs.nnz());
-    for (std::size_t i = 0; i < docs.nnz(); ++i) m_values[i] = f32_to_f16(docs.data[i]);
 }
 
-ForwardIndex::ForwardIndex(std::uint64_t dim, std::vector<std::uint64_t> offsets, std::vector<std::uint16_t> comp16,
+ForwardIndex::ForwardIndex(std::uint64_t dim, std::vector<std::uint64_t> offsets, std::vector<std::uint32_t> packed,
                            std::vector<std::uint32_t> comp32, std::vector<std::uint16_t> values)
-    : m_dim(dim), m_offsets(std::move(offsets)), m_comp16(std::move(comp16)), m_comp32(std::move(comp32)),
+    : m_dim(dim), m_offsets(std::move(offsets)), m_packed(std::move(packed)), m_comp32(std::move(comp32)),
       m_values(std::move(values)) {}
 
 std::uint64_t ForwardIndex::bytes() const noexcept {
-    return m_offsets.size() * sizeof(std::uint64_t) + m_comp16.size() * sizeof(std::uint16_t) +
+    return m_offsets.size() * sizeof(std::uint64_t) + m_packed.size() * sizeof(std::uint32_t) +
            m_comp32.size() * sizeof(std::uint32_t) + m_values.size() * sizeof(std::uint16_t);
 }
 

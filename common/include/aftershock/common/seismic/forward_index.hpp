@@ -1,6 +1,8 @@
 #pragma once
-// The document store of a Seismic index: CSR with u16 components (u32 when the vocabulary exceeds 65,536
-// terms) and f16 values. Exact document scores are computed from it against a densified f32 query.
+// The document store of a Seismic index: CSR with f16 values. With a vocabulary of at most 65,536 terms
+// each nonzero is one u32 (component in the low 16 bits, f16 value in the high 16), so a document is one
+// contiguous run of memory; larger vocabularies keep u32 components and f16 values side by side.
+// Exact document scores are computed from it against a densified f32 query.
 #include "aftershock/common/seismic/f16.hpp"
 #include "aftershock/common/sparse_matrix.hpp"
 
@@ -23,17 +25,18 @@ using PackedPosting = std::uint64_t;
 class ForwardIndex {
 public:
     ForwardIndex() = default;
-    /// Converts documents (values to f16, components to u16 when dim <= 65,536). Throws UsageError for a
+    /// Converts documents (values to f16; packed layout when dim <= 65,536). Throws UsageError for a
     /// document with more than 65,535 nonzeros or more than 2^48 nonzeros in total.
     explicit ForwardIndex(const CsrMatrix& docs);
-    /// Adopts arrays read from a shard file (validated by the caller).
-    ForwardIndex(std::uint64_t dim, std::vector<std::uint64_t> offsets, std::vector<std::uint16_t> comp16,
+    /// Adopts arrays read from a shard file (validated by the caller): `packed` for narrow vocabularies,
+    /// or `comp32` with `values` for wide ones.
+    ForwardIndex(std::uint64_t dim, std::vector<std::uint64_t> offsets, std::vector<std::uint32_t> packed,
                  std::vector<std::uint32_t> comp32, std::vector<std::uint16_t> values);
 
     [[nodiscard]] std::size_t n_docs() const noexcept { return m_offsets.size() - 1; }
-    [[nodiscard]] std::uint64_t nnz() const noexcept { return m_values.size(); }
+    [[nodiscard]] std::uint64_t nnz() const noexcept { return m_offsets.back(); }
     [[nodiscard]] std::uint64_t dim() const noexcept { return m_dim; }
-    [[nodiscard]] bool wide() const noexcept { return !m_comp32.empty() || (m_comp16.empty() && m_dim > 65536); }
+    [[nodiscard]] bool wide() const noexcept { return m_dim > 65536; }
     [[nodiscard]] std::uint32_t length(std::size_t doc) const noexcept {
         return static_cast<std::uint32_t>(m_offsets[doc + 1] - m_offsets[doc]);
     }
@@ -44,32 +47,36 @@ public:
         return static_cast<DocIndex>(it - m_offsets.begin() - 1);
     }
     [[nodiscard]] std::uint32_t component(std::uint64_t pos) const noexcept {
-        return m_comp32.empty() ? m_comp16[pos] : m_comp32[pos];
+        return wide() ? m_comp32[pos] : (m_packed[pos] & 0xFFFFU);
     }
-    [[nodiscard]] float value(std::uint64_t pos) const noexcept { return f16_to_f32(m_values[pos]); }
+    [[nodiscard]] float value(std::uint64_t pos) const noexcept {
+        return f16_to_f32(wide() ? m_values[pos] : static_cast<std::uint16_t>(m_packed[pos] >> 16));
+    }
 
     /// <query, document> with the query densified into `dense_query` (length dim); f32 accumulation.
     [[nodiscard]] float dot(const float* dense_query, PackedPosting p) const noexcept {
         const auto off = posting_offset(p);
         const auto len = posting_length(p);
-        return m_comp32.empty() ? dot_impl(m_comp16.data() + off, off, len, dense_query)
-                                : dot_impl(m_comp32.data() + off, off, len, dense_query);
+        return wide() ? dot_wide(off, len, dense_query) : dot_packed(m_packed.data() + off, len, dense_query);
     }
-    /// Hints the CPU to fetch a whole document vector (every cache line of its components and values)
-    /// before it is scored: scoring a block is bound by memory latency, not arithmetic.
+    /// Hints the CPU to fetch a whole document vector before it is scored: scoring is bound by memory
+    /// latency, not arithmetic.
     void prefetch(PackedPosting p) const noexcept {
         const auto off = posting_offset(p);
         const auto len = posting_length(p);
-        prefetch_range(m_values.data() + off, len * sizeof(std::uint16_t));
-        if (m_comp32.empty()) prefetch_range(m_comp16.data() + off, len * sizeof(std::uint16_t));
-        else prefetch_range(m_comp32.data() + off, len * sizeof(std::uint32_t));
+        if (!wide()) {
+            prefetch_range(m_packed.data() + off, len * sizeof(std::uint32_t));
+        } else {
+            prefetch_range(m_values.data() + off, len * sizeof(std::uint16_t));
+            prefetch_range(m_comp32.data() + off, len * sizeof(std::uint32_t));
+        }
     }
 
     [[nodiscard]] const std::vector<std::uint64_t>& offsets() const noexcept { return m_offsets; }
-    [[nodiscard]] const std::vector<std::uint16_t>& components16() const noexcept { return m_comp16; }
+    [[nodiscard]] const std::vector<std::uint32_t>& packed() const noexcept { return m_packed; }
     [[nodiscard]] const std::vector<std::uint32_t>& components32() const noexcept { return m_comp32; }
-    [[nodiscard]] const std::vector<std::uint16_t>& values() const noexcept { return m_values; }
-    /// Bytes of the arrays (offsets, components, values).
+    [[nodiscard]] const std::vector<std::uint16_t>& values32() const noexcept { return m_values; }
+    /// Bytes of the arrays.
     [[nodiscard]] std::uint64_t bytes() const noexcept;
 
 private:
@@ -78,30 +85,45 @@ private:
         for (std::size_t i = 0; i < bytes; i += 64) __builtin_prefetch(p + i);
         __builtin_prefetch(p + bytes - 1);
     }
-    template <typename C>
-    [[nodiscard]] float dot_impl(const C* comps, std::uint64_t off, std::uint32_t len, const float* q) const noexcept {
-        const std::uint16_t* vals = m_values.data() + off;
-        // Four independent sums hide the add latency; the order is fixed, so scores are reproducible
-        // (they may differ from a sequential sum in the last bits).
+    // Four independent sums hide the add latency; the order is fixed, so scores are reproducible
+    // (they may differ from a sequential sum in the last bits).
+    [[nodiscard]] static float dot_packed(const std::uint32_t* e, std::uint32_t len, const float* q) noexcept {
         float s0 = 0.0F;
         float s1 = 0.0F;
         float s2 = 0.0F;
         float s3 = 0.0F;
         std::uint32_t i = 0;
         for (; i + 4 <= len; i += 4) {
-            s0 += q[comps[i]] * f16_to_f32(vals[i]);
-            s1 += q[comps[i + 1]] * f16_to_f32(vals[i + 1]);
-            s2 += q[comps[i + 2]] * f16_to_f32(vals[i + 2]);
-            s3 += q[comps[i + 3]] * f16_to_f32(vals[i + 3]);
+            s0 += q[e[i] & 0xFFFFU] * f16_to_f32(static_cast<std::uint16_t>(e[i] >> 16));
+            s1 += q[e[i + 1] & 0xFFFFU] * f16_to_f32(static_cast<std::uint16_t>(e[i + 1] >> 16));
+            s2 += q[e[i + 2] & 0xFFFFU] * f16_to_f32(static_cast<std::uint16_t>(e[i + 2] >> 16));
+            s3 += q[e[i + 3] & 0xFFFFU] * f16_to_f32(static_cast<std::uint16_t>(e[i + 3] >> 16));
         }
-        for (; i < len; ++i) s0 += q[comps[i]] * f16_to_f32(vals[i]);
+        for (; i < len; ++i) s0 += q[e[i] & 0xFFFFU] * f16_to_f32(static_cast<std::uint16_t>(e[i] >> 16));
+        return (s0 + s1) + (s2 + s3);
+    }
+    [[nodiscard]] float dot_wide(std::uint64_t off, std::uint32_t len, const float* q) const noexcept {
+        const std::uint32_t* c = m_comp32.data() + off;
+        const std::uint16_t* v = m_values.data() + off;
+        float s0 = 0.0F;
+        float s1 = 0.0F;
+        float s2 = 0.0F;
+        float s3 = 0.0F;
+        std::uint32_t i = 0;
+        for (; i + 4 <= len; i += 4) {
+            s0 += q[c[i]] * f16_to_f32(v[i]);
+            s1 += q[c[i + 1]] * f16_to_f32(v[i + 1]);
+            s2 += q[c[i + 2]] * f16_to_f32(v[i + 2]);
+            s3 += q[c[i + 3]] * f16_to_f32(v[i + 3]);
+        }
+        for (; i < len; ++i) s0 += q[c[i]] * f16_to_f32(v[i]);
         return (s0 + s1) + (s2 + s3);
     }
     std::uint64_t m_dim = 0;
     std::vector<std::uint64_t> m_offsets{0};
-    std::vector<std::uint16_t> m_comp16;
-    std::vector<std::uint32_t> m_comp32;
-    std::vector<std::uint16_t> m_values;
+    std::vector<std::uint32_t> m_packed;   ///< narrow: component | f16 << 16
+    std::vector<std::uint32_t> m_comp32;   ///< wide
+    std::vector<std::uint16_t> m_values;   ///< wide: f16
 };
 
 }  // namespace aftershock::seismic
