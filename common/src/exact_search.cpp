@@ -10,6 +10,8 @@ extern "C" {
 // Fortran BLAS (OpenBLAS through Debian's libblas.so.3 alternative), declared as FAISS does.
 void sgemm_(const char* transa, const char* transb, const int* m, const int* n, const int* k, const float* alpha,
             const float* a, const int* lda, const float* b, const int* ldb, const float* beta, float* c, const int* ldc);
+void sgemv_(const char* trans, const int* m, const int* n, const float* alpha, const float* a, const int* lda,
+            const float* x, const int* incx, const float* beta, float* y, const int* incy);
 }
 
 namespace aftershock {
@@ -111,7 +113,13 @@ void DenseExactIndex::score_block(const float* queries, std::size_t nq, std::siz
     const int kd = static_cast<int>(m_docs.d);
     const float one = 1.0F;
     const float zero = 0.0F;
-    sgemm_("T", "N", &m, &n, &kd, &one, m_docs.data.data() + doc_begin * m_docs.d, &kd, queries, &kd, &zero, out, &m);
+    if (nq == 1) {
+        // One query: a matrix-vector product (sgemm with n = 1 pays its blocking overhead for nothing).
+        const int inc = 1;
+        sgemv_("T", &kd, &m, &one, m_docs.data.data() + doc_begin * m_docs.d, &kd, queries, &inc, &zero, out, &inc);
+    } else {
+        sgemm_("T", "N", &m, &n, &kd, &one, m_docs.data.data() + doc_begin * m_docs.d, &kd, queries, &kd, &zero, out, &m);
+    }
     if (m_docs.metric == Metric::l2) {
         for (std::size_t q = 0; q < nq; ++q) {
             float qn = 0.0F;

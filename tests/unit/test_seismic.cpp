@@ -210,7 +210,9 @@ void expect_same_hits(const std::vector<Hit>& got, const std::vector<Hit>& want,
         EXPECT_NEAR(got[j].score, want[j].score, tol) << what << " rank " << j;
         const bool near_tie = (j > 0 && want[j - 1].score - want[j].score <= tol) ||
                               (j + 1 < want.size() && want[j].score - want[j + 1].score <= tol);
-        if (!near_tie) EXPECT_EQ(got[j].doc, want[j].doc) << what << " rank " << j;
+        if (!near_tie) {
+            EXPECT_EQ(got[j].doc, want[j].doc) << what << " rank " << j;
+        }
     }
 }
 
@@ -241,7 +243,7 @@ double recall(const SeismicIndex& index, const CsrMatrix& docs, const CsrMatrix&
     for (std::size_t q = 0; q < queries.n_rows(); ++q) {
         std::set<DocIndex> t;
         for (const auto& h : truth[q]) t.insert(h.doc);
-        for (const auto& h : got[q]) hit += t.count(h.doc);
+        for (const auto& h : got[q]) hit += static_cast<double>(t.count(h.doc));
         total += static_cast<double>(truth[q].size());
     }
     return total > 0 ? hit / total : 1.0;
