@@ -3,6 +3,7 @@
 # answers to bad input (one-line error, non-zero exit, no crash, no output file left half-written).
 set -euo pipefail
 BIN="$1"
+BUILD_BIN="$2"
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -27,6 +28,18 @@ done
 "$BIN" search --corpus "$WORK/c.h5" --exact --threads 1 --out "$WORK/one.tsv" 2>/dev/null
 cmp -s "$WORK/one.tsv" "$WORK/sparse.tsv" || fail "thread count changed the results"
 
+# Seismic: build (an MPI singleton, no mpirun), inspect, search; approximate recall above a floor, and
+# conservative settings (every list, no block skipped, no pruning) recover the exact answers.
+"$BUILD_BIN" --corpus "$WORK/c.h5" --out "$WORK/idx" --shards 3 --lambda 100 2>"$WORK/build.log"
+"$BIN" inspect --index "$WORK/idx" | grep -q '^verify      ok' || fail "inspect --index"
+"$BIN" search --index "$WORK/idx" --corpus "$WORK/c.h5" --k 10 --query-cut 10 --heap-factor 0.8 --out "$WORK/seismic.tsv" 2>/dev/null
+recall=$("$BIN" recall --run "$WORK/seismic.tsv" --corpus "$WORK/c.h5" --k 10 --mode sparse | awk '{print $2}')
+awk -v r="$recall" 'BEGIN { exit !(r >= 0.7) }' || fail "seismic recall $recall below 0.7"
+"$BUILD_BIN" --corpus "$WORK/c.h5" --out "$WORK/idx-full" --shards 2 --lambda 100000 --alpha 1 2>/dev/null
+"$BIN" search --index "$WORK/idx-full" --corpus "$WORK/c.h5" --k 10 --query-cut 1000 --heap-factor 0 --out "$WORK/full.tsv" 2>/dev/null
+recall=$("$BIN" recall --run "$WORK/full.tsv" --corpus "$WORK/c.h5" --k 10 --mode sparse | awk '{print $2}')
+awk -v r="$recall" 'BEGIN { exit !(r >= 0.99) }' || fail "unpruned seismic recall $recall below 0.99 (f16 rounding only)"
+
 expect_error() {  # expect_error PATTERN CMD...: exit code 1, one line on stderr matching PATTERN
   local pattern="$1"; shift
   local rc=0
@@ -36,7 +49,7 @@ expect_error() {  # expect_error PATTERN CMD...: exit code 1, one line on stderr
   grep -q -- "$pattern" "$WORK/err" || { cat "$WORK/err" >&2; fail "error '$pattern' not reported: $*"; }
 }
 expect_error "does not exist" "$BIN" search --corpus "$WORK/missing.h5" --exact --out "$WORK/x.tsv"
-expect_error "pass --exact" "$BIN" search --corpus "$WORK/c.h5" --out "$WORK/x.tsv"
+expect_error "pass --index DIR" "$BIN" search --corpus "$WORK/c.h5" --out "$WORK/x.tsv"
 expect_error "k" "$BIN" search --corpus "$WORK/c.h5" --exact --k 0 --out "$WORK/x.tsv"
 expect_error "mode" "$BIN" search --corpus "$WORK/c.h5" --exact --mode hybrid --out "$WORK/x.tsv"
 printf 'garbage' >"$WORK/garbage.h5"
