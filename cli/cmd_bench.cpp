@@ -51,8 +51,8 @@ void write_plot(const std::string& csv, const std::string& png, const std::strin
            << fmt::format("set xlabel 'recall@{}'\n", k)
            << "set ylabel 'mean latency per query (us, single thread, log scale)'\n"
            << "set logscale y\nset grid\nset key bottom right\n"
-           << fmt::format("plot '{0}' using ($1 eq \"seismic\" ? $7 : 1/0):8 with points pt 7 ps 0.8 title 'Seismic (query_cut x heap_factor grid)', \\\n"
-                          "     '{0}' using ($1 eq \"exact\" ? $7 : 1/0):8 with points pt 5 ps 1.5 title 'exact search'\n",
+           << fmt::format("plot '{0}' using (strcol(1) eq \"seismic\" ? $7 : 1/0):8 with points pt 7 ps 0.8 title 'Seismic (query_cut x heap_factor grid)', \\\n"
+                          "     '{0}' using (strcol(1) eq \"exact\" ? $7 : 1/0):8 with points pt 5 ps 1.5 title 'exact search'\n",
                           csv);
     }
     const auto cmd = fmt::format("gnuplot '{}' 2>&1", script);
