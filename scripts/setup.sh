@@ -16,7 +16,8 @@ PACKAGES=(
 
 install_packages() {
   local missing=()
-  for p in "${PACKAGES[@]}"; do
+  # EXTRA_PACKAGES: set by test.sh for test-only tools (the local SLURM cluster).
+  for p in "${PACKAGES[@]}" ${EXTRA_PACKAGES[@]+"${EXTRA_PACKAGES[@]}"}; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
   if ((${#missing[@]})); then

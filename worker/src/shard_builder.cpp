@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <thread>
 
 namespace aftershock::worker {
 namespace {
@@ -74,6 +75,9 @@ ShardRecord build_shard(const ShardBuildOptions& opt, std::uint32_t shard, std::
                 spdlog::warn("shard {}: existing file unusable ({}), rebuilding", shard, e.what());
             }
         }
+        if (opt.test_delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(opt.test_delay_ms));
+        ensure(opt.fail_shard != static_cast<std::int64_t>(shard),
+               "injected fault (--fail-shard {}, a test-only flag)", opt.fail_shard);
         t0 = std::chrono::steady_clock::now();
         Shard s;
         s.meta = {shard, opt.n_shards, begin, end, params_json};

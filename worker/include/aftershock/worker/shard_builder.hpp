@@ -4,7 +4,9 @@
 #include "aftershock/common/index_dir.hpp"
 #include "aftershock/common/seismic/params.hpp"
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 namespace aftershock::worker {
 
@@ -14,6 +16,9 @@ struct ShardBuildOptions {
     std::uint32_t n_shards = 1;
     seismic::BuildParams params;
     bool resume = true;  ///< skip a shard whose file exists, verifies and was built from the same rows and params
+    // Fault injection for the tests only (hidden flags of aftershock-build; never set in production):
+    std::int64_t fail_shard = -1;  ///< --fail-shard: throw while building this shard (after reading its rows)
+    unsigned test_delay_ms = 0;    ///< --test-delay-ms: sleep this long before building each shard
 };
 
 /// Build-time record of one shard's phases (seconds).
@@ -24,6 +29,8 @@ struct ShardTimings {
 };
 
 /// Builds (or resumes) shard `shard` covering corpus rows [begin, end). Throws with the shard and cause.
+/// Memory: the shard's corpus rows, its index and (when resuming) the existing shard file, all released on
+/// return, so a rank building shards one after another holds one shard at a time.
 [[nodiscard]] ShardRecord build_shard(const ShardBuildOptions& opt, std::uint32_t shard, std::uint64_t begin,
                                       std::uint64_t end, ShardTimings* timings = nullptr);
 
