@@ -101,6 +101,11 @@ File::File(const std::string& path, Mode mode) : m_path(path) {
     if (mode == Mode::truncate) {
         id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
         ensure(id >= 0, "cannot create HDF5 file {}: {}", path, last_error());
+    } else if (mode == Mode::in_memory) {
+        auto fapl = make_plist(H5P_FILE_ACCESS);
+        H5Pset_fapl_core(fapl.get(), std::size_t{64} << 20, 0);  // grow by 64 MiB, never touch the disk
+        id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get());
+        ensure(id >= 0, "cannot create in-memory HDF5 file {}: {}", path, last_error());
     } else {
         id = H5Fopen(path.c_str(), mode == Mode::read ? H5F_ACC_RDONLY : H5F_ACC_RDWR, H5P_DEFAULT);
         ensure<InputError>(id >= 0, "cannot open HDF5 file {} (missing, truncated or not HDF5): {}", path,
@@ -414,6 +419,16 @@ void File::write_attr(const std::string& object, const std::string& name, const 
 }
 
 void File::flush() { H5Fflush(m_file.get(), H5F_SCOPE_GLOBAL); }
+
+std::vector<unsigned char> File::image() {
+    flush();
+    const auto size = H5Fget_file_image(m_file.get(), nullptr, 0);
+    ensure(size >= 0, "{}: cannot size the file image: {}", m_path, last_error());
+    std::vector<unsigned char> bytes(static_cast<std::size_t>(size));
+    ensure(H5Fget_file_image(m_file.get(), bytes.data(), bytes.size()) == size, "{}: cannot copy the file image: {}",
+           m_path, last_error());
+    return bytes;
+}
 
 #define AFTERSHOCK_H5_INSTANTIATE(T)                                                                          \
     template std::vector<T> File::read<T>(const std::string&, std::uint64_t, std::uint64_t) const;           \

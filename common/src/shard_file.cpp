@@ -8,7 +8,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 
 namespace aftershock {
@@ -57,6 +59,29 @@ std::string content_checksum(const Shard& s) {
     return h.hex();
 }
 
+/// Writes bytes to a new file with POSIX calls, so a full disk is an error we see and report (HDF5 1.10
+/// crashes at exit after a failed flush of a file it wrote itself), then fsyncs it.
+void write_bytes(const std::string& path, const std::vector<unsigned char>& bytes) {
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ensure(fd >= 0, "cannot create {}: {}", path, std::strerror(errno));
+    std::size_t done = 0;
+    while (done < bytes.size()) {
+        const auto n = ::write(fd, bytes.data() + done, bytes.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            const int err = errno;
+            ::close(fd);
+            throw Error(fmt::format("write of {} failed after {} of {} bytes: {}", path, done, bytes.size(),
+                                    err == ENOSPC ? "disk full" : std::strerror(err)));
+        }
+        done += static_cast<std::size_t>(n);
+    }
+    const int rc = ::fsync(fd);
+    const int err = errno;
+    ::close(fd);
+    ensure(rc == 0, "fsync of {} failed: {}", path, err == ENOSPC ? "disk full" : std::strerror(err));
+}
+
 void fsync_path(const std::string& path, bool directory) {
     const int fd = ::open(path.c_str(), directory ? O_RDONLY | O_DIRECTORY : O_RDONLY);
     ensure(fd >= 0, "cannot open {} to fsync it", path);
@@ -73,7 +98,8 @@ std::string write_shard(const std::string& path, const Shard& s) {
     const auto tmp = path + ".tmp";
     const auto checksum = content_checksum(s);
     try {
-        h5::File f(tmp, h5::File::Mode::truncate);
+        // Built in memory, written by write_bytes: HDF5 never writes to the disk itself.
+        h5::File f(tmp, h5::File::Mode::in_memory);
         f.write_attr("/", "format", std::string(kFormatName));
         f.write_attr("/", "format_version", kShardFormatVersion);
         f.write_attr("/", "shard", std::uint64_t{s.meta.shard});
@@ -100,11 +126,11 @@ std::string write_shard(const std::string& path, const Shard& s) {
             f.write_attr("/sparse", "dim", s.sparse->dim());
             f.write_attr("/sparse", "knn", std::uint64_t{s.sparse->arrays().knn});
         }
+        write_bytes(tmp, f.image());
     } catch (...) {
         std::filesystem::remove(tmp);
         throw;
     }
-    fsync_path(tmp, false);
     std::filesystem::rename(tmp, path);
     const auto dir = std::filesystem::path(path).parent_path();
     fsync_path(dir.empty() ? "." : dir.string(), true);

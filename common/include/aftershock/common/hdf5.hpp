@@ -54,7 +54,9 @@ private:
 
 class File {
 public:
-    enum class Mode { read, read_write, truncate };
+    /// in_memory: a file that lives only in RAM (HDF5 core driver, no backing store); image() returns its
+    /// bytes, which the caller writes out itself (full control of fsync and of write errors).
+    enum class Mode { read, read_write, truncate, in_memory };
     File(const std::string& path, Mode mode);
     [[nodiscard]] const std::string& path() const noexcept { return m_path; }
     [[nodiscard]] hid_t id() const noexcept { return m_file.get(); }
@@ -108,6 +110,8 @@ public:
     void write_attr(const std::string& object, const std::string& name, const std::string& value);
 
     void flush();
+    /// The bytes of the file as it would be on disk (flushes first).
+    [[nodiscard]] std::vector<unsigned char> image();
 
 private:
     [[nodiscard]] Handle open_dataset(const std::string& dataset) const;
