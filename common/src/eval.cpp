@@ -1,4 +1,5 @@
 #include "aftershock/common/eval.hpp"
+#include "aftershock/common/text.hpp"
 
 #include "aftershock/common/corpus.hpp"
 #include "aftershock/common/error.hpp"
@@ -20,20 +21,6 @@ std::size_t Qrels::n_judgments() const noexcept {
 }
 
 namespace {
-
-bool is_space(char c) noexcept { return c == ' ' || c == '\t' || c == '\v' || c == '\f' || c == '\r'; }
-
-std::vector<std::string_view> split_whitespace(std::string_view line) {
-    std::vector<std::string_view> out;
-    std::size_t i = 0;
-    while (i < line.size()) {
-        while (i < line.size() && is_space(line[i])) ++i;
-        const auto start = i;
-        while (i < line.size() && !is_space(line[i])) ++i;
-        if (i > start) out.push_back(line.substr(start, i - start));
-    }
-    return out;
-}
 
 bool parse_int(std::string_view s, int& value) {
     if (s.size() > 1 && s.front() == '+' && s[1] != '-') s.remove_prefix(1);  // atol accepts a plus sign

@@ -1,4 +1,5 @@
 #include "aftershock/common/run_file.hpp"
+#include "aftershock/common/text.hpp"
 
 #include "aftershock/common/error.hpp"
 
@@ -26,20 +27,6 @@ std::vector<std::string_view> split_tabs(std::string_view line) {
         if (tab == std::string_view::npos) return out;
         start = tab + 1;
     }
-}
-
-bool is_space(char c) noexcept { return c == ' ' || c == '\t' || c == '\v' || c == '\f' || c == '\r'; }
-
-std::vector<std::string_view> split_whitespace(std::string_view line) {
-    std::vector<std::string_view> out;
-    std::size_t i = 0;
-    while (i < line.size()) {
-        while (i < line.size() && is_space(line[i])) ++i;
-        const auto start = i;
-        while (i < line.size() && !is_space(line[i])) ++i;
-        if (i > start) out.push_back(line.substr(start, i - start));
-    }
-    return out;
 }
 
 bool is_blank(std::string_view line) noexcept {
