@@ -37,7 +37,8 @@ build_project() {
   if [[ ! -f "$BUILD_DIR/build.ninja" ]]; then
     cmake -S "$AFTERSHOCK_ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release "$@"
   fi
-  cmake --build "$BUILD_DIR" -j "$(nproc)"
+  # getconf, not nproc: nproc obeys OMP_NUM_THREADS, which CI sets to 1.
+  cmake --build "$BUILD_DIR" -j "$(getconf _NPROCESSORS_ONLN)"
 }
 
 install_packages

@@ -6,4 +6,4 @@ set -euo pipefail
 EXTRA_PACKAGES=(slurm-wlm munge)  # the SLURM test brings up a real single-node cluster
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 cd "$BUILD_DIR"
-ctest --output-on-failure -j "$(nproc)" --timeout 600 "$@"
+ctest --output-on-failure -j "$(getconf _NPROCESSORS_ONLN)" --timeout 600 "$@"

@@ -71,7 +71,7 @@ done
 [[ -n $PORT ]] || { echo "slurm-local: no free port" >&2; exit 1; }
 
 MEM=$(($(awk '/MemTotal/{print $2}' /proc/meminfo) / 1024 - 2048))
-NCPU=$(nproc)
+NCPU=$(getconf _NPROCESSORS_ONLN)  # not nproc: it obeys OMP_NUM_THREADS, which CI sets to 1
 cat >"$SLURM_CONF" <<CONF
 ClusterName=aftershocktest
 SlurmctldHost=localhost
