@@ -115,19 +115,4 @@ Manifest make_manifest(const ShardBuildOptions& opt, std::vector<ShardRecord> re
     return m;
 }
 
-Manifest build_index(const ShardBuildOptions& opt) {
-    const auto start = std::chrono::steady_clock::now();
-    std::filesystem::create_directories(opt.out_dir);
-    const h5::File corpus(opt.corpus, h5::File::Mode::read);
-    const auto info = describe_corpus(corpus);
-    ensure<InputError>(info.docs_sparse, "{}: the corpus has no sparse documents to index", opt.corpus);
-    const auto bounds = plan_shards(corpus, opt.n_shards);
-    std::vector<ShardRecord> records;
-    for (std::uint32_t s = 0; s < opt.n_shards; ++s) records.push_back(build_shard(opt, s, bounds[s], bounds[s + 1]));
-    const auto stats = fmt::format(R"({{"ranks":1,"wall_seconds":{:.3f}}})", seconds_since(start));
-    auto m = make_manifest(opt, std::move(records), info.n_docs, info.dim, stats);
-    write_manifest(opt.out_dir, m);
-    return m;
-}
-
 }  // namespace aftershock::worker

@@ -34,9 +34,6 @@ struct ShardTimings {
 [[nodiscard]] ShardRecord build_shard(const ShardBuildOptions& opt, std::uint32_t shard, std::uint64_t begin,
                                       std::uint64_t end, ShardTimings* timings = nullptr);
 
-/// Builds every shard in this process (what a single rank does); returns the manifest it wrote.
-Manifest build_index(const ShardBuildOptions& opt);
-
 /// The manifest for finished shards (sorted by shard), with the combined corpus checksum.
 [[nodiscard]] Manifest make_manifest(const ShardBuildOptions& opt, std::vector<ShardRecord> records,
                                      std::uint64_t n_docs, std::uint64_t dim, const std::string& build_stats);
