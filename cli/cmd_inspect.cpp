@@ -33,12 +33,7 @@ void inspect_index(const InspectOptions& o) {
         const auto& shard = index.shards()[i];
         const auto& r = m.shards[i];
         const auto& sp = *shard.sparse;
-        const auto b = sp.bytes();
-        total.forward += b.forward;
-        total.postings += b.postings;
-        total.blocks += b.blocks;
-        total.summaries += b.summaries;
-        total.knn += b.knn;
+        total += sp.bytes();
         nnz += sp.forward().nnz();
         fmt::print("shard {:5}  docs [{}, {}) nnz {} postings {} ({:.1f}% of nnz) blocks {} summary entries {} "
                    "({:.1f}/block) file {:.1f} MB sha256 {}...\n",

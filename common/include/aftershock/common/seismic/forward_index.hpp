@@ -95,38 +95,32 @@ private:
         prefetch_line(p + bytes - 1);
     }
     // Four independent sums hide the add latency; the order is fixed, so scores are reproducible
-    // (they may differ from a sequential sum in the last bits).
-    [[nodiscard]] static float dot_packed(const std::uint32_t* e, std::uint32_t len, const float* q) noexcept {
+    // (they may differ from a sequential sum in the last bits). term(i) is q[component i] * value i.
+    template <typename Term>
+    [[nodiscard]] static float dot4(std::uint32_t len, Term&& term) noexcept {
         float s0 = 0.0F;
         float s1 = 0.0F;
         float s2 = 0.0F;
         float s3 = 0.0F;
         std::uint32_t i = 0;
         for (; i + 4 <= len; i += 4) {
-            s0 += q[e[i] & 0xFFFFU] * f16_to_f32(static_cast<std::uint16_t>(e[i] >> 16));
-            s1 += q[e[i + 1] & 0xFFFFU] * f16_to_f32(static_cast<std::uint16_t>(e[i + 1] >> 16));
-            s2 += q[e[i + 2] & 0xFFFFU] * f16_to_f32(static_cast<std::uint16_t>(e[i + 2] >> 16));
-            s3 += q[e[i + 3] & 0xFFFFU] * f16_to_f32(static_cast<std::uint16_t>(e[i + 3] >> 16));
+            s0 += term(i);
+            s1 += term(i + 1);
+            s2 += term(i + 2);
+            s3 += term(i + 3);
         }
-        for (; i < len; ++i) s0 += q[e[i] & 0xFFFFU] * f16_to_f32(static_cast<std::uint16_t>(e[i] >> 16));
+        for (; i < len; ++i) s0 += term(i);
         return (s0 + s1) + (s2 + s3);
+    }
+    [[nodiscard]] static float dot_packed(const std::uint32_t* e, std::uint32_t len, const float* q) noexcept {
+        return dot4(len, [&](std::uint32_t i) {
+            return q[e[i] & 0xFFFFU] * f16_to_f32(static_cast<std::uint16_t>(e[i] >> 16));
+        });
     }
     [[nodiscard]] float dot_wide(std::uint64_t off, std::uint32_t len, const float* q) const noexcept {
         const std::uint32_t* c = m_comp32.data() + off;
         const std::uint16_t* v = m_values.data() + off;
-        float s0 = 0.0F;
-        float s1 = 0.0F;
-        float s2 = 0.0F;
-        float s3 = 0.0F;
-        std::uint32_t i = 0;
-        for (; i + 4 <= len; i += 4) {
-            s0 += q[c[i]] * f16_to_f32(v[i]);
-            s1 += q[c[i + 1]] * f16_to_f32(v[i + 1]);
-            s2 += q[c[i + 2]] * f16_to_f32(v[i + 2]);
-            s3 += q[c[i + 3]] * f16_to_f32(v[i + 3]);
-        }
-        for (; i < len; ++i) s0 += q[c[i]] * f16_to_f32(v[i]);
-        return (s0 + s1) + (s2 + s3);
+        return dot4(len, [&](std::uint32_t i) { return q[c[i]] * f16_to_f32(v[i]); });
     }
     std::uint64_t m_dim = 0;
     std::vector<std::uint64_t> m_offsets{0};

@@ -105,6 +105,14 @@ public:
         std::uint64_t summaries = 0;
         std::uint64_t knn = 0;
         [[nodiscard]] std::uint64_t total() const noexcept { return forward + postings + blocks + summaries + knn; }
+        Bytes& operator+=(const Bytes& o) noexcept {
+            forward += o.forward;
+            postings += o.postings;
+            blocks += o.blocks;
+            summaries += o.summaries;
+            knn += o.knn;
+            return *this;
+        }
     };
     [[nodiscard]] Bytes bytes() const noexcept;
 
