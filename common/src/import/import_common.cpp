@@ -1,5 +1,7 @@
 #include "import_common.hpp"
 
+#include "gzip_input.hpp"
+
 #include <spdlog/spdlog.h>
 #include <zlib.h>
 
@@ -269,12 +271,9 @@ gzFile as_gz(void* p) { return static_cast<gzFile>(p); }
 }  // namespace
 
 BinaryReader::BinaryReader(std::string path) : m_path(std::move(path)) {
-    errno = 0;
-    gzFile f = gzopen(m_path.c_str(), "rb");
-    ensure<InputError>(f != nullptr, "{}: cannot open: {}", m_path, errno != 0 ? std::strerror(errno) : "out of memory");
-    m_gz = f;
-    gzbuffer(f, 256U * 1024U);
-    m_compressed = gzdirect(f) == 0;
+    const auto in = open_gzip_input(m_path);
+    m_gz = in.file;
+    m_compressed = in.compressed;
     if (!m_compressed) {
         std::error_code ec;
         const auto size = std::filesystem::file_size(m_path, ec);

@@ -1,6 +1,7 @@
 #include "aftershock/common/import/line_reader.hpp"
 
 #include "aftershock/common/error.hpp"
+#include "gzip_input.hpp"
 
 #include <zlib.h>
 
@@ -18,13 +19,9 @@ gzFile as_gz(void* p) { return static_cast<gzFile>(p); }
 }  // namespace
 
 LineReader::LineReader(std::string path) : m_path(std::move(path)) {
-    errno = 0;
-    gzFile f = gzopen(m_path.c_str(), "rb");
-    ensure<InputError>(f != nullptr, "{}: cannot open: {}", m_path, errno != 0 ? std::strerror(errno) : "out of memory");
-    m_gz = f;
-    gzbuffer(f, 256U * 1024U);
-    // gzdirect() peeks at the header: 0 means gzip data, 1 means the file is read as it is.
-    m_compressed = gzdirect(f) == 0;
+    const auto in = open_gzip_input(m_path);
+    m_gz = in.file;
+    m_compressed = in.compressed;
     m_buf.resize(kChunk);
 }
 
