@@ -155,20 +155,22 @@ std::vector<std::uint64_t> plan_shards(const h5::File& corpus, std::uint32_t n_s
     return bounds;
 }
 
+Shard load_verified_shard(const std::string& dir, const ShardRecord& r) {
+    const auto path = (std::filesystem::path(dir) / r.file).string();
+    ensure<InputError>(std::filesystem::exists(path), "{}: shard {} listed in the manifest is missing", path, r.shard);
+    const auto sha = sha256_file(path);
+    ensure<InputError>(sha == r.sha256, "{}: SHA-256 {} does not match the manifest's {} (corrupt or replaced file)",
+                       path, sha, r.sha256);
+    auto shard = read_shard(path);
+    ensure<InputError>(shard.meta.shard == r.shard && shard.meta.doc_begin == r.doc_begin && shard.meta.doc_end == r.doc_end,
+                       "{}: shard metadata disagrees with the manifest", path);
+    return shard;
+}
+
 LocalIndex LocalIndex::open(const std::string& dir) {
     LocalIndex idx;
     idx.m_manifest = read_manifest(dir);
-    for (const auto& r : idx.m_manifest.shards) {
-        const auto path = (std::filesystem::path(dir) / r.file).string();
-        ensure<InputError>(std::filesystem::exists(path), "{}: shard {} listed in the manifest is missing", path, r.shard);
-        const auto sha = sha256_file(path);
-        ensure<InputError>(sha == r.sha256, "{}: SHA-256 {} does not match the manifest's {} (corrupt or replaced file)",
-                           path, sha, r.sha256);
-        auto shard = read_shard(path);
-        ensure<InputError>(shard.meta.shard == r.shard && shard.meta.doc_begin == r.doc_begin && shard.meta.doc_end == r.doc_end,
-                           "{}: shard metadata disagrees with the manifest", path);
-        idx.m_shards.push_back(std::move(shard));
-    }
+    for (const auto& r : idx.m_manifest.shards) idx.m_shards.push_back(load_verified_shard(dir, r));
     spdlog::info("index {}: {} shards, {} documents", dir, idx.m_shards.size(), idx.m_manifest.n_docs);
     return idx;
 }

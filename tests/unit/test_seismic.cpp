@@ -234,6 +234,22 @@ TEST(SeismicIndex, NoPruningEqualsExactSearchOverF16Values) {
     }
 }
 
+TEST(SeismicIndex, SearchExactEqualsExactSearchOverF16ValuesWithPruning) {
+    std::mt19937 rng(23);
+    const auto docs = random_docs(1500, 300, rng, 0, 30);
+    const auto queries = random_docs(30, 300, rng, 0, 12);
+    BuildParams bp;
+    bp.lambda = 20;  // heavy pruning must not matter: the exact path reads the forward index only
+    const auto index = SeismicIndex::build(docs, bp);
+    SearchScratch scratch;
+    for (std::size_t q = 0; q < queries.n_rows(); ++q) {
+        SearchStats st;
+        const auto got = index.search_exact(queries.row(q), 10, scratch, &st);
+        expect_same_hits(got, exact_f16(docs, queries.row(q), 10), "query " + std::to_string(q));
+        EXPECT_EQ(st.docs_scored, docs.n_rows());
+    }
+}
+
 double recall(const SeismicIndex& index, const CsrMatrix& docs, const CsrMatrix& queries, const SearchParams& sp) {
     const SparseExactIndex exact(docs);
     const auto got = index.search_batch(queries, sp, 1);

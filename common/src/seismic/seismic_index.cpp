@@ -285,6 +285,37 @@ std::vector<Hit> SeismicIndex::search(const SparseView& query, const SearchParam
     return hits;
 }
 
+std::vector<Hit> SeismicIndex::search_exact(const SparseView& query, std::size_t k, SearchScratch& s,
+                                            SearchStats* stats_out) const {
+    const auto dim = m_forward.dim();
+    if (s.dense_query.size() != dim) s.dense_query.assign(dim, 0.0F);
+    for (std::size_t i = 0; i < query.size(); ++i) {
+        if (query.indices[i] < dim) s.dense_query[query.indices[i]] = query.values[i];
+    }
+    s.heap.reset(k);
+    const float* q = s.dense_query.data();
+    const auto n = m_forward.n_docs();
+    for (std::size_t d = 0; d < n; ++d) {
+        const auto p = m_forward.posting(d);
+        if (d + 8 < n) m_forward.prefetch(m_forward.posting(d + 8));
+        const auto score = m_forward.dot(q, p);
+        if (score > 0.0F) s.heap.push(score, posting_offset(p));
+    }
+    const auto top = s.heap.take_sorted();
+    std::vector<Hit> hits;
+    hits.reserve(top.size());
+    for (const auto& e : top) hits.push_back({m_forward.doc_at(e.doc), e.score});
+    for (std::size_t i = 0; i < query.size(); ++i) {
+        if (query.indices[i] < dim) s.dense_query[query.indices[i]] = 0.0F;
+    }
+    if (stats_out != nullptr) {
+        *stats_out = {};
+        stats_out->docs_scored = n;
+        stats_out->postings = m_forward.nnz();
+    }
+    return hits;
+}
+
 std::vector<std::vector<Hit>> SeismicIndex::search_batch(const CsrMatrix& queries, const SearchParams& params,
                                                          unsigned threads, std::vector<double>* latencies_us,
                                                          SearchStats* total) const {

@@ -55,6 +55,10 @@ void write_manifest(const std::string& dir, const Manifest& m);
 /// equal nonzeros (rows when the corpus is dense only). Reads O(n_shards log n) indptr entries, not the corpus.
 [[nodiscard]] std::vector<std::uint64_t> plan_shards(const h5::File& corpus, std::uint32_t n_shards);
 
+/// Loads one shard of `dir` listed in its manifest, checking the file's SHA-256 and content checksum and that
+/// its metadata agrees with the record. Throws InputError naming the file.
+[[nodiscard]] Shard load_verified_shard(const std::string& dir, const ShardRecord& record);
+
 /// A loaded index directory searched in-process (no servers): every shard, merged exactly.
 class LocalIndex {
 public:

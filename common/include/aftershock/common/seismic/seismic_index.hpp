@@ -82,6 +82,10 @@ public:
     /// Approximate top-k of one query, single-threaded; hits are doc indices, exact f16-forward scores.
     [[nodiscard]] std::vector<Hit> search(const SparseView& query, const SearchParams& params, SearchScratch& scratch,
                                           SearchStats* stats = nullptr) const;
+    /// Exact top-k over the forward index (every document scored; f16 values, so the same scores the
+    /// approximate search gives): the shard-side oracle for online recall. Documents sharing no term are left out.
+    [[nodiscard]] std::vector<Hit> search_exact(const SparseView& query, std::size_t k, SearchScratch& scratch,
+                                                SearchStats* stats = nullptr) const;
     /// Every row of `queries` on `threads` threads (0 = all); per-query latencies if asked.
     [[nodiscard]] std::vector<std::vector<Hit>> search_batch(const CsrMatrix& queries, const SearchParams& params,
                                                              unsigned threads, std::vector<double>* latencies_us = nullptr,

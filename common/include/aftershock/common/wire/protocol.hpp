@@ -1,0 +1,131 @@
+#pragma once
+// The coordinator <-> worker binary protocol (docs/PROTOCOL.md): versioned, length-prefixed frames with
+// request ids, so a connection can carry many requests at once and answers may come back in any order.
+// Pure encoding and decoding with bounds checks on every field; sockets live in worker/ and coordinator/.
+#include "aftershock/common/error.hpp"
+#include "aftershock/common/merge.hpp"
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace aftershock::wire {
+
+inline constexpr std::uint32_t kMagic = 0x4B534641;  ///< "AFSK" in little-endian byte order
+inline constexpr std::uint16_t kVersion = 1;
+inline constexpr std::size_t kHeaderBytes = 24;
+inline constexpr std::uint32_t kDefaultMaxFrameBytes = 64U << 20U;
+
+/// A malformed frame or payload: the peer closes the connection (it can no longer trust the framing).
+class ProtocolError : public InputError {
+public:
+    using InputError::InputError;
+};
+
+enum class MessageType : std::uint16_t {
+    health_request = 1,
+    health_response = 2,
+    info_request = 3,
+    info_response = 4,
+    search_request = 5,
+    search_response = 6,
+    error_response = 7,
+};
+
+struct FrameHeader {
+    MessageType type = MessageType::health_request;
+    std::uint64_t request_id = 0;
+    std::uint32_t length = 0;  ///< payload bytes after the header
+};
+
+/// Parses and checks a header: magic, version, known type, length <= max_frame_bytes.
+[[nodiscard]] FrameHeader decode_header(std::span<const std::byte, kHeaderBytes> bytes, std::uint32_t max_frame_bytes);
+
+enum class Route : std::uint8_t { sparse = 0, dense = 1 };
+
+/// Query-time knobs; 0 means "the shard's default" for the integer ones.
+struct SearchKnobs {
+    std::uint32_t query_cut = 0;
+    float heap_factor = 0.0F;  ///< 0 = default
+    std::uint32_t knn = 0;
+    bool first_sorted = false;
+    std::uint32_t ef_search = 0;
+    std::uint32_t nprobe = 0;
+};
+
+/// One query: sparse (indices ascending, values finite) or dense (one vector).
+struct WireQuery {
+    std::vector<std::uint32_t> indices;
+    std::vector<float> values;
+    std::vector<float> dense;
+};
+
+struct SearchRequest {
+    std::uint32_t shard = 0;
+    Route route = Route::sparse;
+    bool exact = false;          ///< brute force over the shard (the online-recall shadow search)
+    std::uint32_t k = 10;
+    std::uint32_t timeout_ms = 0;  ///< budget left when sent; 0 = none. A worker drops work whose budget ran out.
+    SearchKnobs knobs;
+    std::vector<WireQuery> queries;
+};
+
+/// Work done for a request (summed over its queries); exported by workers as metrics.
+struct WorkStats {
+    std::uint64_t postings = 0;
+    std::uint64_t blocks = 0;
+    std::uint64_t docs_scored = 0;
+};
+
+struct SearchResponse {
+    std::uint32_t shard = 0;
+    std::uint64_t search_ns = 0;  ///< worker time spent searching (excludes queueing and I/O)
+    WorkStats work;
+    std::vector<std::vector<GlobalHit>> results;  ///< one list per query, global doc ids, best first
+};
+
+enum class ErrorCode : std::uint16_t {
+    bad_request = 1,     ///< malformed or invalid query (the connection stays usable)
+    unknown_shard = 2,   ///< this worker does not serve the shard
+    unsupported = 3,     ///< the shard has no part for the route (e.g. no dense index)
+    deadline = 4,        ///< the request's budget ran out before it was searched
+    overloaded = 5,
+    internal = 6,
+    shutting_down = 7,
+};
+
+struct ErrorResponse {
+    ErrorCode code = ErrorCode::internal;
+    std::string message;
+};
+
+struct HealthResponse {
+    bool ready = false;
+    std::uint32_t shards = 0;
+    std::uint64_t in_flight = 0;
+};
+
+/// Complete frames (header + payload) ready to write.
+[[nodiscard]] std::vector<std::byte> encode_health_request(std::uint64_t request_id);
+[[nodiscard]] std::vector<std::byte> encode_info_request(std::uint64_t request_id);
+[[nodiscard]] std::vector<std::byte> encode(std::uint64_t request_id, const SearchRequest& r);
+[[nodiscard]] std::vector<std::byte> encode(std::uint64_t request_id, const SearchResponse& r);
+[[nodiscard]] std::vector<std::byte> encode(std::uint64_t request_id, const ErrorResponse& r);
+[[nodiscard]] std::vector<std::byte> encode(std::uint64_t request_id, const HealthResponse& r);
+/// Info is a JSON document (shards served, their ranges and parts): small, rare and meant to evolve.
+[[nodiscard]] std::vector<std::byte> encode_info_response(std::uint64_t request_id, const std::string& json);
+
+/// Payload decoders: throw ProtocolError naming the field on truncation, trailing bytes or absurd counts.
+[[nodiscard]] SearchRequest decode_search_request(std::span<const std::byte> payload);
+[[nodiscard]] SearchResponse decode_search_response(std::span<const std::byte> payload);
+[[nodiscard]] ErrorResponse decode_error_response(std::span<const std::byte> payload);
+[[nodiscard]] HealthResponse decode_health_response(std::span<const std::byte> payload);
+[[nodiscard]] std::string decode_info_response(std::span<const std::byte> payload);
+
+[[nodiscard]] const char* to_string(ErrorCode c) noexcept;
+[[nodiscard]] const char* to_string(MessageType t) noexcept;
+
+}  // namespace aftershock::wire

@@ -1,0 +1,303 @@
+#include "aftershock/common/wire/protocol.hpp"
+
+#include <bit>
+#include <cstring>
+#include <type_traits>
+
+namespace aftershock::wire {
+
+static_assert(std::endian::native == std::endian::little, "the wire format is little-endian; add byte swaps here");
+
+namespace {
+
+/// Appends fixed-width little-endian fields; the frame header is written first and its length patched last.
+class Writer {
+public:
+    Writer(MessageType type, std::uint64_t request_id) {
+        m_bytes.reserve(kHeaderBytes + 64);
+        put(kMagic);
+        put(kVersion);
+        put(static_cast<std::uint16_t>(type));
+        put(request_id);
+        put(std::uint32_t{0});  // length, patched in finish()
+        put(std::uint32_t{0});  // reserved
+    }
+    template <typename T>
+    void put(T v) {
+        static_assert(std::is_trivially_copyable_v<T>);
+        append(&v, sizeof(T));
+    }
+    template <typename T>
+    void put_array(const std::vector<T>& v) {
+        put(static_cast<std::uint32_t>(v.size()));
+        append(v.data(), v.size() * sizeof(T));
+    }
+    void put_string(const std::string& s) {
+        put(static_cast<std::uint32_t>(s.size()));
+        append(s.data(), s.size());
+    }
+    std::vector<std::byte> finish() {
+        const auto length = static_cast<std::uint32_t>(m_bytes.size() - kHeaderBytes);
+        std::memcpy(m_bytes.data() + 16, &length, sizeof(length));
+        return std::move(m_bytes);
+    }
+
+private:
+    void append(const void* data, std::size_t n) {
+        const auto* p = static_cast<const std::byte*>(data);
+        m_bytes.insert(m_bytes.end(), p, p + n);
+    }
+    std::vector<std::byte> m_bytes;
+};
+
+/// Bounds-checked reads over one payload; every failure names the field.
+class Reader {
+public:
+    explicit Reader(std::span<const std::byte> bytes) : m_bytes(bytes) {}
+    template <typename T>
+    T get(const char* field) {
+        need(sizeof(T), field);
+        T v;
+        std::memcpy(&v, m_bytes.data() + m_pos, sizeof(T));
+        m_pos += sizeof(T);
+        return v;
+    }
+    template <typename T>
+    std::vector<T> get_array(const char* field) {
+        const auto n = get<std::uint32_t>(field);
+        // Compare against the bytes present before allocating, so a forged count cannot reserve gigabytes.
+        need(std::size_t{n} * sizeof(T), field);
+        std::vector<T> v(n);
+        if (n != 0) std::memcpy(v.data(), m_bytes.data() + m_pos, std::size_t{n} * sizeof(T));
+        m_pos += std::size_t{n} * sizeof(T);
+        return v;
+    }
+    std::string get_string(const char* field) {
+        const auto n = get<std::uint32_t>(field);
+        need(n, field);
+        std::string s(reinterpret_cast<const char*>(m_bytes.data() + m_pos), n);
+        m_pos += n;
+        return s;
+    }
+    /// A count of items that each take at least min_item_bytes: rejects counts the payload cannot hold.
+    std::uint32_t get_count(const char* field, std::size_t min_item_bytes) {
+        const auto n = get<std::uint32_t>(field);
+        ensure<ProtocolError>(std::size_t{n} * min_item_bytes <= m_bytes.size() - m_pos,
+                              "wire: {} = {} is more than the payload can hold", field, n);
+        return n;
+    }
+    void done(const char* message) const {
+        ensure<ProtocolError>(m_pos == m_bytes.size(), "wire: {} bytes left over after the {}", m_bytes.size() - m_pos,
+                              message);
+    }
+
+private:
+    void need(std::size_t n, const char* field) const {
+        ensure<ProtocolError>(n <= m_bytes.size() - m_pos, "wire: truncated payload at field '{}'", field);
+    }
+    std::span<const std::byte> m_bytes;
+    std::size_t m_pos = 0;
+};
+
+bool known_type(std::uint16_t t) { return t >= 1 && t <= 7; }
+
+}  // namespace
+
+FrameHeader decode_header(std::span<const std::byte, kHeaderBytes> bytes, std::uint32_t max_frame_bytes) {
+    Reader r(bytes);
+    const auto magic = r.get<std::uint32_t>("magic");
+    ensure<ProtocolError>(magic == kMagic, "wire: bad magic 0x{:08x} (not an Aftershock peer)", magic);
+    const auto version = r.get<std::uint16_t>("version");
+    ensure<ProtocolError>(version == kVersion, "wire: protocol version {} not supported (this side speaks {})", version,
+                          kVersion);
+    const auto type = r.get<std::uint16_t>("type");
+    ensure<ProtocolError>(known_type(type), "wire: unknown message type {}", type);
+    FrameHeader h;
+    h.type = static_cast<MessageType>(type);
+    h.request_id = r.get<std::uint64_t>("request_id");
+    h.length = r.get<std::uint32_t>("length");
+    ensure<ProtocolError>(h.length <= max_frame_bytes, "wire: frame of {} bytes exceeds the limit of {}", h.length,
+                          max_frame_bytes);
+    (void)r.get<std::uint32_t>("reserved");
+    return h;
+}
+
+std::vector<std::byte> encode_health_request(std::uint64_t request_id) {
+    return Writer(MessageType::health_request, request_id).finish();
+}
+
+std::vector<std::byte> encode_info_request(std::uint64_t request_id) {
+    return Writer(MessageType::info_request, request_id).finish();
+}
+
+std::vector<std::byte> encode(std::uint64_t request_id, const SearchRequest& r) {
+    Writer w(MessageType::search_request, request_id);
+    w.put(r.shard);
+    w.put(static_cast<std::uint8_t>(r.route));
+    w.put(static_cast<std::uint8_t>(r.exact ? 1 : 0));
+    w.put(r.k);
+    w.put(r.timeout_ms);
+    w.put(r.knobs.query_cut);
+    w.put(r.knobs.heap_factor);
+    w.put(r.knobs.knn);
+    w.put(static_cast<std::uint8_t>(r.knobs.first_sorted ? 1 : 0));
+    w.put(r.knobs.ef_search);
+    w.put(r.knobs.nprobe);
+    w.put(static_cast<std::uint32_t>(r.queries.size()));
+    for (const auto& q : r.queries) {
+        if (r.route == Route::sparse) {
+            w.put_array(q.indices);
+            w.put_array(q.values);
+        } else {
+            w.put_array(q.dense);
+        }
+    }
+    return w.finish();
+}
+
+SearchRequest decode_search_request(std::span<const std::byte> payload) {
+    Reader rd(payload);
+    SearchRequest r;
+    r.shard = rd.get<std::uint32_t>("shard");
+    const auto route = rd.get<std::uint8_t>("route");
+    ensure<ProtocolError>(route <= 1, "wire: unknown route {}", route);
+    r.route = static_cast<Route>(route);
+    r.exact = rd.get<std::uint8_t>("exact") != 0;
+    r.k = rd.get<std::uint32_t>("k");
+    r.timeout_ms = rd.get<std::uint32_t>("timeout_ms");
+    r.knobs.query_cut = rd.get<std::uint32_t>("query_cut");
+    r.knobs.heap_factor = rd.get<float>("heap_factor");
+    r.knobs.knn = rd.get<std::uint32_t>("knn");
+    r.knobs.first_sorted = rd.get<std::uint8_t>("first_sorted") != 0;
+    r.knobs.ef_search = rd.get<std::uint32_t>("ef_search");
+    r.knobs.nprobe = rd.get<std::uint32_t>("nprobe");
+    const auto n = rd.get_count("n_queries", 4);
+    r.queries.resize(n);
+    for (auto& q : r.queries) {
+        if (r.route == Route::sparse) {
+            q.indices = rd.get_array<std::uint32_t>("indices");
+            q.values = rd.get_array<float>("values");
+            ensure<ProtocolError>(q.indices.size() == q.values.size(),
+                                  "wire: sparse query with {} indices but {} values", q.indices.size(), q.values.size());
+        } else {
+            q.dense = rd.get_array<float>("dense");
+        }
+    }
+    rd.done("search request");
+    return r;
+}
+
+std::vector<std::byte> encode(std::uint64_t request_id, const SearchResponse& r) {
+    Writer w(MessageType::search_response, request_id);
+    w.put(r.shard);
+    w.put(r.search_ns);
+    w.put(r.work.postings);
+    w.put(r.work.blocks);
+    w.put(r.work.docs_scored);
+    w.put(static_cast<std::uint32_t>(r.results.size()));
+    for (const auto& list : r.results) {
+        w.put(static_cast<std::uint32_t>(list.size()));
+        for (const auto& h : list) {
+            w.put(h.doc);
+            w.put(h.score);
+        }
+    }
+    return w.finish();
+}
+
+SearchResponse decode_search_response(std::span<const std::byte> payload) {
+    Reader rd(payload);
+    SearchResponse r;
+    r.shard = rd.get<std::uint32_t>("shard");
+    r.search_ns = rd.get<std::uint64_t>("search_ns");
+    r.work.postings = rd.get<std::uint64_t>("postings");
+    r.work.blocks = rd.get<std::uint64_t>("blocks");
+    r.work.docs_scored = rd.get<std::uint64_t>("docs_scored");
+    r.results.resize(rd.get_count("n_results", 4));
+    for (auto& list : r.results) {
+        list.resize(rd.get_count("n_hits", 12));
+        for (auto& h : list) {
+            h.doc = rd.get<std::uint64_t>("doc");
+            h.score = rd.get<float>("score");
+        }
+    }
+    rd.done("search response");
+    return r;
+}
+
+std::vector<std::byte> encode(std::uint64_t request_id, const ErrorResponse& r) {
+    Writer w(MessageType::error_response, request_id);
+    w.put(static_cast<std::uint16_t>(r.code));
+    w.put_string(r.message);
+    return w.finish();
+}
+
+ErrorResponse decode_error_response(std::span<const std::byte> payload) {
+    Reader rd(payload);
+    ErrorResponse r;
+    const auto code = rd.get<std::uint16_t>("code");
+    ensure<ProtocolError>(code >= 1 && code <= 7, "wire: unknown error code {}", code);
+    r.code = static_cast<ErrorCode>(code);
+    r.message = rd.get_string("message");
+    rd.done("error response");
+    return r;
+}
+
+std::vector<std::byte> encode(std::uint64_t request_id, const HealthResponse& r) {
+    Writer w(MessageType::health_response, request_id);
+    w.put(static_cast<std::uint8_t>(r.ready ? 1 : 0));
+    w.put(r.shards);
+    w.put(r.in_flight);
+    return w.finish();
+}
+
+HealthResponse decode_health_response(std::span<const std::byte> payload) {
+    Reader rd(payload);
+    HealthResponse r;
+    r.ready = rd.get<std::uint8_t>("ready") != 0;
+    r.shards = rd.get<std::uint32_t>("shards");
+    r.in_flight = rd.get<std::uint64_t>("in_flight");
+    rd.done("health response");
+    return r;
+}
+
+std::vector<std::byte> encode_info_response(std::uint64_t request_id, const std::string& json) {
+    Writer w(MessageType::info_response, request_id);
+    w.put_string(json);
+    return w.finish();
+}
+
+std::string decode_info_response(std::span<const std::byte> payload) {
+    Reader rd(payload);
+    auto s = rd.get_string("info");
+    rd.done("info response");
+    return s;
+}
+
+const char* to_string(ErrorCode c) noexcept {
+    switch (c) {
+    case ErrorCode::bad_request: return "bad_request";
+    case ErrorCode::unknown_shard: return "unknown_shard";
+    case ErrorCode::unsupported: return "unsupported";
+    case ErrorCode::deadline: return "deadline";
+    case ErrorCode::overloaded: return "overloaded";
+    case ErrorCode::internal: return "internal";
+    case ErrorCode::shutting_down: return "shutting_down";
+    }
+    return "unknown";
+}
+
+const char* to_string(MessageType t) noexcept {
+    switch (t) {
+    case MessageType::health_request: return "health_request";
+    case MessageType::health_response: return "health_response";
+    case MessageType::info_request: return "info_request";
+    case MessageType::info_response: return "info_response";
+    case MessageType::search_request: return "search_request";
+    case MessageType::search_response: return "search_response";
+    case MessageType::error_response: return "error_response";
+    }
+    return "unknown";
+}
+
+}  // namespace aftershock::wire

@@ -1,0 +1,150 @@
+// The coordinator <-> worker protocol: round trips of every message, and every malformed frame (bad magic,
+// version, type, oversized length, truncation at each byte, forged counts, trailing bytes) refused with
+// ProtocolError rather than a crash or an absurd allocation.
+#include "aftershock/common/wire/protocol.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+
+namespace aftershock::wire {
+namespace {
+
+std::span<const std::byte, kHeaderBytes> header_of(const std::vector<std::byte>& frame) {
+    return std::span<const std::byte, kHeaderBytes>(frame.data(), kHeaderBytes);
+}
+std::span<const std::byte> payload_of(const std::vector<std::byte>& frame) {
+    return std::span<const std::byte>(frame).subspan(kHeaderBytes);
+}
+
+SearchRequest sample_request(Route route) {
+    SearchRequest r;
+    r.shard = 3;
+    r.route = route;
+    r.exact = true;
+    r.k = 25;
+    r.timeout_ms = 150;
+    r.knobs = {7, 0.8F, 4, true, 64, 12};
+    if (route == Route::sparse) {
+        r.queries.push_back({{1, 5, 900}, {0.5F, 1.25F, 3.0F}, {}});
+        r.queries.push_back({});  // empty query
+    } else {
+        r.queries.push_back({{}, {}, {0.1F, -0.2F, 0.3F, 0.4F}});
+    }
+    return r;
+}
+
+void expect_equal(const SearchRequest& a, const SearchRequest& b) {
+    EXPECT_EQ(a.shard, b.shard);
+    EXPECT_EQ(a.route, b.route);
+    EXPECT_EQ(a.exact, b.exact);
+    EXPECT_EQ(a.k, b.k);
+    EXPECT_EQ(a.timeout_ms, b.timeout_ms);
+    EXPECT_EQ(a.knobs.query_cut, b.knobs.query_cut);
+    EXPECT_EQ(a.knobs.heap_factor, b.knobs.heap_factor);
+    EXPECT_EQ(a.knobs.knn, b.knobs.knn);
+    EXPECT_EQ(a.knobs.first_sorted, b.knobs.first_sorted);
+    EXPECT_EQ(a.knobs.ef_search, b.knobs.ef_search);
+    EXPECT_EQ(a.knobs.nprobe, b.knobs.nprobe);
+    ASSERT_EQ(a.queries.size(), b.queries.size());
+    for (std::size_t i = 0; i < a.queries.size(); ++i) {
+        EXPECT_EQ(a.queries[i].indices, b.queries[i].indices);
+        EXPECT_EQ(a.queries[i].values, b.queries[i].values);
+        EXPECT_EQ(a.queries[i].dense, b.queries[i].dense);
+    }
+}
+
+TEST(WireProtocol, SearchRequestRoundTrip) {
+    for (auto route : {Route::sparse, Route::dense}) {
+        const auto req = sample_request(route);
+        const auto frame = encode(42, req);
+        const auto h = decode_header(header_of(frame), kDefaultMaxFrameBytes);
+        EXPECT_EQ(h.type, MessageType::search_request);
+        EXPECT_EQ(h.request_id, 42U);
+        EXPECT_EQ(h.length, frame.size() - kHeaderBytes);
+        expect_equal(decode_search_request(payload_of(frame)), req);
+    }
+}
+
+TEST(WireProtocol, ResponsesRoundTrip) {
+    SearchResponse resp;
+    resp.shard = 9;
+    resp.search_ns = 123456789;
+    resp.work = {10, 20, 30};
+    resp.results = {{{5000000000ULL, 2.5F}, {7, -1.0F}}, {}};
+    const auto frame = encode(7, resp);
+    EXPECT_EQ(decode_header(header_of(frame), kDefaultMaxFrameBytes).type, MessageType::search_response);
+    const auto back = decode_search_response(payload_of(frame));
+    EXPECT_EQ(back.shard, 9U);
+    EXPECT_EQ(back.search_ns, resp.search_ns);
+    EXPECT_EQ(back.work.docs_scored, 30U);
+    EXPECT_EQ(back.results, resp.results);
+
+    const auto err = encode(8, ErrorResponse{ErrorCode::unknown_shard, "shard 4 is not served here"});
+    const auto e = decode_error_response(payload_of(err));
+    EXPECT_EQ(e.code, ErrorCode::unknown_shard);
+    EXPECT_EQ(e.message, "shard 4 is not served here");
+
+    const auto health = decode_health_response(payload_of(encode(9, HealthResponse{true, 2, 5})));
+    EXPECT_TRUE(health.ready);
+    EXPECT_EQ(health.shards, 2U);
+    EXPECT_EQ(health.in_flight, 5U);
+    EXPECT_EQ(decode_info_response(payload_of(encode_info_response(1, R"({"shards":[]})"))), R"({"shards":[]})");
+    EXPECT_EQ(encode_health_request(3).size(), kHeaderBytes);
+}
+
+TEST(WireProtocol, BadHeadersAreRefused) {
+    const auto good = encode_health_request(1);
+    auto bad_magic = good;
+    bad_magic[0] = std::byte{'G'};  // e.g. an HTTP client: "GET "
+    EXPECT_THROW((void)decode_header(header_of(bad_magic), kDefaultMaxFrameBytes), ProtocolError);
+    auto bad_version = good;
+    bad_version[4] = std::byte{2};
+    EXPECT_THROW((void)decode_header(header_of(bad_version), kDefaultMaxFrameBytes), ProtocolError);
+    auto bad_type = good;
+    bad_type[6] = std::byte{99};
+    EXPECT_THROW((void)decode_header(header_of(bad_type), kDefaultMaxFrameBytes), ProtocolError);
+    const auto big = encode(1, sample_request(Route::dense));
+    EXPECT_THROW((void)decode_header(header_of(big), 8), ProtocolError) << "frame over the size limit";
+    EXPECT_NO_THROW((void)decode_header(header_of(big), static_cast<std::uint32_t>(big.size())));
+}
+
+TEST(WireProtocol, EveryTruncationIsRefused) {
+    for (auto route : {Route::sparse, Route::dense}) {
+        const auto frame = encode(1, sample_request(route));
+        const auto payload = payload_of(frame);
+        for (std::size_t n = 0; n < payload.size(); ++n) {
+            EXPECT_THROW((void)decode_search_request(payload.first(n)), ProtocolError) << n;
+        }
+    }
+    SearchResponse resp;
+    resp.results = {{{1, 1.0F}}};
+    const auto frame = encode(1, resp);
+    for (std::size_t n = 0; n < frame.size() - kHeaderBytes; ++n) {
+        EXPECT_THROW((void)decode_search_response(payload_of(frame).first(n)), ProtocolError) << n;
+    }
+}
+
+TEST(WireProtocol, ForgedCountsAndTrailingBytesAreRefused) {
+    auto frame = encode(1, sample_request(Route::sparse));
+    std::vector<std::byte> payload(frame.begin() + kHeaderBytes, frame.end());
+    // n_queries sits after 4+1+1+4+4 + 4+4+4+1+4+4 = 35 bytes.
+    const std::uint32_t huge = 0xFFFFFFF0U;
+    std::memcpy(payload.data() + 35, &huge, 4);
+    EXPECT_THROW((void)decode_search_request(payload), ProtocolError);
+    auto extra = std::vector<std::byte>(frame.begin() + kHeaderBytes, frame.end());
+    extra.push_back(std::byte{0});
+    EXPECT_THROW((void)decode_search_request(extra), ProtocolError);
+    // Mismatched index / value counts inside one query.
+    SearchRequest r = sample_request(Route::sparse);
+    r.queries[0].values.pop_back();
+    const auto mism = encode(1, r);
+    EXPECT_THROW((void)decode_search_request(payload_of(mism)), ProtocolError);
+    // Unknown route byte.
+    auto route = std::vector<std::byte>(frame.begin() + kHeaderBytes, frame.end());
+    route[4] = std::byte{7};
+    EXPECT_THROW((void)decode_search_request(route), ProtocolError);
+}
+
+}  // namespace
+}  // namespace aftershock::wire
