@@ -72,13 +72,17 @@ TEST(WireProtocol, ResponsesRoundTrip) {
     resp.search_ns = 123456789;
     resp.work = {10, 20, 30};
     resp.results = {{{5000000000ULL, 2.5F}, {7, -1.0F}}, {}};
-    const auto frame = encode(7, resp);
+    resp.ids = {{"doc-a", ""}, {}};
+    auto frame = encode(7, resp);
+    set_request_id(frame, 77);
+    EXPECT_EQ(decode_header(header_of(frame), kDefaultMaxFrameBytes).request_id, 77U);
     EXPECT_EQ(decode_header(header_of(frame), kDefaultMaxFrameBytes).type, MessageType::search_response);
     const auto back = decode_search_response(payload_of(frame));
     EXPECT_EQ(back.shard, 9U);
     EXPECT_EQ(back.search_ns, resp.search_ns);
     EXPECT_EQ(back.work.docs_scored, 30U);
     EXPECT_EQ(back.results, resp.results);
+    EXPECT_EQ(back.ids, resp.ids);
 
     const auto err = encode(8, ErrorResponse{ErrorCode::unknown_shard, "shard 4 is not served here"});
     const auto e = decode_error_response(payload_of(err));

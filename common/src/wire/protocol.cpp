@@ -122,6 +122,11 @@ FrameHeader decode_header(std::span<const std::byte, kHeaderBytes> bytes, std::u
     return h;
 }
 
+void set_request_id(std::vector<std::byte>& frame, std::uint64_t request_id) {
+    ensure<ProtocolError>(frame.size() >= kHeaderBytes, "wire: frame shorter than its header");
+    std::memcpy(frame.data() + 8, &request_id, sizeof(request_id));
+}
+
 std::vector<std::byte> encode_health_request(std::uint64_t request_id) {
     return Writer(MessageType::health_request, request_id).finish();
 }
@@ -195,11 +200,15 @@ std::vector<std::byte> encode(std::uint64_t request_id, const SearchResponse& r)
     w.put(r.work.blocks);
     w.put(r.work.docs_scored);
     w.put(static_cast<std::uint32_t>(r.results.size()));
-    for (const auto& list : r.results) {
+    for (std::size_t q = 0; q < r.results.size(); ++q) {
+        const auto& list = r.results[q];
+        const bool with_ids = q < r.ids.size() && r.ids[q].size() == list.size();
         w.put(static_cast<std::uint32_t>(list.size()));
-        for (const auto& h : list) {
-            w.put(h.doc);
-            w.put(h.score);
+        w.put(static_cast<std::uint8_t>(with_ids ? 1 : 0));
+        for (std::size_t i = 0; i < list.size(); ++i) {
+            w.put(list[i].doc);
+            w.put(list[i].score);
+            if (with_ids) w.put_string(r.ids[q][i]);
         }
     }
     return w.finish();
@@ -213,12 +222,16 @@ SearchResponse decode_search_response(std::span<const std::byte> payload) {
     r.work.postings = rd.get<std::uint64_t>("postings");
     r.work.blocks = rd.get<std::uint64_t>("blocks");
     r.work.docs_scored = rd.get<std::uint64_t>("docs_scored");
-    r.results.resize(rd.get_count("n_results", 4));
-    for (auto& list : r.results) {
+    r.results.resize(rd.get_count("n_results", 5));
+    r.ids.resize(r.results.size());
+    for (std::size_t q = 0; q < r.results.size(); ++q) {
+        auto& list = r.results[q];
         list.resize(rd.get_count("n_hits", 12));
+        const bool with_ids = rd.get<std::uint8_t>("with_ids") != 0;
         for (auto& h : list) {
             h.doc = rd.get<std::uint64_t>("doc");
             h.score = rd.get<float>("score");
+            if (with_ids) r.ids[q].push_back(rd.get_string("id"));
         }
     }
     rd.done("search response");

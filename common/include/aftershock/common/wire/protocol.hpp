@@ -84,7 +84,8 @@ struct SearchResponse {
     std::uint32_t shard = 0;
     std::uint64_t search_ns = 0;  ///< worker time spent searching (excludes queueing and I/O)
     WorkStats work;
-    std::vector<std::vector<GlobalHit>> results;  ///< one list per query, global doc ids, best first
+    std::vector<std::vector<GlobalHit>> results;  ///< one list per query, global doc indices, best first
+    std::vector<std::vector<std::string>> ids;    ///< external ids of those hits (same shape as results)
 };
 
 enum class ErrorCode : std::uint16_t {
@@ -117,6 +118,9 @@ struct HealthResponse {
 [[nodiscard]] std::vector<std::byte> encode(std::uint64_t request_id, const HealthResponse& r);
 /// Info is a JSON document (shards served, their ranges and parts): small, rare and meant to evolve.
 [[nodiscard]] std::vector<std::byte> encode_info_response(std::uint64_t request_id, const std::string& json);
+
+/// Sets the request id of an encoded frame (clients number requests per connection when they send them).
+void set_request_id(std::vector<std::byte>& frame, std::uint64_t request_id);
 
 /// Payload decoders: throw ProtocolError naming the field on truncation, trailing bytes or absurd counts.
 [[nodiscard]] SearchRequest decode_search_request(std::span<const std::byte> payload);

@@ -1,0 +1,75 @@
+#pragma once
+// The HTTP API's request model (DESIGN.md §7): parsing and validation of /v1/search bodies into a SearchQuery,
+// and the error shape every 4xx/5xx carries. Pure functions over JSON text, so they are unit-tested and fuzzed
+// without a server.
+#include "aftershock/common/error.hpp"
+#include "aftershock/common/fusion.hpp"
+#include "aftershock/common/wire/protocol.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace aftershock::coordinator {
+
+/// A request the API refuses: HTTP status, a stable machine-readable code and a message naming the field.
+class ApiError : public Error {
+public:
+    ApiError(int status, std::string code, const std::string& message)
+        : Error(message), m_status(status), m_code(std::move(code)) {}
+    [[nodiscard]] int status() const noexcept { return m_status; }
+    [[nodiscard]] const std::string& code() const noexcept { return m_code; }
+    /// {"error":{"code":..,"message":..}}
+    [[nodiscard]] std::string body() const;
+
+private:
+    int m_status;
+    std::string m_code;
+};
+
+struct ApiLimits {
+    std::uint32_t max_k = 1000;
+    std::uint32_t max_candidates = 10000;
+    std::size_t max_batch = 256;
+    std::size_t max_sparse_terms = 4096;
+    std::size_t max_json_depth = 16;
+    std::uint32_t max_timeout_ms = 60'000;
+};
+
+/// What the coordinator knows about the index, to validate queries before fanning them out.
+struct IndexFacts {
+    std::uint64_t sparse_dim = 0;  ///< 0 = the index has no sparse part
+    std::uint64_t dense_dim = 0;   ///< 0 = no dense part
+};
+
+/// Maps a vocabulary token to its component id; empty optional = unknown token.
+using TokenLookup = std::function<std::optional<std::uint32_t>(std::string_view)>;
+
+struct SearchQuery {
+    std::uint32_t k = 10;
+    bool has_sparse = false;
+    std::vector<std::uint32_t> indices;  ///< ascending, unique
+    std::vector<float> values;
+    bool has_dense = false;
+    std::vector<float> dense;
+    FusionParams fusion;                ///< used when both routes are present (default RRF, 60)
+    double weight_sparse = 1.0;
+    double weight_dense = 1.0;
+    std::uint32_t candidates = 100;     ///< per-route depth fused for hybrid queries (at least k)
+    wire::SearchKnobs knobs;
+    std::uint32_t timeout_ms = 0;       ///< 0 = the coordinator's default
+    double min_coverage = 1.0;          ///< fraction of shards that must answer
+    bool exact = false;                 ///< brute-force search on the workers (oracle; also the recall shadow)
+};
+
+/// Parses one search body. Throws ApiError: 400 for malformed JSON, 422 for a bad or unknown field (naming it).
+[[nodiscard]] SearchQuery parse_search(std::string_view body, const ApiLimits& limits, const IndexFacts& facts,
+                                       const TokenLookup& tokens = {});
+/// Parses {"queries":[...]} into its queries (each validated as by parse_search; errors name queries[i]).
+[[nodiscard]] std::vector<SearchQuery> parse_search_batch(std::string_view body, const ApiLimits& limits,
+                                                          const IndexFacts& facts, const TokenLookup& tokens = {});
+
+}  // namespace aftershock::coordinator

@@ -1,0 +1,66 @@
+#pragma once
+// Fan-out of one query to every shard (one replica each), with retry on another replica after a failure,
+// a hedged second request after the hedge delay, a per-request deadline, exact merge per route and fusion
+// of the routes' global lists. One Router per I/O thread; it owns that thread's worker connections.
+#include "aftershock/coordinator/api.hpp"
+#include "aftershock/coordinator/cluster.hpp"
+#include "aftershock/coordinator/metrics.hpp"
+#include "aftershock/coordinator/worker_client.hpp"
+
+#include <boost/asio.hpp>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace aftershock::coordinator {
+
+struct RouterOptions {
+    std::chrono::milliseconds default_timeout{1000};
+    /// Hedge delay: > 0 fixed; 0 = the shard's recent p95 (no hedging until enough samples); < 0 = off.
+    std::chrono::milliseconds hedge_delay{0};
+    std::chrono::microseconds min_hedge_delay{500};
+    std::chrono::milliseconds connect_timeout{500};
+    std::uint32_t max_frame_bytes = wire::kDefaultMaxFrameBytes;
+};
+
+struct SearchOutcome {
+    std::vector<GlobalHit> hits;
+    std::vector<std::string> ids;  ///< external ids of hits
+    std::uint32_t shards = 0;
+    std::uint32_t answered = 0;    ///< shards for which every route answered
+    bool deadline_hit = false;
+    bool coverage_ok = false;      ///< answered / shards >= min_coverage
+    std::string first_error;       ///< a failed shard's reason, for the 503/504 message
+    double took_ms = 0.0;
+    [[nodiscard]] bool partial() const noexcept { return answered < shards; }
+    /// "sparse" | "dense" | "hybrid"
+    std::string mode;
+};
+
+class Router {
+public:
+    Router(boost::asio::any_io_executor ex, ClusterState& cluster, CoordinatorMetrics& metrics, RouterOptions options);
+
+    /// Runs one query through the cluster. Never throws for shard failures: they show in coverage.
+    boost::asio::awaitable<SearchOutcome> search(const SearchQuery& query);
+    /// One round trip of a health or info request to worker `w` (on this router's connection to it).
+    boost::asio::awaitable<Reply> probe(std::size_t w, std::vector<std::byte> frame, std::chrono::milliseconds timeout);
+    [[nodiscard]] const boost::asio::any_io_executor& executor() const noexcept { return m_ex; }
+
+private:
+    struct RequestState;
+    struct ShardCall;
+    boost::asio::awaitable<void> shard_call(std::shared_ptr<RequestState> rs, std::uint32_t shard, std::size_t route);
+    boost::asio::awaitable<void> attempt(std::shared_ptr<RequestState> rs, std::shared_ptr<ShardCall> sc, std::size_t worker);
+    [[nodiscard]] std::chrono::nanoseconds hedge_delay(std::uint32_t shard) const;
+
+    boost::asio::any_io_executor m_ex;
+    ClusterState& m_cluster;
+    CoordinatorMetrics& m_metrics;
+    RouterOptions m_opt;
+    std::vector<std::unique_ptr<WorkerConnection>> m_connections;  ///< by worker
+};
+
+}  // namespace aftershock::coordinator

@@ -1,0 +1,231 @@
+#include "aftershock/coordinator/router.hpp"
+
+#include "aftershock/common/merge.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <cstring>
+#include <unordered_map>
+
+namespace aftershock::coordinator {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+using asio::use_awaitable;
+
+/// One query in flight: every (shard, route) call reports here; the last one wakes the waiting search.
+struct Router::RequestState {
+    RequestState(const asio::any_io_executor& ex, std::size_t calls, Clock::time_point dl) : done(ex), remaining(calls), deadline(dl) {}
+    asio::steady_timer done;
+    std::size_t remaining;
+    Clock::time_point deadline;
+    bool exact = false;
+    bool finished = false;  ///< the search has returned (deadline): late calls stop hedging and retrying
+    std::vector<std::vector<std::byte>> frames;  ///< encoded request per route (request id patched per send)
+    std::vector<wire::Route> routes;
+    /// answers[route][shard]
+    std::vector<std::vector<std::optional<wire::SearchResponse>>> answers;
+    std::string first_error;
+};
+
+/// The replicas tried for one (shard, route) and the outcome.
+struct Router::ShardCall {
+    ShardCall(const asio::any_io_executor& ex, std::uint32_t s, std::size_t r) : wake(ex), shard(s), route(r) {}
+    asio::steady_timer wake;
+    std::uint32_t shard;
+    std::size_t route;
+    std::vector<std::size_t> tried;
+    std::size_t in_flight = 0;
+    bool succeeded = false;
+    bool fatal = false;  ///< the worker refused the query itself: another replica would too
+};
+
+Router::Router(asio::any_io_executor ex, ClusterState& cluster, CoordinatorMetrics& metrics, RouterOptions options)
+    : m_ex(std::move(ex)), m_cluster(cluster), m_metrics(metrics), m_opt(options) {
+    for (std::size_t w = 0; w < cluster.n_workers(); ++w) {
+        m_connections.push_back(std::make_unique<WorkerConnection>(m_ex, cluster.address(w), m_opt.connect_timeout,
+                                                                   m_opt.max_frame_bytes));
+    }
+}
+
+awaitable<Reply> Router::probe(std::size_t w, std::vector<std::byte> frame, std::chrono::milliseconds timeout) {
+    co_return co_await m_connections[w]->call(std::move(frame), Clock::now() + timeout);
+}
+
+std::chrono::nanoseconds Router::hedge_delay(std::uint32_t shard) const {
+    if (m_opt.hedge_delay.count() < 0) return std::chrono::nanoseconds::max();
+    if (m_opt.hedge_delay.count() > 0) return m_opt.hedge_delay;
+    const auto p95 = m_cluster.latency_p95(shard);
+    if (!p95) return std::chrono::nanoseconds::max();
+    return std::max<std::chrono::nanoseconds>(m_opt.min_hedge_delay, std::chrono::nanoseconds(static_cast<std::int64_t>(*p95 * 1e9)));
+}
+
+awaitable<SearchOutcome> Router::search(const SearchQuery& q) {
+    const auto start = Clock::now();
+    SearchOutcome out;
+    out.mode = q.has_sparse && q.has_dense ? "hybrid" : (q.has_sparse ? "sparse" : "dense");
+    const auto n_shards = m_cluster.n_shards();
+    out.shards = n_shards;
+    const auto timeout = q.timeout_ms > 0 ? std::chrono::milliseconds(q.timeout_ms) : m_opt.default_timeout;
+    auto rs = std::make_shared<RequestState>(m_ex, 0, start + timeout);
+    rs->exact = q.exact;
+    const bool hybrid = q.has_sparse && q.has_dense;
+    const std::uint32_t depth = hybrid ? q.candidates : q.k;
+    const auto budget_ms = static_cast<std::uint32_t>(timeout.count());
+    if (q.has_sparse) {
+        wire::SearchRequest r{0, wire::Route::sparse, q.exact, depth, budget_ms, q.knobs, {}};
+        r.queries.push_back({q.indices, q.values, {}});
+        rs->routes.push_back(wire::Route::sparse);
+        rs->frames.push_back(wire::encode(0, r));
+    }
+    if (q.has_dense) {
+        wire::SearchRequest r{0, wire::Route::dense, q.exact, depth, budget_ms, q.knobs, {}};
+        r.queries.push_back({{}, {}, q.dense});
+        rs->routes.push_back(wire::Route::dense);
+        rs->frames.push_back(wire::encode(0, r));
+    }
+    rs->answers.assign(rs->routes.size(), std::vector<std::optional<wire::SearchResponse>>(n_shards));
+    rs->remaining = rs->routes.size() * n_shards;
+    for (std::size_t r = 0; r < rs->routes.size(); ++r) {
+        for (std::uint32_t s = 0; s < n_shards; ++s) asio::co_spawn(m_ex, shard_call(rs, s, r), asio::detached);
+    }
+    if (rs->remaining > 0) {
+        rs->done.expires_at(rs->deadline);
+        boost::system::error_code ec;
+        co_await rs->done.async_wait(asio::redirect_error(use_awaitable, ec));
+        out.deadline_hit = rs->remaining > 0;
+    }
+    rs->finished = true;
+
+    // Per route: merge the answered shards' lists exactly; remember ids for the final hits.
+    std::unordered_map<std::uint64_t, std::string> ids;
+    std::vector<std::vector<GlobalHit>> merged(rs->routes.size());
+    for (std::size_t r = 0; r < rs->routes.size(); ++r) {
+        std::vector<std::vector<GlobalHit>> lists;
+        for (auto& a : rs->answers[r]) {
+            if (!a || a->results.empty()) continue;
+            lists.push_back(std::move(a->results[0]));
+            if (!a->ids.empty()) {
+                for (std::size_t i = 0; i < lists.back().size() && i < a->ids[0].size(); ++i) ids.emplace(lists.back()[i].doc, a->ids[0][i]);
+            }
+        }
+        merged[r] = merge_topk(lists, depth);
+    }
+    for (std::uint32_t s = 0; s < n_shards; ++s) {
+        bool all = true;
+        for (std::size_t r = 0; r < rs->routes.size(); ++r) all = all && rs->answers[r][s].has_value();
+        out.answered += all ? 1 : 0;
+    }
+    // One code path for every mode: a single route is fused as the identity (linear, no normalisation, weight 1).
+    std::vector<FusionRoute> routes;
+    FusionParams fp = q.fusion;
+    if (hybrid) {
+        routes.push_back({merged[0], q.weight_sparse});
+        routes.push_back({merged[1], q.weight_dense});
+    } else {
+        routes.push_back({merged[0], 1.0});
+        fp = {FusionMethod::linear, 60.0, Normalization::none};
+    }
+    out.hits = fuse(routes, fp, q.k);
+    out.ids.reserve(out.hits.size());
+    for (const auto& h : out.hits) {
+        const auto it = ids.find(h.doc);
+        out.ids.push_back(it != ids.end() ? it->second : std::to_string(h.doc));
+    }
+    out.coverage_ok = n_shards > 0 && static_cast<double>(out.answered) >= q.min_coverage * static_cast<double>(n_shards) - 1e-9;
+    out.first_error = rs->first_error;
+    if (n_shards == 0) out.first_error = "no worker has reported its shards yet";
+    out.took_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+    co_return out;
+}
+
+awaitable<void> Router::shard_call(std::shared_ptr<RequestState> rs, std::uint32_t shard, std::size_t route) {
+    auto sc = std::make_shared<ShardCall>(m_ex, shard, route);
+    const auto launch = [&]() -> bool {
+        const auto reps = m_cluster.live_replicas(shard, sc->tried);
+        if (reps.empty()) return false;
+        sc->tried.push_back(reps.front());
+        ++sc->in_flight;
+        asio::co_spawn(m_ex, attempt(rs, sc, reps.front()), asio::detached);
+        return true;
+    };
+    // Shadow exact searches are background work: never hedged (it would double their cost).
+    const auto delay = rs->exact ? std::chrono::nanoseconds::max() : hedge_delay(shard);
+    const auto hedge_at = delay == std::chrono::nanoseconds::max() ? Clock::time_point::max() : Clock::now() + delay;
+    bool hedged = false;
+    for (;;) {
+        if (sc->succeeded || sc->fatal || rs->finished) break;
+        if (sc->in_flight == 0) {
+            // First try, or every attempt so far failed: go to a replica not tried yet, if any.
+            if (!launch()) {
+                if (sc->tried.empty()) {
+                    if (rs->first_error.empty()) rs->first_error = fmt::format("shard {} has no live replica", shard);
+                    m_metrics.shard_error(shard, "no_replica");
+                }
+                break;
+            }
+            if (sc->tried.size() > 1) m_metrics.retries.Increment();
+            continue;
+        }
+        if (!hedged && Clock::now() >= hedge_at) {
+            hedged = true;
+            if (launch()) m_metrics.hedged_requests.Increment();
+            continue;
+        }
+        sc->wake.expires_at(hedged ? rs->deadline : std::min(hedge_at, rs->deadline));
+        boost::system::error_code ec;
+        co_await sc->wake.async_wait(asio::redirect_error(use_awaitable, ec));
+        if (Clock::now() >= rs->deadline && !sc->succeeded) break;
+    }
+    if (--rs->remaining == 0) rs->done.cancel();
+}
+
+awaitable<void> Router::attempt(std::shared_ptr<RequestState> rs, std::shared_ptr<ShardCall> sc, std::size_t w) {
+    auto frame = rs->frames[sc->route];
+    // Tell the worker its shard (patched into the encoded request: shard id is the payload's first field).
+    std::memcpy(frame.data() + wire::kHeaderBytes, &sc->shard, sizeof(sc->shard));
+    const auto start = Clock::now();
+    m_cluster.begin_request(w);
+    auto reply = co_await m_connections[w]->call(std::move(frame), rs->deadline);
+    m_cluster.end_request(w);
+    const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    std::string error;
+    if (reply.kind == Reply::Kind::answer && reply.type == wire::MessageType::search_response) {
+        try {
+            auto resp = wire::decode_search_response(reply.payload);
+            m_metrics.shard_request(sc->shard, seconds);
+            if (!rs->exact) m_cluster.record_latency(sc->shard, seconds);  // the hedge delay follows live traffic only
+            if (!sc->succeeded) {
+                sc->succeeded = true;
+                if (!rs->finished) rs->answers[sc->route][sc->shard] = std::move(resp);
+            }
+        } catch (const std::exception& e) {
+            error = fmt::format("shard {} on {}: bad answer: {}", sc->shard, m_cluster.address(w).str(), e.what());
+            m_metrics.shard_error(sc->shard, "protocol");
+            m_connections[w]->close("bad answer");
+        }
+    } else if (reply.kind == Reply::Kind::answer && reply.type == wire::MessageType::error_response) {
+        try {
+            const auto err = wire::decode_error_response(reply.payload);
+            error = fmt::format("shard {} on {}: {}: {}", sc->shard, m_cluster.address(w).str(), wire::to_string(err.code), err.message);
+            m_metrics.shard_error(sc->shard, wire::to_string(err.code));
+            if (err.code == wire::ErrorCode::bad_request || err.code == wire::ErrorCode::unsupported) sc->fatal = true;
+        } catch (const std::exception& e) {
+            error = e.what();
+            m_metrics.shard_error(sc->shard, "protocol");
+        }
+    } else if (reply.kind == Reply::Kind::timeout) {
+        error = fmt::format("shard {} on {}: no answer before the deadline", sc->shard, m_cluster.address(w).str());
+        m_metrics.shard_error(sc->shard, "timeout");
+    } else {
+        error = fmt::format("shard {} on {}: {}", sc->shard, m_cluster.address(w).str(), reply.failure);
+        m_metrics.shard_error(sc->shard, reply.kind == Reply::Kind::answer ? "protocol" : "connection");
+        // The worker is gone or unreachable: stop routing to it until its health check passes again.
+        m_cluster.mark_unhealthy(w, reply.failure);
+    }
+    if (!error.empty() && rs->first_error.empty()) rs->first_error = error;
+    --sc->in_flight;
+    sc->wake.cancel();
+}
+
+}  // namespace aftershock::coordinator

@@ -1,0 +1,70 @@
+// aftershock-coordinator: the HTTP front end of a cluster of aftershock-worker processes (DESIGN.md §7).
+#include "aftershock/common/error.hpp"
+#include "aftershock/coordinator/coordinator.hpp"
+
+#include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+#include <fstream>
+
+int main(int argc, char** argv) {
+    using namespace aftershock;
+    using namespace aftershock::coordinator;
+    CLI::App app{"aftershock-coordinator: HTTP search API over aftershock-worker shard servers"};
+    app.set_version_flag("--version", std::string("aftershock-coordinator ") + AFTERSHOCK_VERSION);
+    app.set_config("--config", "", "read flags from an INI/TOML file");
+    spdlog::set_default_logger(spdlog::stderr_color_mt("coordinator"));
+    spdlog::set_pattern("[%H:%M:%S.%e] [%^%l%$] [coordinator] %v");
+    CoordinatorOptions opt;
+    std::string workers;
+    std::string port_file;
+    std::string log_level = "info";
+    int timeout_ms = 1000;
+    int hedge_ms = 0;
+    unsigned idle_ms = 30'000;
+    app.add_option("--listen", opt.listen, "host:port for the HTTP API (port 0 = any free port)")->capture_default_str();
+    app.add_option("--workers", workers, "worker addresses host:port,host:port,...")->required();
+    app.add_option("--port-file", port_file, "write the bound port here once listening (for scripts and tests)");
+    app.add_option("--io-threads", opt.io_threads, "I/O threads (one io_context each)")->capture_default_str();
+    app.add_option("--timeout-ms", timeout_ms, "default per-request deadline")->capture_default_str()->check(CLI::Range(1, 600000));
+    app.add_option("--hedge-ms", hedge_ms, "hedge delay: >0 fixed ms, 0 = the shard's recent p95, -1 = off")->capture_default_str();
+    app.add_option("--max-body-bytes", opt.max_body_bytes, "largest accepted request body")->capture_default_str();
+    app.add_option("--max-batch", opt.limits.max_batch, "most queries in one /v1/search/batch")->capture_default_str();
+    app.add_option("--max-k", opt.limits.max_k, "largest k")->capture_default_str();
+    app.add_option("--max-connections", opt.max_connections, "HTTP connection cap")->capture_default_str();
+    app.add_option("--idle-timeout-ms", idle_ms, "close keep-alive connections idle this long")->capture_default_str();
+    app.add_option("--recall-sample", opt.recall_sample, "fraction of queries re-run exactly for the online recall estimate")
+        ->capture_default_str()->check(CLI::Range(0.0, 1.0));
+    app.add_option("--recall-window", opt.recall_window, "queries in the recall estimate's sliding window")->capture_default_str();
+    app.add_option("--log-level", log_level, "trace|debug|info|warn|error|off")
+        ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e);
+    }
+    spdlog::set_level(spdlog::level::from_str(log_level));
+    try {
+        opt.workers = parse_host_port_list(workers);
+        opt.router.default_timeout = std::chrono::milliseconds(timeout_ms);
+        opt.router.hedge_delay = std::chrono::milliseconds(hedge_ms);
+        opt.idle_timeout = std::chrono::milliseconds(idle_ms);
+        Coordinator coordinator(opt);
+        if (!port_file.empty()) {
+            const auto tmp = port_file + ".tmp";
+            std::ofstream(tmp) << coordinator.port() << "\n";
+            std::filesystem::rename(tmp, port_file);
+        }
+        coordinator.handle_signals();
+        coordinator.run();
+    } catch (const aftershock::Error& e) {
+        spdlog::error("{}", e.what());
+        return 1;
+    } catch (const std::exception& e) {
+        spdlog::error("unexpected error: {}", e.what());
+        return 2;
+    }
+    return 0;
+}

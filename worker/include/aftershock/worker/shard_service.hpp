@@ -1,0 +1,63 @@
+#pragma once
+// What a shard server does with a request, without the sockets: the shards it serves, query validation and
+// the search itself. The server (server.hpp) runs this on its thread pool; tests call it directly.
+#include "aftershock/common/index_dir.hpp"
+#include "aftershock/common/seismic/params.hpp"
+#include "aftershock/common/wire/protocol.hpp"
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace aftershock::worker {
+
+/// A request the worker refuses (the connection stays open): carries the wire error code.
+class RequestError : public Error {
+public:
+    RequestError(wire::ErrorCode code, const std::string& message) : Error(message), m_code(code) {}
+    [[nodiscard]] wire::ErrorCode code() const noexcept { return m_code; }
+
+private:
+    wire::ErrorCode m_code;
+};
+
+/// Defaults for knobs a request leaves at 0.
+struct SearchDefaults {
+    seismic::SearchParams sparse;
+    std::uint32_t ef_search = 64;
+    std::uint32_t nprobe = 16;
+};
+
+struct ServiceLimits {
+    std::uint32_t max_k = 10000;
+    std::uint32_t max_queries = 1024;  ///< per request
+};
+
+class ShardService {
+public:
+    /// Loads and verifies the listed shards of `dir` (all of them when `shards` is empty). Throws InputError.
+    static ShardService open(const std::string& dir, const std::vector<std::uint32_t>& shards, SearchDefaults defaults = {},
+                             ServiceLimits limits = {});
+
+    /// Searches every query of the request on its shard. Throws RequestError for a request it refuses.
+    /// Thread-safe: each calling thread uses its own scratch.
+    [[nodiscard]] wire::SearchResponse search(const wire::SearchRequest& request) const;
+
+    /// JSON: the index (n_shards, n_docs, corpus checksum) and each served shard's range and parts.
+    [[nodiscard]] std::string info_json() const;
+    [[nodiscard]] const Manifest& manifest() const noexcept { return m_manifest; }
+    [[nodiscard]] const std::map<std::uint32_t, Shard>& shards() const noexcept { return m_shards; }
+
+private:
+    [[nodiscard]] const Shard& shard(std::uint32_t id) const;
+    Manifest m_manifest;
+    std::map<std::uint32_t, Shard> m_shards;
+    SearchDefaults m_defaults;
+    ServiceLimits m_limits;
+};
+
+/// Parses "0,1,5" or "0-3" or "all" (empty list = all). Throws UsageError.
+[[nodiscard]] std::vector<std::uint32_t> parse_shard_list(const std::string& text);
+
+}  // namespace aftershock::worker

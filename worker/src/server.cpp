@@ -1,0 +1,334 @@
+#include "aftershock/worker/server.hpp"
+
+#include "aftershock/common/host_port.hpp"
+#include "aftershock/common/parallel.hpp"
+
+#include <boost/asio.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <deque>
+#include <set>
+#include <thread>
+
+namespace aftershock::worker {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+using asio::use_awaitable;
+using asio::ip::tcp;
+using namespace asio::experimental::awaitable_operators;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+/// Worker-side metrics (DESIGN.md §8): request counts by type and outcome, search time, work per query.
+struct WorkerMetrics {
+    explicit WorkerMetrics(prometheus::Registry& r)
+        : requests(prometheus::BuildCounter().Name("aftershock_worker_requests_total")
+                       .Help("Requests handled by the shard server, by message type and outcome").Register(r)),
+          search_seconds(prometheus::BuildHistogram().Name("aftershock_worker_search_duration_seconds")
+                             .Help("Time spent searching one request on its shard (excludes queueing)").Register(r)),
+          queue_seconds(prometheus::BuildHistogram().Name("aftershock_worker_queue_duration_seconds")
+                            .Help("Time a search request waited for a search thread").Register(r)),
+          work(prometheus::BuildCounter().Name("aftershock_worker_work_total")
+                   .Help("Work done by searches: postings read, blocks evaluated, documents scored").Register(r)),
+          queries(prometheus::BuildCounter().Name("aftershock_worker_queries_total")
+                      .Help("Queries searched (a batch request carries several)").Register(r)),
+          protocol_errors(prometheus::BuildCounter().Name("aftershock_worker_protocol_errors_total")
+                              .Help("Connections closed for malformed frames, timeouts or the connection cap").Register(r)),
+          connections(prometheus::BuildGauge().Name("aftershock_worker_connections")
+                          .Help("Open coordinator connections").Register(r).Add({})),
+          in_flight(prometheus::BuildGauge().Name("aftershock_worker_in_flight_requests")
+                        .Help("Search requests received and not yet answered").Register(r).Add({})),
+          documents(prometheus::BuildGauge().Name("aftershock_index_documents")
+                        .Help("Documents in each shard this process serves").Register(r)) {}
+
+    prometheus::Family<prometheus::Counter>& requests;
+    prometheus::Family<prometheus::Histogram>& search_seconds;
+    prometheus::Family<prometheus::Histogram>& queue_seconds;
+    prometheus::Family<prometheus::Counter>& work;
+    prometheus::Family<prometheus::Counter>& queries;
+    prometheus::Family<prometheus::Counter>& protocol_errors;
+    prometheus::Gauge& connections;
+    prometheus::Gauge& in_flight;
+    prometheus::Family<prometheus::Gauge>& documents;
+
+    static prometheus::Histogram::BucketBoundaries latency_buckets() {
+        return {0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0};
+    }
+    void count(const char* type, const char* outcome) { requests.Add({{"type", type}, {"outcome", outcome}}).Increment(); }
+    void protocol_error(const char* reason) { protocol_errors.Add({{"reason", reason}}).Increment(); }
+};
+
+}  // namespace
+
+struct Server::Impl {
+    const ShardService& service;
+    ServerOptions opt;
+    WorkerMetrics metrics;
+    asio::io_context io{1};
+    asio::thread_pool pool;
+    tcp::acceptor acceptor{io};
+    asio::signal_set signals{io};
+    std::atomic<bool> stopping{false};
+    std::atomic<std::uint64_t> in_flight{0};
+
+    struct Connection : std::enable_shared_from_this<Connection> {
+        explicit Connection(tcp::socket s) : socket(std::move(s)), timer(socket.get_executor()) {}
+        tcp::socket socket;
+        asio::steady_timer timer;
+        std::deque<std::vector<std::byte>> out;
+        bool writing = false;
+        bool closed = false;
+        void close() {
+            if (closed) return;
+            closed = true;
+            boost::system::error_code ignored;
+            socket.shutdown(tcp::socket::shutdown_both, ignored);
+            socket.close(ignored);
+        }
+    };
+    std::set<std::shared_ptr<Connection>> connections;
+
+    Impl(const ShardService& s, ServerOptions o, prometheus::Registry& r)
+        : service(s), opt(std::move(o)), metrics(r), pool(resolve_threads(opt.threads)) {
+        const auto hp = parse_host_port(opt.listen);
+        tcp::resolver resolver(io);
+        boost::system::error_code ec;
+        const auto endpoints = resolver.resolve(hp.host, std::to_string(hp.port), ec);
+        ensure<UsageError>(!ec && !endpoints.empty(), "--listen {}: cannot resolve: {}", opt.listen, ec.message());
+        const tcp::endpoint ep = *endpoints.begin();
+        acceptor.open(ep.protocol());
+        acceptor.set_option(tcp::acceptor::reuse_address(true));
+        acceptor.bind(ep, ec);
+        ensure(!ec, "--listen {}: cannot bind: {}", opt.listen, ec.message());
+        acceptor.listen(asio::socket_base::max_listen_connections);
+        for (const auto& [id, sh] : service.shards()) {
+            metrics.documents.Add({{"shard", std::to_string(id)}}).Set(static_cast<double>(sh.meta.doc_end - sh.meta.doc_begin));
+        }
+    }
+
+    awaitable<void> accept_loop() {
+        for (;;) {
+            boost::system::error_code ec;
+            auto socket = co_await acceptor.async_accept(asio::redirect_error(use_awaitable, ec));
+            if (ec) {
+                if (stopping) co_return;
+                spdlog::warn("accept failed: {}", ec.message());
+                continue;
+            }
+            if (connections.size() >= opt.max_connections) {
+                metrics.protocol_error("connection_cap");
+                socket.close(ec);
+                continue;
+            }
+            socket.set_option(tcp::no_delay(true), ec);
+            auto conn = std::make_shared<Connection>(std::move(socket));
+            connections.insert(conn);
+            metrics.connections.Increment();
+            asio::co_spawn(io, read_loop(conn), asio::detached);
+        }
+    }
+
+    /// Reads exactly buf.size() bytes or gives up after `limit`; false on timeout, EOF or error.
+    static awaitable<bool> read_within(Connection& c, asio::mutable_buffer buf, std::chrono::milliseconds limit) {
+        c.timer.expires_after(limit);
+        boost::system::error_code ec;
+        auto result = co_await (asio::async_read(c.socket, buf, asio::redirect_error(use_awaitable, ec)) ||
+                                c.timer.async_wait(use_awaitable));
+        co_return result.index() == 0 && !ec;
+    }
+
+    awaitable<void> read_loop(std::shared_ptr<Connection> conn) {
+        std::array<std::byte, wire::kHeaderBytes> header{};
+        std::vector<std::byte> payload;
+        try {
+            for (;;) {
+                if (!co_await read_within(*conn, asio::buffer(header), opt.idle_timeout)) break;
+                wire::FrameHeader h;
+                try {
+                    h = wire::decode_header(header, opt.max_frame_bytes);
+                } catch (const wire::ProtocolError& e) {
+                    metrics.protocol_error("bad_header");
+                    spdlog::debug("closing connection: {}", e.what());
+                    break;
+                }
+                payload.resize(h.length);
+                if (h.length > 0 && !co_await read_within(*conn, asio::buffer(payload), opt.frame_timeout)) {
+                    metrics.protocol_error("truncated_frame");
+                    break;
+                }
+                if (!dispatch(conn, h, payload)) break;
+            }
+        } catch (const std::exception& e) {
+            spdlog::debug("connection error: {}", e.what());
+        }
+        conn->close();
+        if (connections.erase(conn) > 0) metrics.connections.Decrement();
+    }
+
+    /// Handles one frame; false when the connection must be closed.
+    bool dispatch(const std::shared_ptr<Connection>& conn, const wire::FrameHeader& h, const std::vector<std::byte>& payload) {
+        switch (h.type) {
+        case wire::MessageType::health_request:
+            metrics.count("health", "ok");
+            send(conn, wire::encode(h.request_id, wire::HealthResponse{!stopping, static_cast<std::uint32_t>(service.shards().size()),
+                                                                        in_flight.load()}));
+            return true;
+        case wire::MessageType::info_request:
+            metrics.count("info", "ok");
+            send(conn, wire::encode_info_response(h.request_id, service.info_json()));
+            return true;
+        case wire::MessageType::search_request: break;
+        default:
+            metrics.protocol_error("unexpected_type");
+            return false;
+        }
+        wire::SearchRequest req;
+        try {
+            req = wire::decode_search_request(payload);
+        } catch (const wire::ProtocolError& e) {
+            metrics.protocol_error("bad_payload");
+            spdlog::debug("closing connection: {}", e.what());
+            return false;
+        }
+        if (stopping) {
+            metrics.count("search", "shutting_down");
+            send(conn, wire::encode(h.request_id, wire::ErrorResponse{wire::ErrorCode::shutting_down, "worker is shutting down"}));
+            return true;
+        }
+        ++in_flight;
+        metrics.in_flight.Increment();
+        const auto received = Clock::now();
+        asio::post(pool, [this, conn, id = h.request_id, req = std::move(req), received]() mutable {
+            auto frame = run_search(id, req, received);
+            asio::post(io, [this, conn, frame = std::move(frame)]() mutable {
+                send(conn, std::move(frame));
+                --in_flight;
+                metrics.in_flight.Decrement();
+            });
+        });
+        return true;
+    }
+
+    /// Runs on a search thread.
+    std::vector<std::byte> run_search(std::uint64_t id, const wire::SearchRequest& req, Clock::time_point received) {
+        const auto started = Clock::now();
+        metrics.queue_seconds.Add({}, WorkerMetrics::latency_buckets()).Observe(std::chrono::duration<double>(started - received).count());
+        if (opt.test_delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(opt.test_delay_ms));
+        const char* route = req.route == wire::Route::sparse ? (req.exact ? "sparse_exact" : "sparse")
+                                                              : (req.exact ? "dense_exact" : "dense");
+        if (req.timeout_ms > 0 && Clock::now() - received > std::chrono::milliseconds(req.timeout_ms)) {
+            metrics.count("search", "deadline");
+            return wire::encode(id, wire::ErrorResponse{wire::ErrorCode::deadline, "request budget ran out before the search started"});
+        }
+        try {
+            auto resp = service.search(req);
+            metrics.count("search", "ok");
+            metrics.search_seconds.Add({{"route", route}}, WorkerMetrics::latency_buckets())
+                .Observe(static_cast<double>(resp.search_ns) * 1e-9);
+            metrics.queries.Add({{"route", route}}).Increment(static_cast<double>(req.queries.size()));
+            metrics.work.Add({{"route", route}, {"kind", "postings"}}).Increment(static_cast<double>(resp.work.postings));
+            metrics.work.Add({{"route", route}, {"kind", "blocks"}}).Increment(static_cast<double>(resp.work.blocks));
+            metrics.work.Add({{"route", route}, {"kind", "docs_scored"}}).Increment(static_cast<double>(resp.work.docs_scored));
+            return wire::encode(id, resp);
+        } catch (const RequestError& e) {
+            metrics.count("search", wire::to_string(e.code()));
+            return wire::encode(id, wire::ErrorResponse{e.code(), e.what()});
+        } catch (const std::exception& e) {
+            spdlog::error("search failed: {}", e.what());
+            metrics.count("search", "internal");
+            return wire::encode(id, wire::ErrorResponse{wire::ErrorCode::internal, e.what()});
+        }
+    }
+
+    void send(const std::shared_ptr<Connection>& conn, std::vector<std::byte> frame) {
+        if (conn->closed) return;
+        conn->out.push_back(std::move(frame));
+        if (!conn->writing) {
+            conn->writing = true;
+            asio::co_spawn(io, write_loop(conn), asio::detached);
+        }
+    }
+
+    static awaitable<void> write_loop(std::shared_ptr<Connection> conn) {
+        try {
+            while (!conn->out.empty() && !conn->closed) {
+                co_await asio::async_write(conn->socket, asio::buffer(conn->out.front()), use_awaitable);
+                conn->out.pop_front();
+            }
+        } catch (const std::exception& e) {
+            spdlog::debug("write failed: {}", e.what());
+            conn->close();
+        }
+        conn->writing = false;
+    }
+
+    awaitable<void> drain() {
+        boost::system::error_code ec;
+        acceptor.close(ec);
+        const auto deadline = Clock::now() + opt.drain_timeout;
+        asio::steady_timer t(io);
+        while (in_flight > 0 && Clock::now() < deadline) {
+            t.expires_after(std::chrono::milliseconds(5));
+            co_await t.async_wait(use_awaitable);
+        }
+        // Let the last answers reach their sockets.
+        for (int i = 0; i < 100; ++i) {
+            bool pending = false;
+            for (const auto& c : connections) pending = pending || c->writing;
+            if (!pending) break;
+            t.expires_after(std::chrono::milliseconds(5));
+            co_await t.async_wait(use_awaitable);
+        }
+        if (in_flight > 0) spdlog::warn("stopping with {} searches still running (drain timeout)", in_flight.load());
+        for (const auto& c : connections) c->close();
+        signals.cancel(ec);
+        io.stop();
+    }
+};
+
+Server::Server(const ShardService& service, ServerOptions options, prometheus::Registry& registry)
+    : m_impl(std::make_unique<Impl>(service, std::move(options), registry)) {}
+
+Server::~Server() {
+    m_impl->pool.stop();
+    m_impl->pool.join();
+}
+
+std::uint16_t Server::port() const noexcept { return m_impl->acceptor.local_endpoint().port(); }
+
+void Server::run() {
+    asio::co_spawn(m_impl->io, m_impl->accept_loop(), asio::detached);
+    spdlog::info("worker listening on {}:{} ({} search threads)", m_impl->acceptor.local_endpoint().address().to_string(),
+                 port(), resolve_threads(m_impl->opt.threads));
+    m_impl->io.run();
+    m_impl->pool.join();
+    spdlog::info("worker stopped");
+}
+
+void Server::stop() {
+    asio::post(m_impl->io, [impl = m_impl.get()] {
+        if (impl->stopping.exchange(true)) return;
+        spdlog::info("stopping: draining {} in-flight searches", impl->in_flight.load());
+        asio::co_spawn(impl->io, impl->drain(), asio::detached);
+    });
+}
+
+void Server::handle_signals() {
+    m_impl->signals.add(SIGTERM);
+    m_impl->signals.add(SIGINT);
+    m_impl->signals.async_wait([this](const boost::system::error_code& ec, int sig) {
+        if (!ec) {
+            spdlog::info("signal {}: graceful stop", sig);
+            stop();
+        }
+    });
+}
+
+}  // namespace aftershock::worker

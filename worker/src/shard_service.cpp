@@ -1,0 +1,161 @@
+#include "aftershock/worker/shard_service.hpp"
+
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cmath>
+
+namespace aftershock::worker {
+
+namespace {
+
+using wire::ErrorCode;
+
+void check_sparse_query(const wire::WireQuery& q, std::uint64_t dim, std::size_t qi) {
+    for (std::size_t i = 0; i < q.indices.size(); ++i) {
+        if (q.indices[i] >= dim) {
+            throw RequestError(ErrorCode::bad_request, fmt::format("query {}: index {} is out of range (dim {})", qi,
+                                                                   q.indices[i], dim));
+        }
+        if (i > 0 && q.indices[i] <= q.indices[i - 1]) {
+            throw RequestError(ErrorCode::bad_request,
+                               fmt::format("query {}: indices must be strictly ascending (position {})", qi, i));
+        }
+        if (!std::isfinite(q.values[i])) {
+            throw RequestError(ErrorCode::bad_request, fmt::format("query {}: value at position {} is not finite", qi, i));
+        }
+    }
+}
+
+}  // namespace
+
+ShardService ShardService::open(const std::string& dir, const std::vector<std::uint32_t>& shards, SearchDefaults defaults,
+                                ServiceLimits limits) {
+    ShardService s;
+    s.m_manifest = read_manifest(dir);
+    s.m_defaults = defaults;
+    s.m_limits = limits;
+    validate(defaults.sparse);
+    for (const auto& r : s.m_manifest.shards) {
+        if (!shards.empty() && std::find(shards.begin(), shards.end(), r.shard) == shards.end()) continue;
+        s.m_shards.emplace(r.shard, load_verified_shard(dir, r));
+    }
+    for (auto id : shards) {
+        ensure<UsageError>(s.m_shards.count(id) == 1, "{}: shard {} is not in the index (it has {} shards)", dir, id,
+                           s.m_manifest.n_shards);
+    }
+    spdlog::info("serving {} of {} shards of {}", s.m_shards.size(), s.m_manifest.n_shards, dir);
+    return s;
+}
+
+const Shard& ShardService::shard(std::uint32_t id) const {
+    const auto it = m_shards.find(id);
+    if (it == m_shards.end()) throw RequestError(ErrorCode::unknown_shard, fmt::format("shard {} is not served here", id));
+    return it->second;
+}
+
+wire::SearchResponse ShardService::search(const wire::SearchRequest& req) const {
+    const auto start = std::chrono::steady_clock::now();
+    const auto& sh = shard(req.shard);
+    if (req.k == 0 || req.k > m_limits.max_k) {
+        throw RequestError(ErrorCode::bad_request, fmt::format("k = {} must be in 1..{}", req.k, m_limits.max_k));
+    }
+    if (req.queries.size() > m_limits.max_queries) {
+        throw RequestError(ErrorCode::bad_request, fmt::format("{} queries in one request; the limit is {}",
+                                                               req.queries.size(), m_limits.max_queries));
+    }
+    wire::SearchResponse resp;
+    resp.shard = req.shard;
+    resp.results.resize(req.queries.size());
+    resp.ids.resize(req.queries.size());
+    if (req.route == wire::Route::dense) {
+        throw RequestError(ErrorCode::unsupported, fmt::format("shard {} has no dense index", req.shard));
+    }
+    if (!sh.sparse) throw RequestError(ErrorCode::unsupported, fmt::format("shard {} has no sparse index", req.shard));
+    seismic::SearchParams p = m_defaults.sparse;
+    p.k = req.k;
+    if (req.knobs.query_cut != 0) p.query_cut = req.knobs.query_cut;
+    if (req.knobs.heap_factor != 0.0F) p.heap_factor = req.knobs.heap_factor;
+    if (req.knobs.knn != 0) p.knn = req.knobs.knn;
+    p.first_sorted = p.first_sorted || req.knobs.first_sorted;
+    try {
+        validate(p);
+    } catch (const UsageError& e) {
+        throw RequestError(ErrorCode::bad_request, e.what());
+    }
+    for (std::size_t qi = 0; qi < req.queries.size(); ++qi) check_sparse_query(req.queries[qi], sh.sparse->dim(), qi);
+    thread_local seismic::SearchScratch scratch;
+    for (std::size_t qi = 0; qi < req.queries.size(); ++qi) {
+        const auto& q = req.queries[qi];
+        const SparseView view{q.indices, q.values};
+        seismic::SearchStats st;
+        const auto hits = req.exact ? sh.sparse->search_exact(view, p.k, scratch, &st)
+                                    : sh.sparse->search(view, p, scratch, &st);
+        resp.work.postings += st.postings;
+        resp.work.blocks += st.blocks_evaluated;
+        resp.work.docs_scored += st.docs_scored;
+        auto& out = resp.results[qi];
+        out.reserve(hits.size());
+        for (const auto& h : hits) {
+            out.push_back({sh.meta.doc_begin + h.doc, h.score});
+            resp.ids[qi].push_back(sh.ids[h.doc]);
+        }
+    }
+    resp.search_ns = static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count());
+    return resp;
+}
+
+std::string ShardService::info_json() const {
+    nlohmann::json j;
+    j["n_shards"] = m_manifest.n_shards;
+    j["n_docs"] = m_manifest.n_docs;
+    j["corpus_checksum"] = m_manifest.corpus_checksum;
+    j["shards"] = nlohmann::json::array();
+    for (const auto& [id, sh] : m_shards) {
+        nlohmann::json s;
+        s["shard"] = id;
+        s["doc_begin"] = sh.meta.doc_begin;
+        s["doc_end"] = sh.meta.doc_end;
+        s["sparse"] = sh.sparse.has_value();
+        s["dim"] = sh.sparse ? sh.sparse->dim() : 0;
+        s["dense"] = false;
+        s["checksum"] = sh.checksum;
+        j["shards"].push_back(std::move(s));
+    }
+    return j.dump();
+}
+
+std::vector<std::uint32_t> parse_shard_list(const std::string& text) {
+    std::vector<std::uint32_t> out;
+    if (text.empty() || text == "all") return out;
+    std::size_t pos = 0;
+    while (pos <= text.size()) {
+        const auto comma = text.find(',', pos);
+        const auto item = text.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+        const auto dash = item.find('-');
+        try {
+            std::size_t used = 0;
+            if (dash == std::string::npos) {
+                const auto v = std::stoul(item, &used);
+                ensure<UsageError>(used == item.size(), "");
+                out.push_back(static_cast<std::uint32_t>(v));
+            } else {
+                const auto a = std::stoul(item.substr(0, dash), &used);
+                ensure<UsageError>(used == dash, "");
+                const auto b = std::stoul(item.substr(dash + 1), &used);
+                ensure<UsageError>(used == item.size() - dash - 1 && a <= b && b - a < 1000000, "");
+                for (auto v = a; v <= b; ++v) out.push_back(static_cast<std::uint32_t>(v));
+            }
+        } catch (const std::exception&) {
+            throw UsageError("bad shard list '" + text + "' (expected e.g. 0,1,5 or 0-3 or all)");
+        }
+        if (comma == std::string::npos) break;
+        pos = comma + 1;
+    }
+    return out;
+}
+
+}  // namespace aftershock::worker

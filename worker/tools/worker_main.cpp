@@ -1,0 +1,85 @@
+// aftershock-worker: serves shards of an index directory to coordinators over the binary protocol
+// (docs/PROTOCOL.md), with its own Prometheus /metrics. SIGTERM drains in-flight requests, then exits 0.
+#include "aftershock/common/error.hpp"
+#include "aftershock/worker/server.hpp"
+#include "aftershock/worker/shard_service.hpp"
+
+#include <CLI/CLI.hpp>
+#include <prometheus/exposer.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+#include <fstream>
+
+int main(int argc, char** argv) {
+    using namespace aftershock;
+    CLI::App app{"aftershock-worker: serve index shards to the coordinator"};
+    app.set_version_flag("--version", std::string("aftershock-worker ") + AFTERSHOCK_VERSION);
+    app.set_config("--config", "", "read flags from an INI/TOML file");
+    spdlog::set_default_logger(spdlog::stderr_color_mt("worker"));
+    spdlog::set_pattern("[%H:%M:%S.%e] [%^%l%$] [worker] %v");
+    std::string index;
+    std::string shards = "all";
+    std::string metrics_listen;
+    std::string port_file;
+    std::string log_level = "info";
+    worker::ServerOptions opt;
+    worker::SearchDefaults defaults;
+    unsigned idle_ms = 300'000;
+    unsigned frame_ms = 10'000;
+    unsigned drain_ms = 10'000;
+    app.add_option("--index", index, "index directory (manifest.json + shard files)")->required();
+    app.add_option("--shards", shards, "shards to serve: 0,1,5 | 0-3 | all")->capture_default_str();
+    app.add_option("--listen", opt.listen, "host:port for coordinators (port 0 = any free port)")->capture_default_str();
+    app.add_option("--metrics-listen", metrics_listen, "host:port for Prometheus /metrics (empty = off)");
+    app.add_option("--port-file", port_file, "write the bound port here once listening (for scripts and tests)");
+    app.add_option("--threads", opt.threads, "search threads (0 = all cores)")->capture_default_str();
+    app.add_option("--query-cut", defaults.sparse.query_cut, "default sparse query_cut")->capture_default_str();
+    app.add_option("--heap-factor", defaults.sparse.heap_factor, "default sparse heap_factor")->capture_default_str();
+    app.add_option("--knn", defaults.sparse.knn, "default kNN refinement neighbours")->capture_default_str();
+    app.add_option("--ef-search", defaults.ef_search, "default HNSW ef_search")->capture_default_str();
+    app.add_option("--nprobe", defaults.nprobe, "default IVF nprobe")->capture_default_str();
+    app.add_option("--max-frame-bytes", opt.max_frame_bytes, "largest accepted frame")->capture_default_str();
+    app.add_option("--max-connections", opt.max_connections, "connection cap")->capture_default_str();
+    app.add_option("--idle-timeout-ms", idle_ms, "close connections idle this long")->capture_default_str();
+    app.add_option("--frame-timeout-ms", frame_ms, "a started frame must complete within this")->capture_default_str();
+    app.add_option("--drain-timeout-ms", drain_ms, "SIGTERM: wait this long for in-flight searches")->capture_default_str();
+    app.add_option("--test-delay-ms", opt.test_delay_ms, "")->group("");  // test-only slow replica
+    app.add_option("--log-level", log_level, "trace|debug|info|warn|error|off")
+        ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e);
+    }
+    spdlog::set_level(spdlog::level::from_str(log_level));
+    opt.idle_timeout = std::chrono::milliseconds(idle_ms);
+    opt.frame_timeout = std::chrono::milliseconds(frame_ms);
+    opt.drain_timeout = std::chrono::milliseconds(drain_ms);
+    try {
+        auto registry = std::make_shared<prometheus::Registry>();
+        const auto service = worker::ShardService::open(index, worker::parse_shard_list(shards), defaults);
+        worker::Server server(service, opt, *registry);
+        std::unique_ptr<prometheus::Exposer> exposer;
+        if (!metrics_listen.empty()) {
+            exposer = std::make_unique<prometheus::Exposer>(metrics_listen);
+            exposer->RegisterCollectable(registry);
+            spdlog::info("metrics on http://{}/metrics", metrics_listen);
+        }
+        if (!port_file.empty()) {
+            const auto tmp = port_file + ".tmp";
+            std::ofstream(tmp) << server.port() << "\n";
+            std::filesystem::rename(tmp, port_file);
+        }
+        server.handle_signals();
+        server.run();
+    } catch (const aftershock::Error& e) {
+        spdlog::error("{}", e.what());
+        return 1;
+    } catch (const std::exception& e) {
+        spdlog::error("unexpected error: {}", e.what());
+        return 2;
+    }
+    return 0;
+}
