@@ -8,13 +8,15 @@
 namespace aftershock::text {
 namespace {
 
-WordPieceTokenizer make_tokenizer(TextVocab& v, const std::string& source) {
+/// The tokenizer the documents went through: the corpus' stopwords and stemmer apply to queries too.
+WordPieceTokenizer make_tokenizer(std::vector<std::string>&& tokens, const std::optional<TextStats>& stats,
+                                  const std::string& source) {
     TokenizerOptions options;
-    if (v.stats) {
-        options.stopwords = stopword_list(v.stats->stopwords);
-        options.s_stem = parse_stemmer(v.stats->stemmer);
+    if (stats) {
+        options.stopwords = stopword_list(stats->stopwords);
+        options.s_stem = parse_stemmer(stats->stemmer);
     }
-    return WordPieceTokenizer(Vocabulary::from_tokens(std::move(v.tokens), source), std::move(options));
+    return WordPieceTokenizer(Vocabulary::from_tokens(std::move(tokens), source), std::move(options));
 }
 
 }  // namespace
@@ -26,7 +28,7 @@ QueryMode parse_query_mode(std::string_view s) {
 }
 
 QueryEncoder::QueryEncoder(TextVocab vocab, std::string source)
-    : m_source(std::move(source)), m_stats(std::move(vocab.stats)), m_tokenizer(make_tokenizer(vocab, m_source)) {}
+    : m_source(std::move(source)), m_stats(std::move(vocab.stats)), m_tokenizer(make_tokenizer(std::move(vocab.tokens), m_stats, m_source)) {}
 
 QueryEncoder QueryEncoder::from_corpus(const std::string& path) {
     const h5::File f(path, h5::File::Mode::read);
