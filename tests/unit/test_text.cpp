@@ -136,13 +136,18 @@ struct SmallText {
                          "{\"id\": \"d3\", \"contents\": \"cat cat dog\"}\n");
         write_file(queries, "q1\tcat sat cat\nq2\tdog\n");
     }
-    ImportStats import() const {
+    /// Text import of `docs` (no queries) into `out` with `vocab`.
+    ImportOptions options() const {
         ImportOptions opt;
         opt.format = "text";
         opt.docs = docs;
-        opt.queries = queries;
         opt.out = out;
         opt.vocab = vocab;
+        return opt;
+    }
+    ImportStats import() const {
+        auto opt = options();
+        opt.queries = queries;
         return import_corpus(opt);
     }
 };
@@ -192,11 +197,7 @@ TEST(TextImportTest, BadInputIsAnErrorAndWritesNothing) {
     expect_error("hello world\n", "cannot tell the text layout");
     // --skip-empty leaves the empty one out instead.
     write_file(t.docs, "{\"id\": \"d1\", \"contents\": \"cat\"}\n{\"id\": \"d2\", \"contents\": \"\"}\n");
-    ImportOptions opt;
-    opt.format = "text";
-    opt.docs = t.docs;
-    opt.out = t.out;
-    opt.vocab = t.vocab;
+    auto opt = t.options();
     opt.skip_empty = true;
     EXPECT_EQ(import_corpus(opt).docs, 1U);
     opt.k1 = -1;
@@ -355,11 +356,7 @@ TEST(QueryEncoderTest, AppliesTheCorpusStopwordsAndStemmer) {
     SmallText t;
     write_file(t.vocab, "[PAD]\n[UNK]\nthe\ncat\ndog\nsat\ncats\n");
     write_file(t.docs, "{\"id\": \"d1\", \"contents\": \"The cats sat\"}\n");
-    ImportOptions opt;
-    opt.format = "text";
-    opt.docs = t.docs;
-    opt.out = t.out;
-    opt.vocab = t.vocab;
+    auto opt = t.options();
     opt.stopwords = "english";
     opt.stemmer = "s";
     (void)import_corpus(opt);
