@@ -7,7 +7,9 @@
 #include "aftershock/common/groundtruth.hpp"
 #include "aftershock/common/index_dir.hpp"
 #include "aftershock/common/latency.hpp"
+#include "aftershock/common/import/text_collections.hpp"
 #include "aftershock/common/parallel.hpp"
+#include "aftershock/common/text/query_encoder.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -27,16 +29,43 @@ struct SearchOptions {
     std::string mode = "sparse";
     unsigned threads = 1;
     seismic::SearchParams seismic;
+    std::vector<std::string> text;  ///< free-text queries (ids 0..n-1)
+    std::string text_file;          ///< topics file (any layout of import/text_collections.hpp)
+    std::string text_mode = "bm25";
 };
 
+/// Text queries encoded with the index's or the corpus' vocabulary; empty if none were given.
+struct TextQueries {
+    std::vector<std::string> ids;
+    CsrMatrix rows;
+};
+
+TextQueries encode_text_queries(const SearchOptions& o) {
+    TextQueries out;
+    std::vector<std::string> texts;
+    for (std::size_t i = 0; i < o.text.size(); ++i) {
+        out.ids.push_back(std::to_string(i));
+        texts.push_back(o.text[i]);
+    }
+    if (!o.text_file.empty()) {
+        read_text_collection(o.text_file, Side::queries, [&](TextRecord&& r) {
+            out.ids.push_back(std::move(r.id));
+            texts.push_back(std::move(r.text));
+        });
+    }
+    const auto encoder = o.exact ? text::QueryEncoder::from_corpus(o.corpus) : text::QueryEncoder::from_index(o.index);
+    out.rows = encoder.encode_batch(texts, out.ids, text::parse_query_mode(o.text_mode));
+    return out;
+}
+
 /// Writes the run (external ids) and prints the latency summary line on stderr.
-template <typename Results, typename DocId>
-void write_run(const SearchOptions& o, const Corpus& corpus, const Results& results, DocId&& doc_id,
+template <typename Results, typename QueryId, typename DocId>
+void write_run(const SearchOptions& o, QueryId&& query_id, const Results& results, DocId&& doc_id,
                const std::vector<double>& latencies, unsigned threads) {
     std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(o.out.c_str(), "w"), &std::fclose);
     ensure(file != nullptr, "cannot write {}", o.out);
     for (std::size_t q = 0; q < results.size(); ++q) {
-        const auto qid = corpus.query_id(q);
+        const auto qid = query_id(q);
         for (std::size_t r = 0; r < results[q].size(); ++r) {
             fmt::print(file.get(), "{}\t{}\t{}\t{:.9g}\n", qid, doc_id(results[q][r].doc), r + 1, results[q][r].score);
         }
@@ -64,46 +93,61 @@ std::vector<std::vector<Hit>> dense_per_query(const DenseExactIndex& index, cons
 
 void run_search(const SearchOptions& o) {
     ensure<UsageError>(o.exact || !o.index.empty(), "pass --index DIR for Seismic search, or --exact for the exact oracle");
+    const bool with_text = !o.text.empty() || !o.text_file.empty();
+    ensure<UsageError>(!o.corpus.empty() || (with_text && !o.exact),
+                       "--corpus is required (only --index with --text/--text-file can do without)");
     const auto mode = parse_search_mode(o.mode);
+    ensure<UsageError>(!with_text || mode == SearchMode::sparse, "text queries are sparse: --mode dense does not apply");
     const unsigned threads = resolve_threads(o.threads);
+    const auto text_queries = with_text ? encode_text_queries(o) : TextQueries{};
     CorpusParts parts;
     parts.sparse = mode == SearchMode::sparse;
     parts.dense = mode == SearchMode::dense;
     parts.vocab = false;
     parts.docs = o.exact;  // an index search needs only the queries
-    const auto corpus = read_corpus(o.corpus, parts);
+    parts.queries = !with_text;
+    const auto corpus = o.corpus.empty() ? Corpus{} : read_corpus(o.corpus, parts);
+    const auto query_id = [&](std::size_t q) { return with_text ? text_queries.ids[q] : corpus.query_id(q); };
     std::vector<double> latencies;
     if (!o.exact) {
         ensure<UsageError>(mode == SearchMode::sparse, "dense search over an index directory is not available yet; use --exact");
-        ensure<InputError>(corpus.query_sparse.has_value(), "{}: no sparse queries", o.corpus);
+        ensure<InputError>(with_text || corpus.query_sparse.has_value(), "{}: no sparse queries", o.corpus);
         auto params = o.seismic;
         params.k = o.k;
         const auto index = LocalIndex::open(o.index);
-        const auto results = index.search_sparse(*corpus.query_sparse, params, threads, &latencies);
-        write_run(o, corpus, results, [&](std::uint64_t d) -> const std::string& { return index.doc_id(d); }, latencies, threads);
+        const auto& queries = with_text ? text_queries.rows : *corpus.query_sparse;
+        const auto results = index.search_sparse(queries, params, threads, &latencies);
+        write_run(o, query_id, results, [&](std::uint64_t d) -> const std::string& { return index.doc_id(d); }, latencies, threads);
         return;
     }
     std::vector<std::vector<Hit>> results;
     if (mode == SearchMode::sparse) {
-        ensure<InputError>(corpus.doc_sparse && corpus.query_sparse, "{}: no sparse documents and queries", o.corpus);
+        ensure<InputError>(corpus.doc_sparse && (with_text || corpus.query_sparse), "{}: no sparse documents and queries",
+                           o.corpus);
         const SparseExactIndex index(*corpus.doc_sparse);
-        results = index.search_batch(*corpus.query_sparse, o.k, threads, &latencies);
+        results = index.search_batch(with_text ? text_queries.rows : *corpus.query_sparse, o.k, threads, &latencies);
     } else {
         ensure<InputError>(corpus.doc_dense && corpus.query_dense, "{}: no dense documents and queries", o.corpus);
         const DenseExactIndex index(*corpus.doc_dense);
         results = dense_per_query(index, *corpus.query_dense, o.k, threads, latencies);
     }
-    write_run(o, corpus, results, [&](DocIndex d) { return corpus.doc_id(d); }, latencies, threads);
+    write_run(o, query_id, results, [&](DocIndex d) { return corpus.doc_id(d); }, latencies, threads);
 }
 
 }  // namespace
 
 void register_search(CLI::App& app) {
     auto opts = std::make_shared<SearchOptions>();
-    auto* sub = app.add_subcommand("search", "search every query of a corpus locally, write a TSV run");
-    sub->add_option("--corpus", opts->corpus, "corpus HDF5 file with documents and queries")
-        ->required()
+    auto* sub = app.add_subcommand("search", "search every query of a corpus (or text queries) locally, write a TSV run");
+    sub->add_option("--corpus", opts->corpus, "corpus HDF5 file with documents and queries (not needed for --index with --text)")
         ->check(CLI::ExistingFile);
+    sub->add_option("--text", opts->text, "free-text query (repeatable; query ids 0, 1, ...), encoded with the index's "
+                                          "vocab.h5 (or the corpus' /vocab with --exact)");
+    sub->add_option("--text-file", opts->text_file, "topics file of text queries (TREC <DOC>/<top>, Cranfield, JSONL, id<TAB>text)")
+        ->check(CLI::ExistingFile);
+    sub->add_option("--text-mode", opts->text_mode, "text query weights: bm25 (token counts) | idf (idf per distinct token)")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"bm25", "idf"}));
     sub->add_option("--index", opts->index, "index directory built by aftershock-build (Seismic search)")
         ->check(CLI::ExistingDirectory);
     sub->add_option("--out", opts->out, "run file: qid<TAB>docid<TAB>rank<TAB>score")->required();

@@ -418,6 +418,28 @@ void File::write_attr(const std::string& object, const std::string& name, const 
            where(object), name, last_error());
 }
 
+double File::read_attr_f64(const std::string& object, const std::string& name) const {
+    ensure<InputError>(has_attr(object, name), "{}: attribute '{}' missing", where(object), name);
+    Handle attr(H5Aopen_by_name(m_file.get(), object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+    Handle type(H5Aget_type(attr.get()), H5Tclose);
+    const auto cls = H5Tget_class(type.get());
+    ensure<InputError>(cls == H5T_FLOAT || cls == H5T_INTEGER, "{}: attribute '{}' is not a number", where(object), name);
+    double value = 0;
+    ensure<InputError>(H5Aread(attr.get(), H5T_NATIVE_DOUBLE, &value) >= 0, "{}: attribute '{}' unreadable",
+                       where(object), name);
+    return value;
+}
+
+void File::write_attr_f64(const std::string& object, const std::string& name, double value) {
+    if (has_attr(object, name)) H5Adelete_by_name(m_file.get(), object.c_str(), name.c_str(), H5P_DEFAULT);
+    Handle space(H5Screate(H5S_SCALAR), H5Sclose);
+    Handle attr(H5Acreate_by_name(m_file.get(), object.c_str(), name.c_str(), H5T_NATIVE_DOUBLE, space.get(),
+                                  H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                H5Aclose);
+    ensure(attr.valid() && H5Awrite(attr.get(), H5T_NATIVE_DOUBLE, &value) >= 0, "{}: cannot write attribute '{}': {}",
+           where(object), name, last_error());
+}
+
 void File::flush() { H5Fflush(m_file.get(), H5F_SCOPE_GLOBAL); }
 
 std::vector<unsigned char> File::image() {

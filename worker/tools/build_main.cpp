@@ -13,6 +13,7 @@
 #include "aftershock/common/corpus.hpp"
 #include "aftershock/common/error.hpp"
 #include "aftershock/common/parallel.hpp"
+#include "aftershock/common/text/text_stats.hpp"
 #include "aftershock/worker/progress.hpp"
 #include "aftershock/worker/pushgateway.hpp"
 
@@ -300,6 +301,7 @@ int collect(const Options& o, const std::vector<std::string>& all, const std::ui
             R"({{"ranks":{},"wall_seconds":{:.3f},"phases":{{"plan":{:.3f},"read":{:.3f},"build":{:.3f},"write":{:.3f}}}}})",
             size, t.wall, t.plan, t.read, t.build, t.write);
         const auto m = worker::make_manifest(o.build, std::move(merged), facts[0], facts[1], stats);
+        text::write_index_vocab(o.build.corpus, o.build.out_dir);  // text queries need the corpus' vocabulary
         write_manifest(o.build.out_dir, m);
         t.ok = true;
         spdlog::info("index {}: {} shards ({} resumed), {} docs, {:.1f} s with {} ranks", o.build.out_dir, m.n_shards,

@@ -325,5 +325,6 @@ void import_seismic_bin(Context& ctx);
 void import_ann_benchmarks(Context& ctx);
 void import_tsv_dense(Context& ctx);
 void import_fvecs(Context& ctx);
+void import_text(Context& ctx);
 
 }  // namespace aftershock::import_detail

@@ -2,6 +2,8 @@
 
 #include "import_common.hpp"
 
+#include "aftershock/common/text/wordpiece.hpp"
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -13,7 +15,7 @@ namespace fs = std::filesystem;
 
 const std::vector<std::string>& import_formats() {
     static const std::vector<std::string> formats{"jsonl",          "tsv-tokens", "bigann-csr", "seismic-bin",
-                                                  "ann-benchmarks", "tsv-dense",  "fvecs"};
+                                                  "ann-benchmarks", "tsv-dense",  "fvecs",      "text"};
     return formats;
 }
 
@@ -42,6 +44,7 @@ void run_format(Context& ctx) {
     if (f == "ann-benchmarks") return import_ann_benchmarks(ctx);
     if (f == "tsv-dense") return import_tsv_dense(ctx);
     if (f == "fvecs") return import_fvecs(ctx);
+    if (f == "text") return import_text(ctx);
     throw UsageError(fmt::format("unknown import format '{}'", f));
 }
 
@@ -72,7 +75,15 @@ void check_options(const ImportOptions& opt) {
     ensure<UsageError>(opt.holdout == 0 || opt.queries.empty(), "--holdout and --queries exclude each other");
     const bool token_format = f == "jsonl" || f == "tsv-tokens";
     const bool dense_format = f == "ann-benchmarks" || f == "tsv-dense" || f == "fvecs";
-    ensure<UsageError>(opt.vocab.empty() || token_format, "--vocab applies to the jsonl and tsv-tokens formats only");
+    ensure<UsageError>(opt.vocab.empty() || token_format || f == "text",
+                       "--vocab applies to the jsonl, tsv-tokens and text formats only");
+    if (f == "text") {
+        ensure<UsageError>(!opt.docs.empty() && !opt.append, "--format text needs --docs and cannot --append");
+        ensure<UsageError>(opt.holdout == 0 && opt.weight_scale == 0, "--holdout and --weight-scale do not apply to text");
+    } else {
+        ensure<UsageError>(opt.stopwords.empty() && opt.stemmer.empty() && !opt.skip_empty,
+                           "--stopwords, --stemmer and --skip-empty apply to --format text only");
+    }
     ensure<UsageError>(opt.weight_scale == 0 || !dense_format, "--weight-scale applies to sparse formats only");
     if (!opt.groundtruth.empty()) {
         ensure<UsageError>(f == "bigann-csr" || f == "seismic-bin" || f == "fvecs",
@@ -96,6 +107,7 @@ ImportStats import_corpus(const ImportOptions& opt) {
     check_options(opt);
     std::optional<Vocabulary> vocab;
     if (!opt.vocab.empty()) vocab = Vocabulary::load(opt.vocab);
+    if (opt.format == "text" && !vocab) vocab = Vocabulary::load(text::default_vocab_path());
     const double scale = opt.weight_scale > 0 ? opt.weight_scale : opt.format == "tsv-tokens" ? 1000.0 : 1.0;
     const Metric metric = opt.metric.value_or(Metric::ip);
     if (opt.append) return import_detail::import_append(opt, std::move(vocab), scale, metric);

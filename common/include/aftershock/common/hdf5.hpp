@@ -106,8 +106,10 @@ public:
     [[nodiscard]] bool has_attr(const std::string& object, const std::string& name) const;
     [[nodiscard]] std::uint64_t read_attr_u64(const std::string& object, const std::string& name) const;
     [[nodiscard]] std::string read_attr_string(const std::string& object, const std::string& name) const;
+    [[nodiscard]] double read_attr_f64(const std::string& object, const std::string& name) const;
     void write_attr(const std::string& object, const std::string& name, std::uint64_t value);
     void write_attr(const std::string& object, const std::string& name, const std::string& value);
+    void write_attr_f64(const std::string& object, const std::string& name, double value);
 
     void flush();
     /// The bytes of the file as it would be on disk (flushes first).

@@ -18,6 +18,11 @@
 //                  column more than the --queries file keep that last column as their id.
 //   fvecs          TEXMEX .fvecs (i32 d, f32[d] per vector); --groundtruth .ivecs -> /groundtruth/dense with
 //                  distances recomputed from the vectors (similarity for ip/cosine, L2 distance for l2).
+//   text           raw text (see import/text_collections.hpp: tar.gz of HTML, JSONL {"id","contents"}, Cranfield,
+//                  TREC topics, id<TAB>text) -> bert-base-uncased WordPieces (--vocab, default
+//                  text::default_vocab_path()). Documents get BM25 weights (--k1, --b; docs/FORMATS.md), queries
+//                  token counts, so that their dot product is the BM25 score; /vocab, /docs/idf and /docs/df are
+//                  written. Optional --stopwords english (Lucene's list) and --stemmer s (plurals) on both sides.
 // Binary and text inputs may be gzip-compressed. Sparse rows are sorted by component; zero weights are
 // dropped (counted); negative or non-finite weights, repeated components, bad lengths and truncation are
 // InputErrors that name the file and the line (1-based) or row/vector (0-based).
@@ -46,6 +51,11 @@ struct ImportOptions {
     std::size_t holdout = 0;  ///< the last N records of `docs` become the queries
     double weight_scale = 0;  ///< sparse weight = value / weight_scale; 0 = format default (tsv-tokens 1000, else 1)
     std::size_t batch_rows = 16384;  ///< rows per write batch
+    double k1 = 0.9;          ///< text: BM25 k1 (Anserini's default)
+    double b = 0.4;           ///< text: BM25 b (Anserini's default)
+    std::string stopwords;    ///< text: "" / "none" or "english"
+    std::string stemmer;      ///< text: "" / "none" or "s" (plural stripping before WordPiece)
+    bool skip_empty = false;  ///< text: leave out records without a token (logged) instead of failing
 };
 
 struct ImportStats {
