@@ -13,5 +13,6 @@ void register_eval(CLI::App& app);
 void register_recall(CLI::App& app);
 void register_inspect(CLI::App& app);
 void register_bench(CLI::App& app);
+void register_load(CLI::App& app);
 
 }  // namespace aftershock::cli

@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
     aftershock::cli::register_recall(app);
     aftershock::cli::register_inspect(app);
     aftershock::cli::register_bench(app);
+    aftershock::cli::register_load(app);
 
     try {
         app.parse(argc, argv);

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <filesystem>
 #include <cmath>
 #include <numeric>
 
@@ -72,18 +73,44 @@ const json& object(const json& v, const std::string& field) {
 }
 
 void parse_sparse(const json& s, const std::string& f, const ApiLimits& limits, const IndexFacts& facts,
-                  const TokenLookup& tokens, SearchQuery& q) {
+                  const text::QueryEncoder* encoder, SearchQuery& q) {
     object(s, f);
-    only_known(s, f + ".", {"indices", "values", "tokens"});
+    only_known(s, f + ".", {"indices", "values", "tokens", "text", "text_mode"});
     std::vector<std::pair<std::uint32_t, float>> terms;
-    if (s.contains("tokens")) {
-        if (s.contains("indices") || s.contains("values")) invalid(f, "give either tokens or indices/values, not both");
+    const int forms = (s.contains("tokens") ? 1 : 0) + (s.contains("text") ? 1 : 0) + (s.contains("indices") || s.contains("values") ? 1 : 0);
+    if (forms > 1) invalid(f, "give one of indices/values, tokens or text");
+    if ((s.contains("tokens") || s.contains("text")) && encoder == nullptr) {
+        throw ApiError(422, "no_vocabulary", f + ": token and text queries need a vocabulary (start the coordinator with --vocab)");
+    }
+    if (s.contains("text")) {
+        if (!s["text"].is_string()) invalid(f + ".text", "must be a string");
+        auto mode = text::QueryMode::bm25;
+        if (s.contains("text_mode")) {
+            if (!s["text_mode"].is_string()) invalid(f + ".text_mode", "must be \"bm25\" or \"idf\"");
+            try {
+                mode = text::parse_query_mode(s["text_mode"].get<std::string>());
+            } catch (const UsageError& e) {
+                invalid(f + ".text_mode", e.what());
+            }
+        }
+        try {
+            const auto enc = encoder->encode(s["text"].get<std::string>(), mode);
+            for (std::size_t i = 0; i < enc.indices.size(); ++i) terms.emplace_back(enc.indices[i], enc.values[i]);
+        } catch (const Error& e) {
+            invalid(f + ".text", e.what());
+        }
+        if (terms.empty()) invalid(f + ".text", "has no token in the vocabulary");
+    } else if (s.contains("tokens")) {
         const auto& t = object(s["tokens"], f + ".tokens");
-        if (!tokens) throw ApiError(422, "no_vocabulary", f + ".tokens: this coordinator has no vocabulary (start it with --vocab)");
+        std::vector<std::pair<std::string, float>> pairs;
         for (const auto& [token, weight] : t.items()) {
-            const auto id = tokens(token);
-            if (!id) invalid(f + ".tokens." + token, "not in the vocabulary");
-            terms.emplace_back(*id, static_cast<float>(number(weight, f + ".tokens." + token)));
+            pairs.emplace_back(token, static_cast<float>(number(weight, f + ".tokens." + token)));
+        }
+        try {
+            const auto enc = encoder->encode_tokens(pairs);
+            for (std::size_t i = 0; i < enc.indices.size(); ++i) terms.emplace_back(enc.indices[i], enc.values[i]);
+        } catch (const Error& e) {
+            invalid(f + ".tokens", e.what());
         }
     } else {
         if (!s.contains("indices") || !s.contains("values")) invalid(f, "needs indices and values (or tokens)");
@@ -163,14 +190,14 @@ void parse_params(const json& p, SearchQuery& q) {
     if (p.contains("nprobe")) q.knobs.nprobe = static_cast<std::uint32_t>(whole(p["nprobe"], "params.nprobe", 1, 1000000));
 }
 
-SearchQuery parse_one(const json& body, const ApiLimits& limits, const IndexFacts& facts, const TokenLookup& tokens) {
+SearchQuery parse_one(const json& body, const ApiLimits& limits, const IndexFacts& facts, const text::QueryEncoder* encoder) {
     if (!body.is_object()) throw ApiError(422, "invalid_field", "body: must be a JSON object");
     only_known(body, "", {"k", "sparse", "dense", "fusion", "params", "timeout_ms", "min_coverage", "candidates", "exact"});
     SearchQuery q;
     if (body.contains("k")) q.k = static_cast<std::uint32_t>(whole(body["k"], "k", 1, limits.max_k));
     if (body.contains("sparse")) {
         if (facts.sparse_dim == 0) invalid("sparse", "this index has no sparse part");
-        parse_sparse(body["sparse"], "sparse", limits, facts, tokens, q);
+        parse_sparse(body["sparse"], "sparse", limits, facts, encoder, q);
     }
     if (body.contains("dense")) {
         const auto& d = body["dense"];
@@ -204,12 +231,21 @@ SearchQuery parse_one(const json& body, const ApiLimits& limits, const IndexFact
 
 }  // namespace
 
-SearchQuery parse_search(std::string_view body, const ApiLimits& limits, const IndexFacts& facts, const TokenLookup& tokens) {
-    return parse_one(parse_json(body, limits), limits, facts, tokens);
+SearchQuery parse_search(std::string_view body, const ApiLimits& limits, const IndexFacts& facts,
+                         const text::QueryEncoder* encoder) {
+    return parse_one(parse_json(body, limits), limits, facts, encoder);
+}
+
+text::QueryEncoder load_query_encoder(const std::string& path) {
+    namespace fs = std::filesystem;
+    if (fs::is_directory(path)) return text::QueryEncoder::from_index(path);
+    if (fs::path(path).extension() == ".h5") return text::QueryEncoder::from_corpus(path);
+    auto tokens = text::WordPieceTokenizer::load(path).vocab().tokens();
+    return text::QueryEncoder(text::TextVocab{std::move(tokens), std::nullopt}, path);
 }
 
 std::vector<SearchQuery> parse_search_batch(std::string_view body, const ApiLimits& limits, const IndexFacts& facts,
-                                            const TokenLookup& tokens) {
+                                            const text::QueryEncoder* encoder) {
     const auto j = parse_json(body, limits);
     if (!j.is_object()) throw ApiError(422, "invalid_field", "body: must be a JSON object");
     only_known(j, "", {"queries"});
@@ -223,7 +259,7 @@ std::vector<SearchQuery> parse_search_batch(std::string_view body, const ApiLimi
     out.reserve(qs.size());
     for (std::size_t i = 0; i < qs.size(); ++i) {
         try {
-            out.push_back(parse_one(qs[i], limits, facts, tokens));
+            out.push_back(parse_one(qs[i], limits, facts, encoder));
         } catch (const ApiError& e) {
             throw ApiError(e.status(), e.code(), fmt::format("queries[{}].{}", i, e.what()));
         }

@@ -81,10 +81,15 @@ struct Coordinator::Impl {
     std::atomic<std::size_t> next_context{0};
     std::atomic<std::size_t> connections{0};
     std::atomic<bool> stopping{false};
+    std::optional<text::QueryEncoder> encoder;
 
     explicit Impl(CoordinatorOptions o)
         : opt(std::move(o)), cluster(opt.workers), recall(opt.recall_sample, opt.recall_window),
           acceptor(make_contexts(opt.io_threads)), signals(*contexts[0]) {
+        if (!opt.vocab.empty()) {
+            encoder.emplace(load_query_encoder(opt.vocab));
+            spdlog::info("vocabulary {}: {} tokens{}", opt.vocab, encoder->dim(), encoder->stats() ? " with idf" : "");
+        }
         ensure<UsageError>(!opt.workers.empty(), "no workers given (--workers host:port,...)");
         for (auto& c : contexts) {
             guards.push_back(asio::make_work_guard(*c));
@@ -245,7 +250,7 @@ struct Coordinator::Impl {
     }
 
     awaitable<HttpAnswer> search(Router& router, const std::string& body) {
-        const auto q = parse_search(body, opt.limits, cluster.facts(), opt.tokens);
+        const auto q = parse_search(body, opt.limits, cluster.facts(), encoder ? &*encoder : nullptr);
         auto o = co_await router.search(q);
         co_return finish(router, q, o);
     }
@@ -258,7 +263,7 @@ struct Coordinator::Impl {
     }
 
     awaitable<HttpAnswer> search_batch(Router& router, const std::string& body) {
-        const auto qs = parse_search_batch(body, opt.limits, cluster.facts(), opt.tokens);
+        const auto qs = parse_search_batch(body, opt.limits, cluster.facts(), encoder ? &*encoder : nullptr);
         // Every query runs concurrently; the last to finish wakes this coroutine.
         auto ex = co_await asio::this_coro::executor;
         auto done = std::make_shared<asio::steady_timer>(ex, Clock::time_point::max());

@@ -38,6 +38,7 @@ int main(int argc, char** argv) {
     app.add_option("--recall-sample", opt.recall_sample, "fraction of queries re-run exactly for the online recall estimate")
         ->capture_default_str()->check(CLI::Range(0.0, 1.0));
     app.add_option("--recall-window", opt.recall_window, "queries in the recall estimate's sliding window")->capture_default_str();
+    app.add_option("--vocab", opt.vocab, "vocabulary for token/text queries: index dir, corpus .h5 or BERT vocab.json");
     app.add_option("--log-level", log_level, "trace|debug|info|warn|error|off")
         ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
     try {

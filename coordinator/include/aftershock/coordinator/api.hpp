@@ -4,10 +4,10 @@
 // without a server.
 #include "aftershock/common/error.hpp"
 #include "aftershock/common/fusion.hpp"
+#include "aftershock/common/text/query_encoder.hpp"
 #include "aftershock/common/wire/protocol.hpp"
 
 #include <cstdint>
-#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -45,8 +45,9 @@ struct IndexFacts {
     std::uint64_t dense_dim = 0;   ///< 0 = no dense part
 };
 
-/// Maps a vocabulary token to its component id; empty optional = unknown token.
-using TokenLookup = std::function<std::optional<std::uint32_t>(std::string_view)>;
+/// Loads the vocabulary for token and text queries: an index directory (DIR/vocab.h5), a corpus (.h5 with
+/// /vocab) or a BERT vocab.json / vocab.txt (tokens and bm25-mode text only: no idf). Throws InputError.
+[[nodiscard]] text::QueryEncoder load_query_encoder(const std::string& path);
 
 struct SearchQuery {
     std::uint32_t k = 10;
@@ -66,10 +67,11 @@ struct SearchQuery {
 };
 
 /// Parses one search body. Throws ApiError: 400 for malformed JSON, 422 for a bad or unknown field (naming it).
+/// `encoder` (optional) turns {"tokens":{...}} and {"text":"...","text_mode":"bm25"|"idf"} into sparse queries.
 [[nodiscard]] SearchQuery parse_search(std::string_view body, const ApiLimits& limits, const IndexFacts& facts,
-                                       const TokenLookup& tokens = {});
+                                       const text::QueryEncoder* encoder = nullptr);
 /// Parses {"queries":[...]} into its queries (each validated as by parse_search; errors name queries[i]).
 [[nodiscard]] std::vector<SearchQuery> parse_search_batch(std::string_view body, const ApiLimits& limits,
-                                                          const IndexFacts& facts, const TokenLookup& tokens = {});
+                                                          const IndexFacts& facts, const text::QueryEncoder* encoder = nullptr);
 
 }  // namespace aftershock::coordinator

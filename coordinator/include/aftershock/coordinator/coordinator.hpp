@@ -28,7 +28,7 @@ struct CoordinatorOptions {
     double recall_sample = 0.01;   ///< fraction of live queries re-run exactly
     std::size_t recall_window = 1000;
     std::chrono::milliseconds recall_timeout{30'000};
-    TokenLookup tokens;            ///< optional vocabulary for {"sparse":{"tokens":{...}}}
+    std::string vocab;             ///< optional: vocabulary for token and text queries (see load_query_encoder)
 };
 
 class Coordinator {

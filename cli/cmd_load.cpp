@@ -1,0 +1,260 @@
+// aftershock load: drives a coordinator over HTTP with the queries of a corpus file: a bounded load loop
+// with N concurrent keep-alive connections; prints throughput, latency percentiles and status codes, and
+// can write the answers as a run file (to compare with `aftershock search` or score with `aftershock recall`).
+#include "commands.hpp"
+
+#include "aftershock/common/corpus.hpp"
+#include "aftershock/common/error.hpp"
+#include "aftershock/common/host_port.hpp"
+#include "aftershock/common/latency.hpp"
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+namespace aftershock::cli {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+struct LoadOptions {
+    std::string url;
+    std::string corpus;
+    std::string mode = "sparse";
+    std::uint32_t k = 10;
+    std::string fusion;
+    double rank_constant = 60.0;
+    double w_sparse = 1.0;
+    double w_dense = 1.0;
+    std::string normalization = "minmax";
+    std::uint32_t candidates = 0;
+    std::uint32_t query_cut = 0;
+    float heap_factor = 0.0F;
+    std::uint32_t knn = 0;
+    std::uint32_t ef_search = 0;
+    std::uint32_t nprobe = 0;
+    std::uint32_t timeout_ms = 0;
+    double min_coverage = -1.0;
+    bool exact = false;
+    unsigned concurrency = 1;
+    std::size_t requests = 0;
+    double duration = 0.0;
+    std::size_t max_queries = 0;
+    std::string out;
+    bool fail_on_error = false;
+    double think_ms = 0.0;
+};
+
+/// The JSON body of query q.
+std::string body_for(const LoadOptions& o, const Corpus& c, std::size_t q) {
+    json b;
+    b["k"] = o.k;
+    if (o.mode != "dense") {
+        const auto row = c.query_sparse->row(q);
+        b["sparse"] = {{"indices", std::vector<std::uint32_t>(row.indices.begin(), row.indices.end())},
+                       {"values", std::vector<float>(row.values.begin(), row.values.end())}};
+    }
+    if (o.mode != "sparse") {
+        const auto row = c.query_dense->row(q);
+        b["dense"] = std::vector<float>(row.begin(), row.end());
+    }
+    if (!o.fusion.empty()) {
+        b["fusion"] = {{"method", o.fusion}};
+        if (o.fusion == "rrf") b["fusion"]["rank_constant"] = o.rank_constant;
+        if (o.fusion == "linear") {
+            b["fusion"]["weights"] = {{"sparse", o.w_sparse}, {"dense", o.w_dense}};
+            b["fusion"]["normalization"] = o.normalization;
+        }
+    }
+    json p = json::object();
+    if (o.query_cut > 0) p["query_cut"] = o.query_cut;
+    if (o.heap_factor > 0) p["heap_factor"] = o.heap_factor;
+    if (o.knn > 0) p["knn"] = o.knn;
+    if (o.ef_search > 0) p["ef_search"] = o.ef_search;
+    if (o.nprobe > 0) p["nprobe"] = o.nprobe;
+    if (!p.empty()) b["params"] = p;
+    if (o.candidates > 0) b["candidates"] = o.candidates;
+    if (o.timeout_ms > 0) b["timeout_ms"] = o.timeout_ms;
+    if (o.min_coverage >= 0) b["min_coverage"] = o.min_coverage;
+    if (o.exact) b["exact"] = true;
+    return b.dump();
+}
+
+/// One keep-alive HTTP/1.1 connection; reconnects after errors.
+class Client {
+public:
+    explicit Client(HostPort hp) : m_hp(std::move(hp)), m_stream(m_io) {}
+    /// Returns (status, body); status 0 = transport error (body holds the message).
+    std::pair<int, std::string> post(const std::string& target, const std::string& body) {
+        for (int attempt = 0; attempt < 2; ++attempt) {
+            try {
+                if (!m_connected) connect();
+                http::request<http::string_body> req{http::verb::post, target, 11};
+                req.set(http::field::host, m_hp.host);
+                req.set(http::field::content_type, "application/json");
+                req.keep_alive(true);
+                req.body() = body;
+                req.prepare_payload();
+                http::write(m_stream, req);
+                http::response<http::string_body> res;
+                http::read(m_stream, m_buffer, res);
+                if (!res.keep_alive()) m_connected = false;
+                return {static_cast<int>(res.result_int()), std::move(res.body())};
+            } catch (const std::exception& e) {
+                m_connected = false;
+                // A stale keep-alive connection (server closed it while idle) is retried once on a fresh one.
+                if (attempt == 1) return {0, e.what()};
+            }
+        }
+        return {0, "unreachable"};
+    }
+
+private:
+    void connect() {
+        beast::error_code ec;
+        m_stream.socket().close(ec);
+        m_buffer.clear();
+        asio::ip::tcp::resolver r(m_io);
+        m_stream.connect(r.resolve(m_hp.host, std::to_string(m_hp.port)));
+        m_stream.socket().set_option(asio::ip::tcp::no_delay(true));
+        m_connected = true;
+    }
+    HostPort m_hp;
+    asio::io_context m_io;
+    beast::tcp_stream m_stream;
+    beast::flat_buffer m_buffer;
+    bool m_connected = false;
+};
+
+void run_load(const LoadOptions& o) {
+    const auto hp = parse_host_port(o.url);
+    CorpusParts parts;
+    parts.docs = false;
+    parts.sparse = o.mode != "dense";
+    parts.dense = o.mode != "sparse";
+    parts.vocab = false;
+    const auto corpus = read_corpus(o.corpus, parts);
+    const auto n_queries_all = corpus.query_sparse ? corpus.query_sparse->n_rows() : (corpus.query_dense ? corpus.query_dense->n : 0);
+    ensure<InputError>(n_queries_all > 0, "{}: no queries for mode {}", o.corpus, o.mode);
+    const auto n_queries = o.max_queries > 0 ? std::min(o.max_queries, n_queries_all) : n_queries_all;
+    std::vector<std::string> bodies(n_queries);
+    for (std::size_t q = 0; q < n_queries; ++q) bodies[q] = body_for(o, corpus, q);
+    const std::size_t total = o.duration > 0 ? std::numeric_limits<std::size_t>::max() : (o.requests > 0 ? o.requests : n_queries);
+    const bool record = !o.out.empty();
+    ensure<UsageError>(!record || (total == n_queries && o.duration <= 0), "--out needs each query sent once (no --requests/--duration)");
+
+    std::atomic<std::size_t> next{0};
+    std::mutex mutex;
+    std::vector<double> latencies_ms;
+    std::map<int, std::size_t> codes;
+    std::size_t partial = 0;
+    std::vector<std::string> answers(record ? n_queries : 0);
+    std::string first_error;
+    const auto start = Clock::now();
+    const auto stop_at = o.duration > 0 ? start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.duration))
+                                        : Clock::time_point::max();
+    std::vector<std::thread> threads;
+    for (unsigned t = 0; t < std::max(1U, o.concurrency); ++t) {
+        threads.emplace_back([&] {
+            Client client(hp);
+            std::vector<double> mine;
+            std::map<int, std::size_t> my_codes;
+            std::size_t my_partial = 0;
+            for (;;) {
+                const auto i = next.fetch_add(1);
+                if (i >= total || Clock::now() >= stop_at) break;
+                const auto q = i % n_queries;
+                const auto t0 = Clock::now();
+                auto [status, body] = client.post("/v1/search", bodies[q]);
+                mine.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+                ++my_codes[status];
+                if (status == 200 && body.find("\"partial\":true") != std::string::npos) ++my_partial;
+                if (status != 200) {
+                    std::lock_guard lock(mutex);
+                    if (first_error.empty()) first_error = fmt::format("query {}: HTTP {}: {}", q, status, body.substr(0, 300));
+                }
+                if (record) answers[q] = std::move(body);
+                if (o.think_ms > 0) std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(o.think_ms));
+            }
+            std::lock_guard lock(mutex);
+            latencies_ms.insert(latencies_ms.end(), mine.begin(), mine.end());
+            for (const auto& [c, n] : my_codes) codes[c] += n;
+            partial += my_partial;
+        });
+    }
+    for (auto& t : threads) t.join();
+    const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    const auto summary = summarize_latencies(latencies_ms);
+    std::size_t ok = codes.count(200) ? codes[200] : 0;
+    std::string code_list;
+    for (const auto& [c, n] : codes) code_list += fmt::format("{}{}:{}", code_list.empty() ? "" : ",", c, n);
+    fmt::print("requests={} ok={} codes={} partial={} seconds={:.3f} qps={:.1f} mean_ms={:.3f} p50_ms={:.3f} p99_ms={:.3f} concurrency={}\n",
+               latencies_ms.size(), ok, code_list, partial, seconds, static_cast<double>(latencies_ms.size()) / seconds, summary.mean,
+               summary.p50, summary.p99, o.concurrency);
+    if (!first_error.empty()) spdlog::warn("{}", first_error);
+    if (record) {
+        std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(o.out.c_str(), "w"), &std::fclose);
+        ensure<InputError>(file != nullptr, "cannot write {}", o.out);
+        for (std::size_t q = 0; q < n_queries; ++q) {
+            const auto qid = corpus.query_ids.empty() ? std::to_string(q) : corpus.query_ids[q];
+            if (answers[q].empty() || answers[q].front() != '{') continue;
+            const auto j = json::parse(answers[q], nullptr, false);
+            if (j.is_discarded() || !j.contains("hits")) continue;
+            std::size_t rank = 1;
+            for (const auto& h : j["hits"]) {
+                fmt::print(file.get(), "{}\t{}\t{}\t{:.9g}\n", qid, h["id"].get<std::string>(), rank++, h["score"].get<float>());
+            }
+        }
+    }
+    ensure(!o.fail_on_error || ok == latencies_ms.size(), "{} of {} requests failed", latencies_ms.size() - ok, latencies_ms.size());
+}
+
+}  // namespace
+
+void register_load(CLI::App& app) {
+    auto o = std::make_shared<LoadOptions>();
+    auto* sub = app.add_subcommand("load", "send a corpus's queries to a coordinator over HTTP (load loop, latency, run file)");
+    sub->add_option("--url", o->url, "coordinator host:port")->required();
+    sub->add_option("--corpus", o->corpus, "corpus HDF5 file with /queries")->required()->check(CLI::ExistingFile);
+    sub->add_option("--mode", o->mode, "sparse | dense | hybrid")->capture_default_str()->check(CLI::IsMember({"sparse", "dense", "hybrid"}));
+    sub->add_option("--k", o->k, "results per query")->capture_default_str();
+    sub->add_option("--fusion", o->fusion, "rrf | linear (default: the coordinator's)")->check(CLI::IsMember({"rrf", "linear"}));
+    sub->add_option("--rank-constant", o->rank_constant, "RRF rank constant")->capture_default_str();
+    sub->add_option("--w-sparse", o->w_sparse, "linear fusion weight of the sparse route")->capture_default_str();
+    sub->add_option("--w-dense", o->w_dense, "linear fusion weight of the dense route")->capture_default_str();
+    sub->add_option("--normalization", o->normalization, "none | minmax | zscore")->capture_default_str();
+    sub->add_option("--candidates", o->candidates, "per-route depth for hybrid fusion (0 = server default)");
+    sub->add_option("--query-cut", o->query_cut, "Seismic query_cut (0 = server default)");
+    sub->add_option("--heap-factor", o->heap_factor, "Seismic heap_factor (0 = server default)");
+    sub->add_option("--knn", o->knn, "kNN refinement neighbours (0 = server default)");
+    sub->add_option("--ef-search", o->ef_search, "HNSW ef_search (0 = server default)");
+    sub->add_option("--nprobe", o->nprobe, "IVF nprobe (0 = server default)");
+    sub->add_option("--timeout-ms", o->timeout_ms, "per-request deadline (0 = server default)");
+    sub->add_option("--min-coverage", o->min_coverage, "fraction of shards that must answer (default: server's)");
+    sub->add_flag("--exact", o->exact, "ask for exact (brute-force) search");
+    sub->add_option("--concurrency", o->concurrency, "concurrent connections")->capture_default_str();
+    sub->add_option("--requests", o->requests, "total requests (default: each query once)");
+    sub->add_option("--duration", o->duration, "run for this many seconds instead (queries cycle)");
+    sub->add_option("--max-queries", o->max_queries, "use only the first N queries");
+    sub->add_option("--think-ms", o->think_ms, "pause between a connection's requests (open-loop-ish pacing)");
+    sub->add_option("--out", o->out, "write the answers as a run file (qid docid rank score)");
+    sub->add_flag("--fail-on-error", o->fail_on_error, "exit non-zero if any request did not return 200");
+    sub->callback([o] { run_load(*o); });
+}
+
+}  // namespace aftershock::cli

@@ -1,0 +1,95 @@
+# shellcheck shell=bash disable=SC2034  # variables are used by the tests that source this
+# Shared helpers of the serving tests (sourced): start workers and a coordinator on 127.0.0.1 with ports
+# picked by the OS (--port-file), wait for readiness, and stop every process by PID at exit.
+# Usage: source "$(dirname "$0")/lib.sh" CLI BUILD WORKER COORDINATOR
+# Gives: $CLI $BUILD $WORKER $COORD $WORK, fail, build_index CORPUS DIR SHARDS [ARGS],
+#        start_worker NAME ARGS... (sets W_PID[NAME], W_PORT[NAME]), start_coordinator ARGS... (sets C_PID, C_PORT),
+#        wait_ready SECONDS, http_post PATH BODY (sets HTTP_CODE, HTTP_BODY), metric NAME_WITH_LABELS.
+set -euo pipefail
+CLI="$1"
+BUILD="$2"
+WORKER="$3"
+COORD="$4"
+command -v curl >/dev/null || { echo "SKIP: curl not found"; exit 77; }
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+export OMP_NUM_THREADS=1
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/aftershock-serving.XXXXXX")"
+declare -A W_PID W_PORT
+BG_PIDS=()
+C_PID=""
+C_PORT=""
+cleanup() {
+  local p
+  for p in "${BG_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${BG_PIDS[@]}"; do
+    for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$p" 2>/dev/null || true
+  done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+fail() {
+  echo "FAIL: $*" >&2
+  for f in "$WORK"/*.log; do [ -f "$f" ] && { echo "--- $f"; tail -20 "$f"; } >&2; done
+  exit 1
+}
+
+# build_index CORPUS DIR SHARDS [ARGS...]: a 2-rank MPI build, bounded in time.
+build_index() {
+  local corpus="$1" dir="$2" shards="$3"; shift 3
+  timeout -k 5 120 mpirun -n 2 "$BUILD" --corpus "$corpus" --out "$dir" --shards "$shards" --threads 1 "$@" >"$WORK/build-$(basename "$dir").log" 2>&1 \
+    || fail "build of $dir failed"
+}
+
+# wait_file PATH SECONDS
+wait_file() {
+  for _ in $(seq 1 $(( $2 * 20 ))); do [ -s "$1" ] && return 0; sleep 0.05; done
+  return 1
+}
+
+# start_worker NAME ARGS...: a worker on a free port; --index etc. come from ARGS.
+start_worker() {
+  local name="$1"; shift
+  local port_file="$WORK/worker-$name.port"
+  rm -f "$port_file"
+  local listen="127.0.0.1:${W_PORT[$name]:-0}"
+  "$WORKER" --listen "$listen" --port-file "$port_file" --threads 1 "$@" >>"$WORK/worker-$name.log" 2>&1 &
+  W_PID[$name]=$!
+  BG_PIDS+=("$!")
+  wait_file "$port_file" 30 || fail "worker $name did not start"
+  W_PORT[$name]=$(cat "$port_file")
+}
+
+# start_coordinator ARGS...: the coordinator on a free port over every worker in W_PORT.
+start_coordinator() {
+  local port_file="$WORK/coordinator.port" addrs="" n
+  for n in "${!W_PORT[@]}"; do addrs+="${addrs:+,}127.0.0.1:${W_PORT[$n]}"; done
+  rm -f "$port_file"
+  "$COORD" --listen 127.0.0.1:0 --port-file "$port_file" --workers "$addrs" "$@" >>"$WORK/coordinator.log" 2>&1 &
+  C_PID=$!
+  BG_PIDS+=("$C_PID")
+  wait_file "$port_file" 30 || fail "coordinator did not start"
+  C_PORT=$(cat "$port_file")
+}
+
+# wait_ready SECONDS: until /readyz says every shard has a live replica.
+wait_ready() {
+  for _ in $(seq 1 $(( $1 * 20 ))); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "127.0.0.1:$C_PORT/readyz")" = 200 ] && return 0
+    sleep 0.05
+  done
+  fail "cluster not ready after $1 s"
+}
+
+# http_post PATH BODY: sets HTTP_CODE and HTTP_BODY.
+http_post() {
+  local out
+  out=$(curl -s --max-time 10 -X POST -H 'Content-Type: application/json' --data-binary "$2" -w '\n%{http_code}' "127.0.0.1:$C_PORT$1")
+  HTTP_CODE="${out##*$'\n'}"
+  HTTP_BODY="${out%$'\n'*}"
+}
+
+# metric LINE_PREFIX: the value of the first /metrics line starting with LINE_PREFIX (0 if absent).
+metric() {
+  curl -s "127.0.0.1:$C_PORT/metrics" | awk -v p="$1" 'index($0, p) == 1 { print $NF; found = 1; exit } END { if (!found) print 0 }'
+}
