@@ -27,6 +27,7 @@ struct SearchOptions {
     std::string mode = "sparse";
     unsigned threads = 1;
     seismic::SearchParams seismic;
+    dense::SearchParams dense;
 };
 
 /// Writes the run (external ids) and prints the latency summary line on stderr.
@@ -63,7 +64,7 @@ std::vector<std::vector<Hit>> dense_per_query(const DenseExactIndex& index, cons
 }
 
 void run_search(const SearchOptions& o) {
-    ensure<UsageError>(o.exact || !o.index.empty(), "pass --index DIR for Seismic search, or --exact for the exact oracle");
+    ensure<UsageError>(o.exact || !o.index.empty(), "pass --index DIR for index search, or --exact for the exact oracle");
     const auto mode = parse_search_mode(o.mode);
     const unsigned threads = resolve_threads(o.threads);
     CorpusParts parts;
@@ -74,12 +75,19 @@ void run_search(const SearchOptions& o) {
     const auto corpus = read_corpus(o.corpus, parts);
     std::vector<double> latencies;
     if (!o.exact) {
-        ensure<UsageError>(mode == SearchMode::sparse, "dense search over an index directory is not available yet; use --exact");
-        ensure<InputError>(corpus.query_sparse.has_value(), "{}: no sparse queries", o.corpus);
-        auto params = o.seismic;
-        params.k = o.k;
         const auto index = LocalIndex::open(o.index);
-        const auto results = index.search_sparse(*corpus.query_sparse, params, threads, &latencies);
+        std::vector<std::vector<GlobalHit>> results;
+        if (mode == SearchMode::sparse) {
+            ensure<InputError>(corpus.query_sparse.has_value(), "{}: no sparse queries", o.corpus);
+            auto params = o.seismic;
+            params.k = o.k;
+            results = index.search_sparse(*corpus.query_sparse, params, threads, &latencies);
+        } else {
+            ensure<InputError>(corpus.query_dense.has_value(), "{}: no dense queries", o.corpus);
+            auto params = o.dense;
+            params.k = o.k;
+            results = index.search_dense(*corpus.query_dense, params, threads, &latencies);
+        }
         write_run(o, corpus, results, [&](std::uint64_t d) -> const std::string& { return index.doc_id(d); }, latencies, threads);
         return;
     }
@@ -104,7 +112,7 @@ void register_search(CLI::App& app) {
     sub->add_option("--corpus", opts->corpus, "corpus HDF5 file with documents and queries")
         ->required()
         ->check(CLI::ExistingFile);
-    sub->add_option("--index", opts->index, "index directory built by aftershock-build (Seismic search)")
+    sub->add_option("--index", opts->index, "index directory built by aftershock-build (Seismic or FAISS search)")
         ->check(CLI::ExistingDirectory);
     sub->add_option("--out", opts->out, "run file: qid<TAB>docid<TAB>rank<TAB>score")->required();
     sub->add_option("--query-cut", opts->seismic.query_cut, "Seismic: lists of the largest query components walked")
@@ -113,6 +121,8 @@ void register_search(CLI::App& app) {
         ->capture_default_str();
     sub->add_option("--knn", opts->seismic.knn, "Seismic: kNN-graph neighbours per result (0 = off)")->capture_default_str();
     sub->add_flag("--first-sorted", opts->seismic.first_sorted, "Seismic: first list's blocks by decreasing summary score");
+    sub->add_option("--ef-search", opts->dense.ef_search, "dense HNSW: candidate list (raised to k)")->capture_default_str();
+    sub->add_option("--nprobe", opts->dense.nprobe, "dense IVF: lists visited")->capture_default_str();
     sub->add_option("--k", opts->k, "results per query")->capture_default_str()->check(CLI::Range(1, 100000));
     sub->add_flag("--exact", opts->exact, "exact search (the oracle)");
     sub->add_option("--mode", opts->mode, "sparse | dense")->capture_default_str()->check(CLI::IsMember({"sparse", "dense"}));
