@@ -19,7 +19,7 @@ namespace {
 using namespace aftershock;
 using dense::IndexType;
 
-constexpr std::size_t kDocs = 50000;
+constexpr std::size_t kDocs = 30000;
 constexpr std::size_t kDim = 128;
 constexpr std::size_t kQueries = 500;
 constexpr std::size_t kK = 10;

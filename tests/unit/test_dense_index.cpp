@@ -5,12 +5,12 @@
 #include "aftershock/common/error.hpp"
 #include "aftershock/common/exact_search.hpp"
 #include "dense_test_data.hpp"
+#include "test_support.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <omp.h>
 
-#include <functional>
 #include <set>
 
 namespace aftershock {
@@ -152,23 +152,14 @@ TEST(DenseIndex, SerialisationRoundTripsAndBuildsAreDeterministic) {
     }
 }
 
-std::string error_of(const std::function<void()>& fn) {
-    try {
-        fn();
-    } catch (const InputError& e) {
-        return e.what();
-    }
-    return "<no InputError>";
-}
-
 TEST(DenseIndex, WrongQueryDimensionIsAClearError) {
     const auto docs = test::clustered_dense(300, 24, Metric::ip, 11);
     const auto index = DenseIndex::build(docs, params_for(IndexType::hnsw, docs.n, docs.d));
     const auto queries = test::clustered_dense(3, 23, Metric::ip, 12);
     dense::SearchParams sp;
-    EXPECT_THAT(error_of([&] { (void)index.search(queries, sp, 1); }),
+    EXPECT_THAT(test::input_error_of([&] { (void)index.search(queries, sp, 1); }),
                 HasSubstr("query dimension 23 does not match the dense index's 24"));
-    EXPECT_THAT(error_of([&] { (void)index.search_one(queries.row(0), sp); }),
+    EXPECT_THAT(test::input_error_of([&] { (void)index.search_one(queries.row(0), sp); }),
                 HasSubstr("query dimension 23 does not match the dense index's 24"));
 }
 
@@ -177,7 +168,7 @@ TEST(DenseIndex, BadBytesAndMismatchedShardAttributesAreRefused) {
     const auto p = params_for(IndexType::hnsw, docs.n, docs.d);
     const auto bytes = DenseIndex::build(docs, p).serialize();
     const auto load = [&](std::vector<std::uint8_t> b, IndexType t, std::size_t d, Metric m, std::size_t n) {
-        return error_of([&] { (void)DenseIndex::deserialize(b, t, d, m, n, "shard-x:/dense/faiss"); });
+        return test::input_error_of([&] { (void)DenseIndex::deserialize(b, t, d, m, n, "shard-x:/dense/faiss"); });
     };
     EXPECT_THAT(load(bytes, IndexType::hnsw, 16, Metric::ip, 400), "<no InputError>");
     EXPECT_THAT(load({1, 2, 3, 4, 5, 6, 7, 8}, IndexType::hnsw, 16, Metric::ip, 400),

@@ -51,12 +51,7 @@ std::string bytes_of(const std::string& path) {
 }
 
 std::string load_error(const std::string& path) {
-    try {
-        (void)read_shard(path);
-    } catch (const InputError& e) {
-        return e.what();
-    }
-    return "<no error>";
+    return test::input_error_of([&] { (void)read_shard(path); });
 }
 
 TEST(DenseShard, RoundTripSearchesIdenticallyForEveryType) {
