@@ -132,6 +132,32 @@ TEST(DenseIndex, HnswAndIvfPqReachRecallFloors) {
     EXPECT_GE(recall(pq.search(queries, sp, 1), truth), 0.4);
 }
 
+TEST(DenseIndex, EfSearchAboveFaissDefaultIsAppliedAndLeavesTheBytesAlone) {
+    // A deliberately weak graph (M 4, efConstruction 16) on unclustered data: the candidate list matters.
+    std::mt19937 rng(15);
+    std::normal_distribution<float> g(0.0F, 1.0F);
+    DenseMatrix docs{5000, 48, std::vector<float>(5000 * 48), Metric::l2};
+    for (auto& v : docs.data) v = g(rng);
+    DenseMatrix queries{50, 48, std::vector<float>(50 * 48), Metric::l2};
+    for (auto& v : queries.data) v = g(rng);
+    dense::BuildParams p;
+    p.type = IndexType::hnsw;
+    p.hnsw_m = 4;
+    p.ef_construction = 16;
+    const auto index = DenseIndex::build(docs, p);
+    const auto bytes = index.serialize();
+    const auto truth = DenseExactIndex(docs).search_batch(queries, 10, 1);
+    dense::SearchParams sp;
+    sp.ef_search = 16;  // FAISS's default
+    const double at16 = recall(index.search(queries, sp, 1), truth);
+    sp.ef_search = 400;
+    const double at400 = recall(index.search(queries, sp, 1), truth);
+    EXPECT_GT(at400, at16 + 0.05) << "ef_search 16: " << at16 << ", 400: " << at400;
+    EXPECT_EQ(index.serialize(), bytes);
+    sp.ef_search = 16;
+    EXPECT_EQ(recall(index.search(queries, sp, 1), truth), at16);
+}
+
 TEST(DenseIndex, SerialisationRoundTripsAndBuildsAreDeterministic) {
     const auto docs = test::clustered_dense(1500, 16, Metric::l2, 9);
     const auto queries = test::clustered_dense(30, 16, Metric::l2, 10);

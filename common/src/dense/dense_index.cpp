@@ -39,6 +39,9 @@ private:
     bool m_set;
 };
 
+/// The hnsw.efSearch written into serialised bytes (FAISS's default), whatever searches set since.
+constexpr int kSerializedEfSearch = 16;
+
 faiss::MetricType faiss_metric(Metric m) { return m == Metric::l2 ? faiss::METRIC_L2 : faiss::METRIC_INNER_PRODUCT; }
 
 /// `count` distinct rows chosen by a seeded partial Fisher-Yates shuffle, in ascending row order.
@@ -139,7 +142,7 @@ void check_ids(const faiss::Index& idx, const std::string& where) {
 
 }  // namespace
 
-DenseIndex::DenseIndex(std::shared_ptr<const faiss::Index> index, IndexType type, Metric metric, std::size_t dim)
+DenseIndex::DenseIndex(std::shared_ptr<faiss::Index> index, IndexType type, Metric metric, std::size_t dim)
     : m_index(std::move(index)), m_type(type), m_metric(metric), m_dim(dim) {}
 
 std::size_t DenseIndex::size() const noexcept { return static_cast<std::size_t>(m_index->ntotal); }
@@ -153,7 +156,7 @@ DenseIndex DenseIndex::build(const DenseMatrix& vectors, const BuildParams& para
     const ScopedOmpThreads one(1);
     try {
         auto idx = make_index(m, params);
-        return DenseIndex(std::shared_ptr<const faiss::Index>(std::move(idx)), params.type, m.metric, m.d);
+        return DenseIndex(std::shared_ptr<faiss::Index>(std::move(idx)), params.type, m.metric, m.d);
     } catch (const faiss::FaissException& e) {
         throw Error(fmt::format("FAISS failed to build a {} index over {} x {} vectors: {}", to_string(params.type), m.n,
                                 m.d, e.what()));
@@ -162,9 +165,15 @@ DenseIndex DenseIndex::build(const DenseMatrix& vectors, const BuildParams& para
 
 std::vector<std::uint8_t> DenseIndex::serialize() const {
     faiss::VectorIOWriter w;
+    const std::unique_lock lock(*m_ef_mutex);
+    auto* h = dynamic_cast<faiss::IndexHNSW*>(m_index.get());
+    const int ef = h != nullptr ? h->hnsw.efSearch : 0;
+    if (h != nullptr) h->hnsw.efSearch = kSerializedEfSearch;  // the bytes must not depend on past searches
     try {
         faiss::write_index(m_index.get(), &w);
+        if (h != nullptr) h->hnsw.efSearch = ef;
     } catch (const faiss::FaissException& e) {
+        if (h != nullptr) h->hnsw.efSearch = ef;
         throw Error(fmt::format("FAISS could not serialise the {} index: {}", to_string(m_type), e.what()));
     }
     return std::move(w.data);
@@ -191,7 +200,8 @@ DenseIndex DenseIndex::deserialize(std::span<const std::uint8_t> bytes, IndexTyp
     ensure<InputError>(static_cast<std::size_t>(idx->ntotal) == n && idx->is_trained,
                        "{}: FAISS index holds {} vectors but the shard has {}", where, idx->ntotal, n);
     check_ids(*idx, where);
-    return DenseIndex(std::shared_ptr<const faiss::Index>(std::move(idx)), type, metric, dim);
+    if (auto* h = dynamic_cast<faiss::IndexHNSW*>(idx.get())) h->hnsw.efSearch = kSerializedEfSearch;
+    return DenseIndex(std::shared_ptr<faiss::Index>(std::move(idx)), type, metric, dim);
 }
 
 void DenseIndex::search_raw(std::size_t nq, const float* queries, const SearchParams& params, float* distances,
@@ -208,9 +218,21 @@ void DenseIndex::search_raw(std::size_t nq, const float* queries, const SearchPa
         sp = &ivf;
     }
     static_assert(sizeof(FaissIdx) == sizeof(std::int64_t));
-    try {
+    const auto run = [&] {
         m_index->search(static_cast<FaissIdx>(nq), queries, static_cast<FaissIdx>(params.k), distances,
                         reinterpret_cast<FaissIdx*>(labels), sp);
+    };
+    try {
+        if (m_type != IndexType::hnsw) return run();
+        auto& graph = static_cast<faiss::IndexHNSW&>(*m_index).hnsw;
+        for (;;) {
+            {
+                const std::shared_lock lock(*m_ef_mutex);
+                if (graph.efSearch == hnsw.efSearch) return run();
+            }
+            const std::unique_lock lock(*m_ef_mutex);
+            graph.efSearch = hnsw.efSearch;
+        }
     } catch (const faiss::FaissException& e) {
         throw Error(fmt::format("FAISS {} search of {} queries failed: {}", to_string(m_type), nq, e.what()));
     }

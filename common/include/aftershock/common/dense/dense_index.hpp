@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <shared_mutex>
 #include <span>
 #include <string>
 #include <vector>
@@ -58,12 +59,16 @@ public:
     [[nodiscard]] std::vector<Hit> search_one(std::span<const float> query, const SearchParams& params) const;
 
 private:
-    DenseIndex(std::shared_ptr<const faiss::Index> index, IndexType type, Metric metric, std::size_t dim);
+    DenseIndex(std::shared_ptr<faiss::Index> index, IndexType type, Metric metric, std::size_t dim);
     void search_raw(std::size_t nq, const float* queries, const SearchParams& params, float* distances,
                     std::int64_t* labels) const;
     [[nodiscard]] std::vector<Hit> to_hits(const float* distances, const std::int64_t* labels, std::size_t k) const;
 
-    std::shared_ptr<const faiss::Index> m_index;  ///< shared: shards are copyable, the index is immutable
+    std::shared_ptr<faiss::Index> m_index;  ///< shared: shards are copyable; only HNSW's efSearch ever changes
+    /// FAISS 1.7.3 sizes HNSW's candidate queue from the index's own hnsw.efSearch, not from the per-call
+    /// SearchParametersHNSW (fixed in later FAISS), so a call with another ef_search sets that member under
+    /// the exclusive lock; searches with the current value share the lock and run concurrently.
+    std::shared_ptr<std::shared_mutex> m_ef_mutex = std::make_shared<std::shared_mutex>();
     IndexType m_type = IndexType::flat;
     Metric m_metric = Metric::ip;
     std::size_t m_dim = 0;
