@@ -67,7 +67,9 @@ dense::SearchParams search_params() {
     return sp;
 }
 
-/// The same per-type parameter object the wrapper builds, for the direct calls.
+/// The same per-type parameter object the wrapper builds, for the direct calls. FAISS 1.7.3 sizes the
+/// HNSW candidate queue from the index's hnsw.efSearch (not from the parameters), so a direct caller sets
+/// that member too: both sides then do the same work.
 struct DirectParams {
     faiss::SearchParametersHNSW hnsw;
     faiss::SearchParametersIVF ivf;
@@ -75,7 +77,11 @@ struct DirectParams {
         const auto sp = search_params();
         hnsw.efSearch = static_cast<int>(sp.ef_search);
         ivf.nprobe = sp.nprobe;
-        if (type == IndexType::hnsw) return &hnsw;
+        if (type == IndexType::hnsw) {
+            auto& index = const_cast<faiss::IndexHNSW&>(dynamic_cast<const faiss::IndexHNSW&>(index_of(type).faiss_index()));
+            index.hnsw.efSearch = hnsw.efSearch;
+            return &hnsw;
+        }
         if (type == IndexType::ivf_flat || type == IndexType::ivf_pq) return &ivf;
         return nullptr;
     }
