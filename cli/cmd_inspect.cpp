@@ -29,26 +29,44 @@ void inspect_index(const InspectOptions& o) {
     fmt::print("build       {}\n", m.build_stats);
     seismic::SeismicIndex::Bytes total;
     std::uint64_t nnz = 0;
+    std::uint64_t dense_vector_bytes = 0;
+    std::uint64_t dense_index_bytes = 0;
     for (std::size_t i = 0; i < index.shards().size(); ++i) {
         const auto& shard = index.shards()[i];
         const auto& r = m.shards[i];
-        const auto& sp = *shard.sparse;
-        total += sp.bytes();
-        nnz += sp.forward().nnz();
-        fmt::print("shard {:5}  docs [{}, {}) nnz {} postings {} ({:.1f}% of nnz) blocks {} summary entries {} "
-                   "({:.1f}/block) file {:.1f} MB sha256 {}...\n",
-                   r.shard, r.doc_begin, r.doc_end, sp.forward().nnz(), sp.n_postings(),
-                   100.0 * double(sp.n_postings()) / double(std::max<std::uint64_t>(1, sp.forward().nnz())), sp.n_blocks(),
-                   sp.arrays().entry_block.size(),
-                   double(sp.arrays().entry_block.size()) / double(std::max<std::uint64_t>(1, sp.n_blocks())),
+        fmt::print("shard {:5}  docs [{}, {}) file {:.1f} MB sha256 {}...\n", r.shard, r.doc_begin, r.doc_end,
                    double(r.bytes) / 1e6, r.sha256.substr(0, 12));
+        if (shard.sparse) {
+            const auto& sp = *shard.sparse;
+            total += sp.bytes();
+            nnz += sp.forward().nnz();
+            fmt::print("  sparse    nnz {} postings {} ({:.1f}% of nnz) blocks {} summary entries {} ({:.1f}/block)\n",
+                       sp.forward().nnz(), sp.n_postings(),
+                       100.0 * double(sp.n_postings()) / double(std::max<std::uint64_t>(1, sp.forward().nnz())),
+                       sp.n_blocks(), sp.arrays().entry_block.size(),
+                       double(sp.arrays().entry_block.size()) / double(std::max<std::uint64_t>(1, sp.n_blocks())));
+        }
+        if (shard.dense) {
+            const auto& d = *shard.dense;
+            const auto index_bytes = d.index ? d.index->serialize().size() : 0;
+            dense_vector_bytes += d.vectors.data.size() * sizeof(float);
+            dense_index_bytes += index_bytes;
+            fmt::print("  dense     {} x {} {}, index {} {} ({:.1f} MB, {:.1f} B/vector)\n", d.vectors.n, d.vectors.d,
+                       to_string(d.vectors.metric), dense::to_string(d.params.type), dense::to_json(d.params),
+                       double(index_bytes) / 1e6, double(index_bytes) / double(std::max<std::size_t>(1, d.vectors.n)));
+        }
     }
     const auto mb = [](std::uint64_t b) { return double(b) / 1e6; };
-    fmt::print("bytes       forward {:.1f} MB ({:.2f} B/nnz), postings {:.1f} MB, blocks {:.1f} MB, summaries {:.1f} MB, "
-               "knn {:.1f} MB, total {:.1f} MB = {:.2f}x forward\n",
-               mb(total.forward), double(total.forward) / double(std::max<std::uint64_t>(1, nnz)), mb(total.postings),
-               mb(total.blocks), mb(total.summaries), mb(total.knn), mb(total.total()),
-               double(total.total()) / double(std::max<std::uint64_t>(1, total.forward)));
+    if (total.total() > 0) {
+        fmt::print("bytes       forward {:.1f} MB ({:.2f} B/nnz), postings {:.1f} MB, blocks {:.1f} MB, summaries {:.1f} MB, "
+                   "knn {:.1f} MB, total {:.1f} MB = {:.2f}x forward\n",
+                   mb(total.forward), double(total.forward) / double(std::max<std::uint64_t>(1, nnz)), mb(total.postings),
+                   mb(total.blocks), mb(total.summaries), mb(total.knn), mb(total.total()),
+                   double(total.total()) / double(std::max<std::uint64_t>(1, total.forward)));
+    }
+    if (dense_vector_bytes > 0) {
+        fmt::print("dense bytes vectors {:.1f} MB, FAISS indexes {:.1f} MB\n", mb(dense_vector_bytes), mb(dense_index_bytes));
+    }
     fmt::print("verify      ok: manifest, SHA-256 and content checksums of {} shards\n", index.shards().size());
 }
 

@@ -1,13 +1,17 @@
 // aftershock recall: ANN recall@k of a run against the exact ground truth stored in the corpus file.
 #include "commands.hpp"
 
+#include "aftershock/common/error.hpp"
 #include "aftershock/common/eval.hpp"
 #include "aftershock/common/run_file.hpp"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <map>
 #include <memory>
+#include <set>
 
 namespace aftershock::cli {
 namespace {
@@ -15,11 +19,51 @@ namespace {
 struct RecallCliOptions {
     std::string run;
     std::string corpus;
+    std::string truth;  ///< a reference run instead of the corpus ground truth
     std::size_t k = 10;
     std::string mode = "sparse";
 };
 
+/// Top-k docids per query of a run, in rank order.
+std::map<std::string, std::vector<std::string>> top_k(const Run& run, std::size_t k) {
+    std::map<std::string, std::vector<std::pair<std::int64_t, std::string>>> by_query;
+    for (const auto& e : run.entries) by_query[e.qid].emplace_back(e.rank, e.docid);
+    std::map<std::string, std::vector<std::string>> out;
+    for (auto& [q, list] : by_query) {
+        std::sort(list.begin(), list.end());
+        auto& ids = out[q];
+        for (std::size_t i = 0; i < list.size() && i < k; ++i) ids.push_back(list[i].second);
+    }
+    return out;
+}
+
+/// Recall@k of `run` against another run taken as the truth (e.g. exact answers from the cluster).
+void recall_against_run(const RecallCliOptions& o) {
+    const auto got = top_k(read_run(o.run), o.k);
+    const auto want = top_k(read_run(o.truth), o.k);
+    double sum = 0.0;
+    std::size_t missing = 0;
+    for (const auto& [q, truth] : want) {
+        const auto it = got.find(q);
+        if (it == got.end()) {
+            ++missing;
+            continue;
+        }
+        const std::set<std::string> t(truth.begin(), truth.end());
+        std::size_t hit = 0;
+        for (const auto& d : it->second) hit += t.count(d);
+        sum += truth.empty() ? 1.0 : static_cast<double>(hit) / static_cast<double>(t.size());
+    }
+    const double recall = want.empty() ? 0.0 : sum / static_cast<double>(want.size());
+    fmt::print("recall@{} {:.4f} queries={} missing={}\n", o.k, recall, want.size(), missing);
+}
+
 void run_recall(const RecallCliOptions& o) {
+    ensure<UsageError>(o.truth.empty() != o.corpus.empty(), "give either --corpus (its ground truth) or --truth RUN");
+    if (!o.truth.empty()) {
+        recall_against_run(o);
+        return;
+    }
     const auto run = read_run(o.run);
     const auto result = recall_at_k(run, o.corpus, o.mode, o.k);
     if (result.n_unknown_queries > 0) {
@@ -40,8 +84,8 @@ void register_recall(CLI::App& app) {
     sub->add_option("--run", opts->run, "run file: TSV (qid docid rank score) or TREC (qid Q0 docid rank score tag)")
         ->required()
         ->check(CLI::ExistingFile);
-    sub->add_option("--corpus", opts->corpus, "corpus HDF5 file holding /groundtruth/<mode>")
-        ->required()
+    sub->add_option("--corpus", opts->corpus, "corpus HDF5 file holding /groundtruth/<mode>")->check(CLI::ExistingFile);
+    sub->add_option("--truth", opts->truth, "a reference run (e.g. exact answers) instead of the corpus ground truth")
         ->check(CLI::ExistingFile);
     sub->add_option("--k", opts->k, "cut-off")->capture_default_str()->check(CLI::Range(1, 1000000));
     sub->add_option("--mode", opts->mode, "sparse | dense | hybrid")

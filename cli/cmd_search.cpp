@@ -4,6 +4,7 @@
 
 #include "aftershock/common/error.hpp"
 #include "aftershock/common/exact_search.hpp"
+#include "aftershock/common/fusion.hpp"
 #include "aftershock/common/groundtruth.hpp"
 #include "aftershock/common/index_dir.hpp"
 #include "aftershock/common/latency.hpp"
@@ -16,6 +17,7 @@
 #include <chrono>
 #include <cstdio>
 #include <memory>
+#include <optional>
 
 namespace aftershock::cli {
 namespace {
@@ -32,6 +34,12 @@ struct SearchOptions {
     std::vector<std::string> text;  ///< free-text queries (ids 0..n-1)
     std::string text_file;          ///< topics file (any layout of import/text_collections.hpp)
     std::string text_mode = "bm25";
+    dense::SearchParams dense;
+    // Hybrid: each route retrieves `candidates` global hits, fused as the coordinator fuses them.
+    std::uint32_t candidates = 100;
+    FusionParams fusion;
+    double w_sparse = 1.0;
+    double w_dense = 1.0;
 };
 
 /// Text queries encoded with the index's or the corpus' vocabulary; empty if none were given.
@@ -91,8 +99,64 @@ std::vector<std::vector<Hit>> dense_per_query(const DenseExactIndex& index, cons
     return out;
 }
 
+/// Hybrid search: the sparse and the dense route each retrieve max(candidates, k) global hits (index or exact
+/// oracle), fused per query with the common fuse() (the coordinator's code path).
+void run_hybrid(const SearchOptions& o) {
+    ensure<UsageError>(!o.corpus.empty(), "--mode hybrid needs --corpus (its sparse and dense queries)");
+    CorpusParts parts;
+    parts.vocab = false;
+    parts.docs = o.exact;
+    const auto corpus = read_corpus(o.corpus, parts);
+    ensure<InputError>(corpus.query_sparse && corpus.query_dense, "{}: hybrid search needs sparse and dense queries", o.corpus);
+    const auto nq = corpus.query_sparse->n_rows();
+    ensure<InputError>(corpus.query_dense->n == nq, "{}: {} sparse but {} dense queries", o.corpus, nq, corpus.query_dense->n);
+    const unsigned threads = resolve_threads(o.threads);
+    const auto depth = std::max<std::size_t>(o.candidates, o.k);
+    std::vector<std::vector<GlobalHit>> sparse;
+    std::vector<std::vector<GlobalHit>> dense;
+    std::vector<double> lat_sparse;
+    std::vector<double> lat_dense;
+    std::optional<LocalIndex> index;
+    if (!o.exact) {
+        index.emplace(LocalIndex::open(o.index));
+        auto sp = o.seismic;
+        sp.k = depth;
+        sparse = index->search_sparse(*corpus.query_sparse, sp, threads, &lat_sparse);
+        auto dp = o.dense;
+        dp.k = depth;
+        dense = index->search_dense(*corpus.query_dense, dp, threads, &lat_dense);
+    } else {
+        ensure<InputError>(corpus.doc_sparse && corpus.doc_dense, "{}: hybrid --exact needs sparse and dense documents", o.corpus);
+        const auto to_global = [](const std::vector<std::vector<Hit>>& in) {
+            std::vector<std::vector<GlobalHit>> out(in.size());
+            for (std::size_t q = 0; q < in.size(); ++q) {
+                for (const auto& h : in[q]) out[q].push_back({h.doc, h.score});
+            }
+            return out;
+        };
+        sparse = to_global(SparseExactIndex(*corpus.doc_sparse).search_batch(*corpus.query_sparse, depth, threads, &lat_sparse));
+        const DenseExactIndex exact_dense(*corpus.doc_dense);
+        dense = to_global(dense_per_query(exact_dense, *corpus.query_dense, depth, threads, lat_dense));
+    }
+    std::vector<std::vector<GlobalHit>> fused(nq);
+    std::vector<double> latencies(nq);
+    for (std::size_t q = 0; q < nq; ++q) {
+        const std::vector<FusionRoute> routes{{sparse[q], o.w_sparse}, {dense[q], o.w_dense}};
+        fused[q] = fuse(routes, o.fusion, o.k);
+        latencies[q] = lat_sparse[q] + lat_dense[q];
+    }
+    const auto doc_id = [&](std::uint64_t d) -> std::string { return index ? index->doc_id(d) : corpus.doc_id(static_cast<DocIndex>(d)); };
+    write_run(o, [&](std::size_t q) { return corpus.query_id(q); }, fused, doc_id, latencies, threads);
+}
+
 void run_search(const SearchOptions& o) {
-    ensure<UsageError>(o.exact || !o.index.empty(), "pass --index DIR for Seismic search, or --exact for the exact oracle");
+    if (o.mode == "hybrid") {
+        ensure<UsageError>(o.text.empty() && o.text_file.empty(), "text queries are sparse: --mode hybrid does not apply");
+        ensure<UsageError>(o.exact || !o.index.empty(), "pass --index DIR for index search, or --exact for the exact oracle");
+        run_hybrid(o);
+        return;
+    }
+    ensure<UsageError>(o.exact || !o.index.empty(), "pass --index DIR for index search, or --exact for the exact oracle");
     const bool with_text = !o.text.empty() || !o.text_file.empty();
     ensure<UsageError>(!o.corpus.empty() || (with_text && !o.exact),
                        "--corpus is required (only --index with --text/--text-file can do without)");
@@ -110,13 +174,20 @@ void run_search(const SearchOptions& o) {
     const auto query_id = [&](std::size_t q) { return with_text ? text_queries.ids[q] : corpus.query_id(q); };
     std::vector<double> latencies;
     if (!o.exact) {
-        ensure<UsageError>(mode == SearchMode::sparse, "dense search over an index directory is not available yet; use --exact");
-        ensure<InputError>(with_text || corpus.query_sparse.has_value(), "{}: no sparse queries", o.corpus);
-        auto params = o.seismic;
-        params.k = o.k;
         const auto index = LocalIndex::open(o.index);
-        const auto& queries = with_text ? text_queries.rows : *corpus.query_sparse;
-        const auto results = index.search_sparse(queries, params, threads, &latencies);
+        std::vector<std::vector<GlobalHit>> results;
+        if (mode == SearchMode::sparse) {
+            ensure<InputError>(with_text || corpus.query_sparse.has_value(), "{}: no sparse queries", o.corpus);
+            auto params = o.seismic;
+            params.k = o.k;
+            const auto& queries = with_text ? text_queries.rows : *corpus.query_sparse;
+            results = index.search_sparse(queries, params, threads, &latencies);
+        } else {
+            ensure<InputError>(corpus.query_dense.has_value(), "{}: no dense queries", o.corpus);
+            auto params = o.dense;
+            params.k = o.k;
+            results = index.search_dense(*corpus.query_dense, params, threads, &latencies);
+        }
         write_run(o, query_id, results, [&](std::uint64_t d) -> const std::string& { return index.doc_id(d); }, latencies, threads);
         return;
     }
@@ -148,7 +219,7 @@ void register_search(CLI::App& app) {
     sub->add_option("--text-mode", opts->text_mode, "text query weights: bm25 (token counts) | idf (idf per distinct token)")
         ->capture_default_str()
         ->check(CLI::IsMember({"bm25", "idf"}));
-    sub->add_option("--index", opts->index, "index directory built by aftershock-build (Seismic search)")
+    sub->add_option("--index", opts->index, "index directory built by aftershock-build (Seismic or FAISS search)")
         ->check(CLI::ExistingDirectory);
     sub->add_option("--out", opts->out, "run file: qid<TAB>docid<TAB>rank<TAB>score")->required();
     sub->add_option("--query-cut", opts->seismic.query_cut, "Seismic: lists of the largest query components walked")
@@ -157,9 +228,19 @@ void register_search(CLI::App& app) {
         ->capture_default_str();
     sub->add_option("--knn", opts->seismic.knn, "Seismic: kNN-graph neighbours per result (0 = off)")->capture_default_str();
     sub->add_flag("--first-sorted", opts->seismic.first_sorted, "Seismic: first list's blocks by decreasing summary score");
+    sub->add_option("--ef-search", opts->dense.ef_search, "dense HNSW: candidate list (raised to k)")->capture_default_str();
+    sub->add_option("--nprobe", opts->dense.nprobe, "dense IVF: lists visited")->capture_default_str();
     sub->add_option("--k", opts->k, "results per query")->capture_default_str()->check(CLI::Range(1, 100000));
     sub->add_flag("--exact", opts->exact, "exact search (the oracle)");
-    sub->add_option("--mode", opts->mode, "sparse | dense")->capture_default_str()->check(CLI::IsMember({"sparse", "dense"}));
+    sub->add_option("--mode", opts->mode, "sparse | dense | hybrid")->capture_default_str()->check(CLI::IsMember({"sparse", "dense", "hybrid"}));
+    sub->add_option("--candidates", opts->candidates, "hybrid: hits per route before fusion (at least k)")->capture_default_str();
+    sub->add_option_function<std::string>("--fusion", [opts](const std::string& v) { opts->fusion.method = parse_fusion_method(v); },
+                                          "hybrid: rrf | linear (default rrf)");
+    sub->add_option("--rank-constant", opts->fusion.rank_constant, "hybrid RRF rank constant")->capture_default_str();
+    sub->add_option_function<std::string>("--normalization", [opts](const std::string& v) { opts->fusion.normalization = parse_normalization(v); },
+                                          "hybrid linear: none | minmax | zscore (default minmax)");
+    sub->add_option("--w-sparse", opts->w_sparse, "hybrid: weight of the sparse route")->capture_default_str();
+    sub->add_option("--w-dense", opts->w_dense, "hybrid: weight of the dense route")->capture_default_str();
     sub->add_option("--threads", opts->threads, "query threads (0 = all cores)")->capture_default_str();
     sub->callback([opts] { run_search(*opts); });
 }

@@ -216,4 +216,77 @@ std::vector<std::vector<GlobalHit>> LocalIndex::search_sparse(const CsrMatrix& q
     return out;
 }
 
+const DenseExactIndex& LocalIndex::dense_exact(std::size_t s) const {
+    const std::lock_guard lock(*m_dense_exact_mutex);
+    if (m_dense_exact.size() != m_shards.size()) m_dense_exact.resize(m_shards.size());
+    if (!m_dense_exact[s]) m_dense_exact[s] = std::make_shared<const DenseExactIndex>(m_shards[s].dense->vectors);
+    return *m_dense_exact[s];
+}
+
+template <typename PerQuery, typename Batch>
+std::vector<std::vector<GlobalHit>> LocalIndex::search_dense_with(const DenseMatrix& queries, std::size_t k,
+                                                                  unsigned threads, std::vector<double>* latencies_us,
+                                                                  PerQuery&& per_query, Batch&& batch) const {
+    for (const auto& s : m_shards) {
+        ensure<InputError>(s.dense.has_value(), "shard {} has no dense part (the corpus had no /docs/dense)", s.meta.shard);
+        ensure<InputError>(queries.d == s.dense->vectors.d, "query dimension {} does not match the index's {}", queries.d,
+                           s.dense->vectors.d);
+    }
+    const auto to_global = [&](std::size_t s, const std::vector<Hit>& hits, std::vector<GlobalHit>& out) {
+        out.clear();
+        for (const auto& h : hits) out.push_back({m_shards[s].meta.doc_begin + h.doc, h.score});
+    };
+    std::vector<std::vector<GlobalHit>> out(queries.n);
+    if (latencies_us == nullptr) {
+        // Batched: one call per shard for every query, then one merge per query.
+        std::vector<std::vector<std::vector<GlobalHit>>> per_shard(m_shards.size());
+        for (std::size_t s = 0; s < m_shards.size(); ++s) {
+            const auto hits = batch(s);
+            per_shard[s].resize(queries.n);
+            for (std::size_t q = 0; q < queries.n; ++q) to_global(s, hits[q], per_shard[s][q]);
+        }
+        std::vector<std::vector<GlobalHit>> lists(m_shards.size());
+        for (std::size_t q = 0; q < queries.n; ++q) {
+            for (std::size_t s = 0; s < m_shards.size(); ++s) lists[s] = std::move(per_shard[s][q]);
+            out[q] = merge_topk(lists, k);
+        }
+        return out;
+    }
+    latencies_us->assign(queries.n, 0.0);
+    parallel_for(queries.n, resolve_threads(threads), 4, [&](unsigned, std::size_t begin, std::size_t end) {
+        std::vector<std::vector<GlobalHit>> lists(m_shards.size());
+        for (auto q = begin; q < end; ++q) {
+            const auto start = std::chrono::steady_clock::now();
+            for (std::size_t s = 0; s < m_shards.size(); ++s) to_global(s, per_query(s, queries.row(q)), lists[s]);
+            out[q] = merge_topk(lists, k);
+            (*latencies_us)[q] = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count();
+        }
+    });
+    return out;
+}
+
+std::vector<std::vector<GlobalHit>> LocalIndex::search_dense(const DenseMatrix& queries, const dense::SearchParams& params,
+                                                             unsigned threads, std::vector<double>* latencies_us) const {
+    dense::validate(params);
+    // A shard stored without an index (type none) is searched exactly over its vectors.
+    const auto exact_for = [&](std::size_t s) { return !m_shards[s].dense->index.has_value(); };
+    return search_dense_with(
+        queries, params.k, threads, latencies_us,
+        [&](std::size_t s, std::span<const float> q) {
+            return exact_for(s) ? dense_exact(s).search(q, params.k) : m_shards[s].dense->index->search_one(q, params);
+        },
+        [&](std::size_t s) {
+            return exact_for(s) ? dense_exact(s).search_batch(queries, params.k, threads)
+                                : m_shards[s].dense->index->search(queries, params, threads);
+        });
+}
+
+std::vector<std::vector<GlobalHit>> LocalIndex::search_dense_exact(const DenseMatrix& queries, std::size_t k,
+                                                                   unsigned threads, std::vector<double>* latencies_us) const {
+    ensure<UsageError>(k > 0, "k must be positive");
+    return search_dense_with(
+        queries, k, threads, latencies_us, [&](std::size_t s, std::span<const float> q) { return dense_exact(s).search(q, k); },
+        [&](std::size_t s) { return dense_exact(s).search_batch(queries, k, threads); });
+}
+
 }  // namespace aftershock

@@ -4,6 +4,7 @@
 #include "aftershock/common/error.hpp"
 #include "aftershock/common/hdf5.hpp"
 
+#include <fmt/ranges.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -41,7 +42,8 @@ template <typename Visitor> void visit_sparse(Visitor&& v, const ForwardIndex& f
     v("/sparse/knn/neighbours", a.neighbours);
 }
 
-std::string content_checksum(const Shard& s) {
+/// `faiss_bytes`: the serialised dense index (empty without one), hashed as stored.
+std::string content_checksum(const Shard& s, const std::vector<std::uint8_t>& faiss_bytes) {
     ContentHash h;
     const auto& m = s.meta;
     for (std::uint64_t x : {std::uint64_t{m.shard}, std::uint64_t{m.n_shards}, m.doc_begin, m.doc_end}) h.update(&x, sizeof x);
@@ -55,6 +57,17 @@ std::string content_checksum(const Shard& s) {
         const std::uint64_t dims[] = {s.sparse->dim(), s.sparse->arrays().knn};
         h.update(dims, sizeof dims);
         visit_sparse([&](const char*, const auto& vec) { h.update(vec); }, s.sparse->forward(), s.sparse->arrays());
+    }
+    if (s.dense) {
+        const auto& v = s.dense->vectors;
+        const auto params = dense::to_json(s.dense->params);
+        const auto metric = to_string(v.metric);
+        const std::uint64_t dims[] = {v.n, v.d, metric.size(), params.size()};
+        h.update(dims, sizeof dims);
+        h.update(metric.data(), metric.size());
+        h.update(params.data(), params.size());
+        h.update(v.data);
+        h.update(faiss_bytes);
     }
     return h.hex();
 }
@@ -96,7 +109,8 @@ std::string shard_file_name(std::uint32_t shard) { return fmt::format("shard-{:0
 
 std::string write_shard(const std::string& path, const Shard& s) {
     const auto tmp = path + ".tmp";
-    const auto checksum = content_checksum(s);
+    const auto faiss_bytes = s.dense && s.dense->index ? s.dense->index->serialize() : std::vector<std::uint8_t>{};
+    const auto checksum = content_checksum(s, faiss_bytes);
     try {
         // Built in memory, written by write_bytes: HDF5 never writes to the disk itself.
         h5::File f(tmp, h5::File::Mode::in_memory);
@@ -126,6 +140,19 @@ std::string write_shard(const std::string& path, const Shard& s) {
             f.write_attr("/sparse", "dim", s.sparse->dim());
             f.write_attr("/sparse", "knn", std::uint64_t{s.sparse->arrays().knn});
         }
+        if (s.dense) {
+            const auto& v = s.dense->vectors;
+            ensure(v.n == s.ids.size(), "shard {}: {} dense vectors for {} documents", s.meta.shard, v.n, s.ids.size());
+            // Chunked (about 1 MiB per chunk): row ranges can be read without the whole matrix.
+            auto rows = f.appender<float>("/dense/vectors", v.d);
+            rows.append(v.data);
+            rows.close();
+            if (s.dense->index) f.write<std::uint8_t>("/dense/faiss", faiss_bytes);
+            f.write_attr("/dense", "metric", std::string(to_string(v.metric)));
+            f.write_attr("/dense", "dim", std::uint64_t{v.d});
+            f.write_attr("/dense", "index_type", std::string(dense::to_string(s.dense->params.type)));
+            f.write_attr("/dense", "index_params", dense::to_json(s.dense->params));
+        }
         write_bytes(tmp, f.image());
     } catch (...) {
         std::filesystem::remove(tmp);
@@ -148,7 +175,8 @@ Shard read_shard(const std::string& path) {
             [] { return std::string("not an Aftershock shard file"); });
     const auto version = f.read_attr_u64("/", "format_version");
     require(version == kShardFormatVersion, [&] {
-        return fmt::format("format version {} is not supported (this build reads {})", version, kShardFormatVersion);
+        return fmt::format("format version {} is not supported (this build reads version {} only; rebuild the index "
+                           "with this aftershock-build)", version, kShardFormatVersion);
     });
     Shard s;
     s.meta.shard = static_cast<std::uint32_t>(f.read_attr_u64("/", "shard"));
@@ -210,10 +238,47 @@ Shard read_shard(const std::string& path) {
             throw InputError(where(e.what()));
         }
     }
+    std::vector<std::uint8_t> faiss_bytes;
+    if (f.exists("/dense")) {
+        DenseShard d;
+        try {
+            d.vectors.metric = parse_metric(f.read_attr_string("/dense", "metric"));
+            d.params = dense::from_json(f.read_attr_string("/dense", "index_params"));
+        } catch (const Error& e) {
+            throw InputError(where(fmt::format("/dense: {}", e.what())));
+        }
+        d.vectors.d = f.read_attr_u64("/dense", "dim");
+        const auto shape = f.shape("/dense/vectors");
+        require(shape.size() == 2 && shape[0] == s.ids.size() && shape[1] == d.vectors.d && d.vectors.d > 0, [&] {
+            return fmt::format("/dense/vectors has shape {} for {} documents of dimension {}", fmt::join(shape, "x"),
+                               s.ids.size(), d.vectors.d);
+        });
+        require(dense::to_string(d.params.type) == f.read_attr_string("/dense", "index_type") &&
+                    d.params.type != dense::IndexType::automatic,
+                [] { return std::string("/dense index_type disagrees with index_params"); });
+        d.vectors.n = shape[0];
+        d.vectors.data = f.read<float>("/dense/vectors");
+        const bool has_index = d.params.type != dense::IndexType::none;
+        require(f.exists("/dense/faiss") == has_index, [&] {
+            return fmt::format("/dense/faiss is {} for index type {}", has_index ? "missing" : "present",
+                               dense::to_string(d.params.type));
+        });
+        if (has_index) faiss_bytes = f.read<std::uint8_t>("/dense/faiss");
+        s.dense = std::move(d);
+    }
     const auto stored = f.read_attr_string("/", "checksum");
-    const auto actual = content_checksum(s);
+    const auto actual = content_checksum(s, faiss_bytes);
     require(stored == actual, [&] { return fmt::format("checksum mismatch (stored {}, computed {}): the file is corrupt", stored, actual); });
     s.checksum = stored;
+    // Parsed only now: FAISS's reader trusts the lengths it reads, so it sees checksummed bytes only (and
+    // deserialize() still validates what it gets).
+    if (s.dense) {
+        validate_dense(s.dense->vectors, path + ":/dense/vectors");
+        if (!faiss_bytes.empty()) {
+            s.dense->index = dense::DenseIndex::deserialize(faiss_bytes, s.dense->params.type, s.dense->vectors.d,
+                                                            s.dense->vectors.metric, s.dense->vectors.n, where("/dense/faiss"));
+        }
+    }
     return s;
 }
 

@@ -38,16 +38,6 @@ CsrMatrix first_rows(const CsrMatrix& m, std::size_t n) {
     return out;
 }
 
-/// Runs `search` `runs` times and keeps the latencies of the run with the median mean.
-template <typename Fn> std::vector<double> median_run(std::size_t runs, Fn&& search) {
-    std::vector<std::vector<double>> all(std::max<std::size_t>(1, runs));
-    for (auto& lat : all) search(lat);
-    std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) {
-        return summarize_latencies(a).mean < summarize_latencies(b).mean;
-    });
-    return all[all.size() / 2];
-}
-
 }  // namespace
 
 std::vector<SweepPoint> run_sweep(const LocalIndex& index, const CsrMatrix& docs, const CsrMatrix& all_queries,

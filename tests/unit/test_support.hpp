@@ -1,9 +1,12 @@
 #pragma once
 // Helpers shared by the unit tests: a per-test scratch directory and the location of the shared data.
+#include "aftershock/common/error.hpp"
+
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <filesystem>
+#include <functional>
 #include <string>
 
 namespace aftershock::test {
@@ -38,5 +41,15 @@ inline std::string shared_data(const std::string& rel) {
     do {                                                                             \
         if (!std::filesystem::exists(path)) GTEST_SKIP() << "shared data missing: " << (path); \
     } while (0)
+
+/// The message of the InputError `fn` throws, or "<no InputError>".
+inline std::string input_error_of(const std::function<void()>& fn) {
+    try {
+        fn();
+    } catch (const InputError& e) {
+        return e.what();
+    }
+    return "<no InputError>";
+}
 
 }  // namespace aftershock::test

@@ -4,6 +4,7 @@
 #include "aftershock/common/corpus.hpp"
 #include "aftershock/common/error.hpp"
 
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -18,11 +19,19 @@ double seconds_since(std::chrono::steady_clock::time_point t) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
 
-std::string input_checksum(const CsrMatrix& rows, const std::vector<std::string>& ids) {
+std::string input_checksum(const std::optional<CsrMatrix>& rows, const std::optional<DenseMatrix>& dense,
+                           const std::vector<std::string>& ids) {
     ContentHash h;
-    h.update(rows.indptr);
-    h.update(rows.indices);
-    h.update(rows.data);
+    if (rows) {
+        h.update(rows->indptr);
+        h.update(rows->indices);
+        h.update(rows->data);
+    }
+    if (dense) {
+        const std::uint64_t d = dense->d;
+        h.update(&d, sizeof d);
+        h.update(dense->data);
+    }
     for (const auto& id : ids) h.update(id.data(), id.size() + 1);  // with the terminator as separator
     return h.hex();
 }
@@ -52,10 +61,15 @@ ShardRecord build_shard(const ShardBuildOptions& opt, std::uint32_t shard, std::
     try {
         auto t0 = std::chrono::steady_clock::now();
         const h5::File corpus(opt.corpus, h5::File::Mode::read);
-        const auto rows = read_sparse_rows(corpus, Side::docs, begin, end);
+        const auto info = describe_corpus(corpus);
+        std::optional<CsrMatrix> rows;
+        std::optional<DenseMatrix> vectors;
+        if (info.docs_sparse) rows = read_sparse_rows(corpus, Side::docs, begin, end);
+        if (info.docs_dense) vectors = read_dense_rows(corpus, Side::docs, begin, end);
+        ensure<InputError>(rows || vectors, "{}: the corpus has neither sparse nor dense documents", opt.corpus);
         const auto ids = read_ids(corpus, Side::docs, begin, end);
-        const auto input = input_checksum(rows, ids);
-        const auto params_json = seismic::to_json(opt.params);
+        const auto input = input_checksum(rows, vectors, ids);
+        const auto params_json = build_params_json(opt, rows.has_value(), vectors.has_value());
         t.read = seconds_since(t0);
         if (opt.resume && std::filesystem::exists(path)) {
             // Resume: keep a complete shard built from the same rows and parameters.
@@ -82,7 +96,17 @@ ShardRecord build_shard(const ShardBuildOptions& opt, std::uint32_t shard, std::
         Shard s;
         s.meta = {shard, opt.n_shards, begin, end, params_json};
         s.ids = ids;
-        s.sparse = seismic::SeismicIndex::build(rows, opt.params);
+        if (rows) s.sparse = seismic::SeismicIndex::build(*rows, opt.params);
+        if (vectors) {
+            DenseShard d;
+            d.params = dense::resolve(opt.dense, vectors->n, vectors->d);
+            const auto td = std::chrono::steady_clock::now();
+            if (d.params.type != dense::IndexType::none) d.index = dense::DenseIndex::build(*vectors, d.params);
+            spdlog::info("shard {}: dense {} index over {} x {} ({}) in {:.1f} s", shard, dense::to_string(d.params.type),
+                         vectors->n, vectors->d, to_string(vectors->metric), seconds_since(td));
+            d.vectors = std::move(*vectors);
+            s.dense = std::move(d);
+        }
         t.build = seconds_since(t0);
         t0 = std::chrono::steady_clock::now();
         const auto checksum = write_shard(path, s);
@@ -98,8 +122,15 @@ ShardRecord build_shard(const ShardBuildOptions& opt, std::uint32_t shard, std::
     }
 }
 
+std::string build_params_json(const ShardBuildOptions& opt, bool sparse, bool dense) {
+    nlohmann::ordered_json j = nlohmann::ordered_json::object();
+    if (sparse) j["sparse"] = nlohmann::ordered_json::parse(seismic::to_json(opt.params));
+    if (dense) j["dense"] = nlohmann::ordered_json::parse(dense::to_json(opt.dense));
+    return j.dump();
+}
+
 Manifest make_manifest(const ShardBuildOptions& opt, std::vector<ShardRecord> records, std::uint64_t n_docs,
-                       std::uint64_t dim, const std::string& build_stats) {
+                       std::uint64_t dim, const std::string& build_params, const std::string& build_stats) {
     std::sort(records.begin(), records.end(), [](const auto& a, const auto& b) { return a.shard < b.shard; });
     Manifest m;
     m.corpus = opt.corpus;
@@ -109,7 +140,7 @@ Manifest make_manifest(const ShardBuildOptions& opt, std::vector<ShardRecord> re
     m.n_docs = n_docs;
     m.dim = dim;
     m.n_shards = opt.n_shards;
-    m.build_params = seismic::to_json(opt.params);
+    m.build_params = build_params;
     m.shards = std::move(records);
     m.build_stats = build_stats;
     return m;

@@ -42,6 +42,9 @@ ShardService ShardService::open(const std::string& dir, const std::vector<std::u
         if (!shards.empty() && std::find(shards.begin(), shards.end(), r.shard) == shards.end()) continue;
         s.m_shards.emplace(r.shard, load_verified_shard(dir, r));
     }
+    for (const auto& [id, sh] : s.m_shards) {
+        if (sh.dense) s.m_dense_exact.emplace(id, std::make_unique<DenseExactIndex>(sh.dense->vectors));
+    }
     for (auto id : shards) {
         ensure<UsageError>(s.m_shards.count(id) == 1, "{}: shard {} is not in the index (it has {} shards)", dir, id,
                            s.m_manifest.n_shards);
@@ -71,8 +74,16 @@ wire::SearchResponse ShardService::search(const wire::SearchRequest& req) const 
     resp.results.resize(req.queries.size());
     resp.ids.resize(req.queries.size());
     if (req.route == wire::Route::dense) {
-        throw RequestError(ErrorCode::unsupported, fmt::format("shard {} has no dense index", req.shard));
+        search_dense(sh, req, resp);
+    } else {
+        search_sparse(sh, req, resp);
     }
+    resp.search_ns = static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count());
+    return resp;
+}
+
+void ShardService::search_sparse(const Shard& sh, const wire::SearchRequest& req, wire::SearchResponse& resp) const {
     if (!sh.sparse) throw RequestError(ErrorCode::unsupported, fmt::format("shard {} has no sparse index", req.shard));
     seismic::SearchParams p = m_defaults.sparse;
     p.k = req.k;
@@ -96,16 +107,40 @@ wire::SearchResponse ShardService::search(const wire::SearchRequest& req) const 
         resp.work.postings += st.postings;
         resp.work.blocks += st.blocks_evaluated;
         resp.work.docs_scored += st.docs_scored;
-        auto& out = resp.results[qi];
-        out.reserve(hits.size());
         for (const auto& h : hits) {
-            out.push_back({sh.meta.doc_begin + h.doc, h.score});
+            resp.results[qi].push_back({sh.meta.doc_begin + h.doc, h.score});
             resp.ids[qi].push_back(sh.ids[h.doc]);
         }
     }
-    resp.search_ns = static_cast<std::uint64_t>(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count());
-    return resp;
+}
+
+void ShardService::search_dense(const Shard& sh, const wire::SearchRequest& req, wire::SearchResponse& resp) const {
+    if (!sh.dense) throw RequestError(ErrorCode::unsupported, fmt::format("shard {} has no dense part", req.shard));
+    const auto d = sh.dense->vectors.d;
+    for (std::size_t qi = 0; qi < req.queries.size(); ++qi) {
+        const auto& q = req.queries[qi].dense;
+        if (q.size() != d) {
+            throw RequestError(ErrorCode::bad_request, fmt::format("query {}: dense dimension {} does not match the shard's {}", qi, q.size(), d));
+        }
+        for (std::size_t i = 0; i < q.size(); ++i) {
+            if (!std::isfinite(q[i])) throw RequestError(ErrorCode::bad_request, fmt::format("query {}: dense[{}] is not finite", qi, i));
+        }
+    }
+    dense::SearchParams p;
+    p.k = req.k;
+    p.ef_search = req.knobs.ef_search != 0 ? req.knobs.ef_search : m_defaults.ef_search;
+    p.nprobe = req.knobs.nprobe != 0 ? req.knobs.nprobe : m_defaults.nprobe;
+    // Same per-query calls as LocalIndex::search_dense with latencies (aftershock search), so answers match.
+    const bool exact = req.exact || !sh.dense->index.has_value();
+    for (std::size_t qi = 0; qi < req.queries.size(); ++qi) {
+        const std::span<const float> q(req.queries[qi].dense);
+        const auto hits = exact ? m_dense_exact.at(sh.meta.shard)->search(q, p.k) : sh.dense->index->search_one(q, p);
+        resp.work.docs_scored += exact ? sh.dense->vectors.n : 0;
+        for (const auto& h : hits) {
+            resp.results[qi].push_back({sh.meta.doc_begin + h.doc, h.score});
+            resp.ids[qi].push_back(sh.ids[h.doc]);
+        }
+    }
 }
 
 std::string ShardService::info_json() const {
@@ -121,7 +156,10 @@ std::string ShardService::info_json() const {
         s["doc_end"] = sh.meta.doc_end;
         s["sparse"] = sh.sparse.has_value();
         s["dim"] = sh.sparse ? sh.sparse->dim() : 0;
-        s["dense"] = false;
+        s["dense"] = sh.dense.has_value();
+        s["dense_dim"] = sh.dense ? sh.dense->vectors.d : 0;
+        s["metric"] = sh.dense ? std::string(to_string(sh.dense->vectors.metric)) : std::string();
+        s["dense_index"] = sh.dense ? std::string(dense::to_string(sh.dense->params.type)) : std::string();
         s["checksum"] = sh.checksum;
         j["shards"].push_back(std::move(s));
     }

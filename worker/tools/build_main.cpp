@@ -86,6 +86,7 @@ struct Options {
     worker::ShardBuildOptions build;
     std::string lambda_pruning = "global-threshold";
     std::string clustering = "ii-approx";
+    std::string dense_index = "auto";
     bool no_resume = false;
     double progress_interval = 10.0;  ///< seconds between progress lines (0: one per finished shard)
     std::string pushgateway;           ///< host:port, empty for none
@@ -265,7 +266,7 @@ void push_build_metrics(const Options& o, const BuildTotals& t, int ranks) {
 
 /// Rank 0: merges every rank's records (or reports its failure), writes the manifest last, pushes metrics.
 /// Returns the exit code.
-int collect(const Options& o, const std::vector<std::string>& all, const std::uint64_t facts[2], double plan_seconds,
+int collect(const Options& o, const std::vector<std::string>& all, const std::uint64_t facts[4], double plan_seconds,
             Clock::time_point start, int size) {
     int rc = 0;
     std::vector<ShardRecord> merged;
@@ -300,7 +301,8 @@ int collect(const Options& o, const std::vector<std::string>& all, const std::ui
         const auto stats = fmt::format(
             R"({{"ranks":{},"wall_seconds":{:.3f},"phases":{{"plan":{:.3f},"read":{:.3f},"build":{:.3f},"write":{:.3f}}}}})",
             size, t.wall, t.plan, t.read, t.build, t.write);
-        const auto m = worker::make_manifest(o.build, std::move(merged), facts[0], facts[1], stats);
+        const auto params = worker::build_params_json(o.build, facts[2] != 0, facts[3] != 0);
+        const auto m = worker::make_manifest(o.build, std::move(merged), facts[0], facts[1], params, stats);
         text::write_index_vocab(o.build.corpus, o.build.out_dir);  // text queries need the corpus' vocabulary
         write_manifest(o.build.out_dir, m);
         t.ok = true;
@@ -319,22 +321,27 @@ int run(Options& o, int rank, int size, bool threaded) {
     const auto start = Clock::now();
     o.build.params.pruning = seismic::parse_pruning(o.lambda_pruning);
     o.build.params.clustering = seismic::parse_clustering(o.clustering);
+    o.build.dense.type = dense::parse_index_type(o.dense_index);
     o.build.resume = !o.no_resume;
     if (o.build.params.threads == 0) o.build.params.threads = threads_per_rank();
     // Rank 0 plans; everyone learns the plan or the reason there is none.
     std::vector<std::uint64_t> bounds(o.build.n_shards + 1, 0);
-    std::uint64_t facts[2] = {0, 0};  // n_docs, dim
+    std::uint64_t facts[4] = {0, 0, 0, 0};  // n_docs, dim, has sparse documents, has dense documents
     std::string plan_error;
     if (rank == 0) {
         try {
             seismic::validate(o.build.params);
+            dense::validate(o.build.dense);
             ensure<UsageError>(o.build.n_shards > 0, "--shards must be positive");
             const h5::File corpus(o.build.corpus, h5::File::Mode::read);
             const auto info = describe_corpus(corpus);
-            ensure<InputError>(info.docs_sparse, "{}: the corpus has no sparse documents to index", o.build.corpus);
+            ensure<InputError>(info.docs_sparse || info.docs_dense, "{}: the corpus has no sparse or dense documents to index",
+                               o.build.corpus);
             bounds = plan_shards(corpus, o.build.n_shards);
             facts[0] = info.n_docs;
             facts[1] = info.dim;
+            facts[2] = info.docs_sparse ? 1 : 0;
+            facts[3] = info.docs_dense ? 1 : 0;
             clean_out_dir(o.build.out_dir);
         } catch (const std::exception& e) {
             plan_error = e.what();
@@ -347,7 +354,7 @@ int run(Options& o, int rank, int size, bool threaded) {
         return 1;
     }
     MPI_Bcast(bounds.data(), static_cast<int>(bounds.size()), MPI_UINT64_T, 0, MPI_COMM_WORLD);
-    MPI_Bcast(facts, 2, MPI_UINT64_T, 0, MPI_COMM_WORLD);
+    MPI_Bcast(facts, 4, MPI_UINT64_T, 0, MPI_COMM_WORLD);
     const double plan_seconds = seconds_since(start);
     if (rank == 0) {
         spdlog::info("plan: {} docs in {} shards over {} ranks ({} threads per rank), corpus {}", facts[0],
@@ -486,7 +493,7 @@ int main(int argc, char** argv) {
     spdlog::set_pattern(fmt::format("[%H:%M:%S.%e] [%^%l%$] [rank {}/{}] %v", rank, size));
 
     Options o;
-    CLI::App app{"aftershock-build: build a sharded Seismic index from a corpus (run under mpirun or srun)"};
+    CLI::App app{"aftershock-build: build a sharded Seismic + FAISS index from a corpus (run under mpirun or srun)"};
     app.set_version_flag("--version", std::string("aftershock-build ") + AFTERSHOCK_VERSION);
     app.set_config("--config", "", "read flags from an INI/TOML file");
     auto& p = o.build.params;
@@ -503,6 +510,19 @@ int main(int argc, char** argv) {
     app.add_option("--alpha", p.alpha, "summary energy (fraction of L1 mass kept)")->capture_default_str();
     app.add_option("--knn", p.knn, "kappa: neighbours per document in the kNN graph (0 = none)")->capture_default_str();
     app.add_option("--seed", p.seed, "clustering seed")->capture_default_str();
+    auto& dp = o.build.dense;
+    app.add_option("--dense-index", o.dense_index,
+                   "dense part (corpora with /docs/dense): flat | hnsw | ivf-flat | ivf-pq | none (vectors only) | auto "
+                   "(flat below 50000 vectors per shard, hnsw above)")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"auto", "flat", "hnsw", "ivf-flat", "ivf-pq", "none"}));
+    app.add_option("--hnsw-m", dp.hnsw_m, "HNSW: neighbours per node")->capture_default_str();
+    app.add_option("--ef-construction", dp.ef_construction, "HNSW: candidate list while inserting")->capture_default_str();
+    app.add_option("--nlist", dp.nlist, "IVF: lists (0 = 4*sqrt(vectors per shard), at most vectors/39)")->capture_default_str();
+    app.add_option("--pq-m", dp.pq_m, "IVF-PQ: sub-quantizers (0 = dim/4 rounded down to a divisor of dim)")->capture_default_str();
+    app.add_option("--pq-nbits", dp.pq_nbits, "IVF-PQ: bits per code")->capture_default_str();
+    app.add_option("--train-per-list", dp.train_per_list, "IVF: training vectors per list (seeded sample)")->capture_default_str();
+    app.add_option("--dense-seed", dp.seed, "dense training sample and k-means seed")->capture_default_str();
     app.add_option("--threads", p.threads, "threads per rank (0 = cores / local ranks)")->capture_default_str();
     app.add_flag("--no-resume", o.no_resume, "rebuild shards even when a verified one exists");
     app.add_option("--progress-interval", o.progress_interval,

@@ -1,11 +1,15 @@
 #pragma once
 // The index directory (DESIGN.md §5): manifest.json plus one shard file per shard. Shard ranges are
 // contiguous corpus rows balanced by nonzeros; the shard count is independent of how many ranks build it.
+#include "aftershock/common/dense/params.hpp"
+#include "aftershock/common/exact_search.hpp"
 #include "aftershock/common/hdf5.hpp"
 #include "aftershock/common/merge.hpp"
 #include "aftershock/common/shard_file.hpp"
 
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -75,9 +79,32 @@ public:
                                                                     std::vector<double>* latencies_us = nullptr,
                                                                     seismic::SearchStats* total = nullptr) const;
 
+    /// Dense search of every query on every shard (FAISS; exact over the stored vectors for a shard of
+    /// type none), merged to the global top-k. With `latencies_us` each query runs alone, single-threaded
+    /// per call (search_one), on `threads` threads over queries, and its latency is recorded; without it
+    /// each shard answers all queries in one batched FAISS call on `threads` OpenMP threads.
+    /// Throws InputError when a shard has no dense part or the query dimension differs.
+    [[nodiscard]] std::vector<std::vector<GlobalHit>> search_dense(const DenseMatrix& queries,
+                                                                   const dense::SearchParams& params, unsigned threads,
+                                                                   std::vector<double>* latencies_us = nullptr) const;
+    /// Exact dense top-k by brute force over the shards' stored full-precision vectors (same threading
+    /// rules as search_dense): the ground truth for the approximate indexes.
+    [[nodiscard]] std::vector<std::vector<GlobalHit>> search_dense_exact(const DenseMatrix& queries, std::size_t k,
+                                                                         unsigned threads,
+                                                                         std::vector<double>* latencies_us = nullptr) const;
+
 private:
+    /// The exact index of shard s over its stored vectors, built on first use (it copies the vectors).
+    [[nodiscard]] const DenseExactIndex& dense_exact(std::size_t s) const;
+    template <typename PerQuery, typename Batch>
+    [[nodiscard]] std::vector<std::vector<GlobalHit>> search_dense_with(const DenseMatrix& queries, std::size_t k,
+                                                                        unsigned threads, std::vector<double>* latencies_us,
+                                                                        PerQuery&& per_query, Batch&& batch) const;
+
     Manifest m_manifest;
     std::vector<Shard> m_shards;
+    mutable std::vector<std::shared_ptr<const DenseExactIndex>> m_dense_exact;
+    std::unique_ptr<std::mutex> m_dense_exact_mutex = std::make_unique<std::mutex>();
 };
 
 }  // namespace aftershock

@@ -1,6 +1,8 @@
 #pragma once
-// One shard of an index directory (DESIGN.md §5): an HDF5 file holding the shard's Seismic index, its
-// documents' external ids and its place in the corpus, versioned and checksummed.
+// One shard of an index directory (DESIGN.md §5): an HDF5 file holding the shard's Seismic index and/or
+// its dense part (full-precision vectors plus a FAISS index), its documents' external ids and its place in
+// the corpus, versioned and checksummed (docs/FORMATS.md).
+#include "aftershock/common/dense/dense_index.hpp"
 #include "aftershock/common/seismic/seismic_index.hpp"
 
 #include <cstdint>
@@ -10,7 +12,8 @@
 
 namespace aftershock {
 
-inline constexpr std::uint64_t kShardFormatVersion = 1;
+/// 2: the /dense group (version 1 shards, sparse only, must be rebuilt).
+inline constexpr std::uint64_t kShardFormatVersion = 2;
 
 struct ShardMeta {
     std::uint32_t shard = 0;
@@ -20,9 +23,17 @@ struct ShardMeta {
     std::string build_params;     ///< JSON
 };
 
+/// The dense part of a shard. Local row i is global document doc_begin + i.
+struct DenseShard {
+    DenseMatrix vectors;                      ///< the shard's corpus rows as given (full precision; metric set)
+    dense::BuildParams params;                ///< resolved (never `automatic`); type none = vectors only
+    std::optional<dense::DenseIndex> index;   ///< absent when params.type is none
+};
+
 struct Shard {
     ShardMeta meta;
     std::optional<seismic::SeismicIndex> sparse;
+    std::optional<DenseShard> dense;
     std::vector<std::string> ids;  ///< external ids of the shard's documents (local order)
     std::string checksum;          ///< content checksum (set by read_shard)
 };
@@ -35,7 +46,7 @@ struct Shard {
 std::string write_shard(const std::string& path, const Shard& shard);
 
 /// Reads and validates a shard: format name and version, every array's consistency, and the content
-/// checksum. Throws InputError naming the file and the problem.
+/// checksum (verified before the FAISS bytes are parsed). Throws InputError naming the file and the problem.
 [[nodiscard]] Shard read_shard(const std::string& path);
 
 }  // namespace aftershock

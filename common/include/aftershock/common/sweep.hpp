@@ -5,6 +5,7 @@
 #include "aftershock/common/index_dir.hpp"
 #include "aftershock/common/latency.hpp"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,16 @@ struct SweepOptions {
     std::size_t max_queries = 0;    ///< 0 = all
     std::size_t runs = 1;           ///< repetitions; the median mean latency is kept
 };
+
+/// Runs `search(latencies)` `runs` times and keeps the latencies of the run with the median mean.
+template <typename Fn> [[nodiscard]] std::vector<double> median_run(std::size_t runs, Fn&& search) {
+    std::vector<std::vector<double>> all(std::max<std::size_t>(1, runs));
+    for (auto& lat : all) search(lat);
+    std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) {
+        return summarize_latencies(a).mean < summarize_latencies(b).mean;
+    });
+    return all[all.size() / 2];
+}
 
 /// recall@k of `got` against `truth`: mean over queries of |got ∩ truth| / min(k, |truth|).
 [[nodiscard]] double recall_at_k(const std::vector<std::vector<GlobalHit>>& got,

@@ -1,12 +1,14 @@
 #pragma once
 // What a shard server does with a request, without the sockets: the shards it serves, query validation and
 // the search itself. The server (server.hpp) runs this on its thread pool; tests call it directly.
+#include "aftershock/common/exact_search.hpp"
 #include "aftershock/common/index_dir.hpp"
 #include "aftershock/common/seismic/params.hpp"
 #include "aftershock/common/wire/protocol.hpp"
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -51,8 +53,12 @@ public:
 
 private:
     [[nodiscard]] const Shard& shard(std::uint32_t id) const;
+    void search_sparse(const Shard& sh, const wire::SearchRequest& req, wire::SearchResponse& resp) const;
+    void search_dense(const Shard& sh, const wire::SearchRequest& req, wire::SearchResponse& resp) const;
     Manifest m_manifest;
     std::map<std::uint32_t, Shard> m_shards;
+    /// Brute force over each dense shard's stored vectors (exact requests and shards stored without an index).
+    std::map<std::uint32_t, std::unique_ptr<DenseExactIndex>> m_dense_exact;
     SearchDefaults m_defaults;
     ServiceLimits m_limits;
 };
