@@ -17,6 +17,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <cstdio>
 #include <map>
 #include <memory>
@@ -161,6 +162,8 @@ void run_load(const LoadOptions& o) {
     std::atomic<std::size_t> next{0};
     std::mutex mutex;
     std::vector<double> latencies_ms;
+    std::vector<double> search_ms;    // the workers' own time on the critical path (from the answers)
+    std::vector<double> overhead_ms;  // client latency minus that: HTTP, coordinator, network, merge
     std::map<int, std::size_t> codes;
     std::size_t partial = 0;
     std::vector<std::string> answers(record ? n_queries : 0);
@@ -173,6 +176,8 @@ void run_load(const LoadOptions& o) {
         threads.emplace_back([&] {
             Client client(hp);
             std::vector<double> mine;
+            std::vector<double> my_search;
+            std::vector<double> my_overhead;
             std::map<int, std::size_t> my_codes;
             std::size_t my_partial = 0;
             for (;;) {
@@ -183,6 +188,11 @@ void run_load(const LoadOptions& o) {
                 auto [status, body] = client.post("/v1/search", bodies[q]);
                 mine.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
                 ++my_codes[status];
+                if (const auto at = body.find("\"search_ms\":"); status == 200 && at != std::string::npos) {
+                    const double s = std::strtod(body.c_str() + at + 12, nullptr);
+                    my_search.push_back(s);
+                    my_overhead.push_back(mine.back() - s);
+                }
                 if (status == 200 && body.find("\"partial\":true") != std::string::npos) ++my_partial;
                 if (status != 200) {
                     std::lock_guard lock(mutex);
@@ -193,6 +203,8 @@ void run_load(const LoadOptions& o) {
             }
             std::lock_guard lock(mutex);
             latencies_ms.insert(latencies_ms.end(), mine.begin(), mine.end());
+            search_ms.insert(search_ms.end(), my_search.begin(), my_search.end());
+            overhead_ms.insert(overhead_ms.end(), my_overhead.begin(), my_overhead.end());
             for (const auto& [c, n] : my_codes) codes[c] += n;
             partial += my_partial;
         });
@@ -203,9 +215,10 @@ void run_load(const LoadOptions& o) {
     std::size_t ok = codes.count(200) ? codes[200] : 0;
     std::string code_list;
     for (const auto& [c, n] : codes) code_list += fmt::format("{}{}:{}", code_list.empty() ? "" : ",", c, n);
-    fmt::print("requests={} ok={} codes={} partial={} seconds={:.3f} qps={:.1f} mean_ms={:.3f} p50_ms={:.3f} p99_ms={:.3f} concurrency={}\n",
+    fmt::print("requests={} ok={} codes={} partial={} seconds={:.3f} qps={:.1f} mean_ms={:.3f} p50_ms={:.3f} p99_ms={:.3f} "
+               "p50_search_ms={:.3f} p50_overhead_ms={:.3f} concurrency={}\n",
                latencies_ms.size(), ok, code_list, partial, seconds, static_cast<double>(latencies_ms.size()) / seconds, summary.mean,
-               summary.p50, summary.p99, o.concurrency);
+               summary.p50, summary.p99, percentile(search_ms, 50), percentile(overhead_ms, 50), o.concurrency);
     if (!first_error.empty()) spdlog::warn("{}", first_error);
     if (record) {
         std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(o.out.c_str(), "w"), &std::fclose);

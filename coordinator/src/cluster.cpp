@@ -37,7 +37,7 @@ WorkerInfo parse_worker_info(const std::string& text) {
 
 ClusterState::ClusterState(std::vector<HostPort> workers)
     : m_addresses(std::move(workers)), m_workers(m_addresses.size()),
-      m_in_flight(std::make_unique<std::atomic<std::int64_t>[]>(m_addresses.size())) {}
+      m_in_flight(std::make_unique<std::atomic<std::int64_t>[]>(m_addresses.size())), m_ewma(m_addresses.size(), 0.0) {}
 
 bool ClusterState::known(std::size_t w) const {
     std::lock_guard lock(m_mutex);
@@ -112,22 +112,34 @@ IndexFacts ClusterState::facts() const {
 
 std::vector<std::size_t> ClusterState::live_replicas(std::uint32_t shard, const std::vector<std::size_t>& exclude) const {
     std::vector<std::size_t> out;
+    std::vector<double> cost(m_addresses.size(), 0.0);
     {
         std::lock_guard lock(m_mutex);
         if (shard >= m_replicas.size()) return out;
         for (auto w : m_replicas[shard]) {
-            if (m_workers[w].healthy && std::find(exclude.begin(), exclude.end(), w) == exclude.end()) out.push_back(w);
+            if (m_workers[w].healthy && std::find(exclude.begin(), exclude.end(), w) == exclude.end()) {
+                out.push_back(w);
+                cost[w] = static_cast<double>(m_in_flight[w].load(std::memory_order_relaxed) + 1) * std::max(m_ewma[w], 1e-6);
+            }
         }
     }
     if (out.size() > 1) {
-        // Rotate first so equally loaded replicas share the traffic, then order by load.
-        std::rotate(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(m_rotation.fetch_add(1, std::memory_order_relaxed) % out.size()),
-                    out.end());
-        std::stable_sort(out.begin(), out.end(), [&](std::size_t a, std::size_t b) {
-            return m_in_flight[a].load(std::memory_order_relaxed) < m_in_flight[b].load(std::memory_order_relaxed);
-        });
+        const auto turn = m_rotation.fetch_add(1, std::memory_order_relaxed);
+        // Rotate first so equal replicas share the traffic; then order by expected wait, except on exploring turns.
+        const bool explore = turn % 20 == 0;
+        const auto shift = (explore ? turn / 20 : turn) % out.size();
+        std::rotate(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(shift), out.end());
+        if (!explore) {
+            std::stable_sort(out.begin(), out.end(), [&](std::size_t a, std::size_t b) { return cost[a] < cost[b]; });
+        }
     }
     return out;
+}
+
+void ClusterState::record_worker_latency(std::size_t w, double seconds) {
+    std::lock_guard lock(m_mutex);
+    // alpha 0.2: about the last ten answers matter, so a replica that slows down is avoided within a few requests.
+    m_ewma[w] = m_ewma[w] == 0.0 ? seconds : 0.8 * m_ewma[w] + 0.2 * seconds;
 }
 
 bool ClusterState::ready() const {

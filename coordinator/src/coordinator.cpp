@@ -45,7 +45,8 @@ json outcome_json(const SearchOutcome& o) {
     return {{"hits", std::move(hits)},
             {"coverage", {{"shards", o.shards}, {"answered", o.answered}}},
             {"partial", o.partial()},
-            {"took_ms", o.took_ms}};
+            {"took_ms", o.took_ms},
+            {"search_ms", o.search_ms}};
 }
 
 /// Status for an outcome: 200 (complete or partial within min_coverage), 504 when the deadline cut coverage

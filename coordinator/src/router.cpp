@@ -104,6 +104,7 @@ awaitable<SearchOutcome> Router::search(const SearchQuery& q) {
         std::vector<std::vector<GlobalHit>> lists;
         for (auto& a : rs->answers[r]) {
             if (!a || a->results.empty()) continue;
+            out.search_ms = std::max(out.search_ms, static_cast<double>(a->search_ns) * 1e-6);
             lists.push_back(std::move(a->results[0]));
             if (!a->ids.empty()) {
                 for (std::size_t i = 0; i < lists.back().size() && i < a->ids[0].size(); ++i) ids.emplace(lists.back()[i].doc, a->ids[0][i]);
@@ -194,7 +195,10 @@ awaitable<void> Router::attempt(std::shared_ptr<RequestState> rs, std::shared_pt
         try {
             auto resp = wire::decode_search_response(reply.payload);
             m_metrics.shard_request(sc->shard, seconds);
-            if (!rs->exact) m_cluster.record_latency(sc->shard, seconds);  // the hedge delay follows live traffic only
+            if (!rs->exact) {
+                m_cluster.record_latency(sc->shard, seconds);  // the hedge delay follows live traffic only
+                m_cluster.record_worker_latency(w, seconds);
+            }
             if (!sc->succeeded) {
                 sc->succeeded = true;
                 if (!rs->finished) rs->answers[sc->route][sc->shard] = std::move(resp);

@@ -175,8 +175,14 @@ TEST(ClusterState, ReplicasHealthAndConsistency) {
     EXPECT_EQ(c.live_replicas(1).size(), 2U);
     EXPECT_EQ(c.live_replicas(1, {0}), (std::vector<std::size_t>{1}));
     c.begin_request(0);
-    EXPECT_EQ(c.live_replicas(1).front(), 1U) << "least loaded first";
+    for (int i = 0; i < 5; ++i) EXPECT_EQ(c.live_replicas(1).front(), 1U) << "least loaded first";
     c.end_request(0);
+    c.record_worker_latency(0, 0.001);
+    c.record_worker_latency(1, 0.050);
+    int slow_first = 0;
+    for (int i = 0; i < 100; ++i) slow_first += c.live_replicas(1).front() == 1U ? 1 : 0;
+    EXPECT_GE(slow_first, 1) << "the slow replica is still explored now and then";
+    EXPECT_LE(slow_first, 10) << "but mostly avoided";
     c.mark_unhealthy(0, "gone");
     EXPECT_FALSE(c.ready()) << "shard 0 has no live replica";
     EXPECT_EQ(c.live_replica_counts(), (std::vector<std::size_t>{0, 1}));

@@ -57,7 +57,10 @@ public:
     /// The index as learned so far: shard count (0 until a worker answered) and dimensions.
     [[nodiscard]] std::uint32_t n_shards() const;
     [[nodiscard]] IndexFacts facts() const;
-    /// Healthy workers serving `shard`, the least loaded first (ties rotate), without those in `exclude`.
+    /// Healthy workers serving `shard`, best first, without those in `exclude`. Best = lowest expected wait:
+    /// (requests in flight + 1) x the worker's recent latency (EWMA), so a slow replica gets little traffic;
+    /// one choice in 20 keeps the rotated order instead, so a replica that recovered is noticed (hedging covers
+    /// the cost of those picks).
     [[nodiscard]] std::vector<std::size_t> live_replicas(std::uint32_t shard, const std::vector<std::size_t>& exclude = {}) const;
     /// True when the index is known and every shard has at least one healthy replica.
     [[nodiscard]] bool ready() const;
@@ -71,6 +74,8 @@ public:
     void begin_request(std::size_t w) noexcept { m_in_flight[w].fetch_add(1, std::memory_order_relaxed); }
     void end_request(std::size_t w) noexcept { m_in_flight[w].fetch_sub(1, std::memory_order_relaxed); }
 
+    /// A worker's answer time (seconds), folded into its EWMA.
+    void record_worker_latency(std::size_t w, double seconds);
     /// Shard latency window (seconds) and its 95th percentile (nullopt until min_samples were seen).
     void record_latency(std::uint32_t shard, double seconds);
     [[nodiscard]] std::optional<double> latency_p95(std::uint32_t shard, std::size_t min_samples = 20) const;
@@ -94,6 +99,7 @@ private:
     std::vector<HostPort> m_addresses;
     std::vector<Worker> m_workers;
     std::unique_ptr<std::atomic<std::int64_t>[]> m_in_flight;
+    std::vector<double> m_ewma;  ///< seconds per worker (under m_mutex); 0 = no answer yet
     std::uint32_t m_n_shards = 0;
     std::string m_checksum;
     std::vector<WorkerInfo::ShardInfo> m_shard_info;   ///< by shard id

@@ -34,6 +34,7 @@ struct SearchOutcome {
     bool coverage_ok = false;      ///< answered / shards >= min_coverage
     std::string first_error;       ///< a failed shard's reason, for the 503/504 message
     double took_ms = 0.0;
+    double search_ms = 0.0;        ///< the slowest answering shard's own search time (the fan-out's critical path)
     [[nodiscard]] bool partial() const noexcept { return answered < shards; }
     /// "sparse" | "dense" | "hybrid"
     std::string mode;
