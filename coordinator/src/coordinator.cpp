@@ -199,6 +199,7 @@ struct Coordinator::Impl {
         res.set(http::field::server, "aftershock");
         res.set(http::field::content_type, a.content_type);
         if (a.status == 405) res.set(http::field::allow, "POST");
+        if (a.status == 401) res.set(http::field::www_authenticate, R"(Bearer realm="aftershock")");
         res.keep_alive(keep_alive);
         res.body() = a.body;
         res.prepare_payload();
@@ -214,6 +215,11 @@ struct Coordinator::Impl {
         };
         endpoint = target;
         try {
+            const bool open = target == "/healthz" || target == "/readyz" || (target == "/metrics" && opt.metrics_public);
+            if (!open && !opt.auth.allows(std::string_view(req[http::field::authorization]))) {
+                // One answer for a missing, malformed or wrong token: nothing tells which.
+                co_return error_answer(401, "unauthorized", "missing or invalid bearer token");
+            }
             if (target == "/v1/search") {
                 need(http::verb::post);
                 co_return co_await search(router, req.body());

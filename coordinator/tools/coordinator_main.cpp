@@ -6,6 +6,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
@@ -39,6 +40,10 @@ int main(int argc, char** argv) {
         ->capture_default_str()->check(CLI::Range(0.0, 1.0));
     app.add_option("--recall-window", opt.recall_window, "queries in the recall estimate's sliding window")->capture_default_str();
     app.add_option("--vocab", opt.vocab, "vocabulary for token/text queries: index dir, corpus .h5 or BERT vocab.json");
+    std::string auth_file;
+    app.add_option("--auth-tokens-file", auth_file, "bearer tokens, one per line: the API then needs 'Authorization: Bearer <token>' "
+                                                    "(also AFTERSHOCK_AUTH_TOKENS=t1,t2); /healthz and /readyz stay open");
+    app.add_flag("--metrics-public", opt.metrics_public, "serve /metrics without a token when auth is on");
     app.add_option("--log-level", log_level, "trace|debug|info|warn|error|off")
         ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
     try {
@@ -49,6 +54,12 @@ int main(int argc, char** argv) {
     spdlog::set_level(spdlog::level::from_str(log_level));
     try {
         opt.workers = parse_host_port_list(workers);
+        if (!auth_file.empty()) {
+            opt.auth = BearerAuth::from_file(auth_file);
+        } else if (const char* env = std::getenv("AFTERSHOCK_AUTH_TOKENS"); env != nullptr && *env != '\0') {
+            opt.auth = BearerAuth::from_list(env);
+        }
+        if (opt.auth.enabled()) spdlog::info("bearer-token auth on{}", opt.metrics_public ? " (/metrics public)" : "");
         opt.router.default_timeout = std::chrono::milliseconds(timeout_ms);
         opt.router.hedge_delay = std::chrono::milliseconds(hedge_ms);
         opt.idle_timeout = std::chrono::milliseconds(idle_ms);

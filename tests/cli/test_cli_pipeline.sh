@@ -51,7 +51,7 @@ expect_error() {  # expect_error PATTERN CMD...: exit code 1, one line on stderr
 expect_error "does not exist" "$BIN" search --corpus "$WORK/missing.h5" --exact --out "$WORK/x.tsv"
 expect_error "pass --index DIR" "$BIN" search --corpus "$WORK/c.h5" --out "$WORK/x.tsv"
 expect_error "k" "$BIN" search --corpus "$WORK/c.h5" --exact --k 0 --out "$WORK/x.tsv"
-expect_error "mode" "$BIN" search --corpus "$WORK/c.h5" --exact --mode hybrid --out "$WORK/x.tsv"
+expect_error "mode" "$BIN" search --corpus "$WORK/c.h5" --exact --mode fancy --out "$WORK/x.tsv"
 printf 'garbage' >"$WORK/garbage.h5"
 expect_error "cannot open HDF5 file" "$BIN" inspect --corpus "$WORK/garbage.h5"
 head -c 20000 "$WORK/c.h5" >"$WORK/truncated.h5"

@@ -1,6 +1,7 @@
 // The coordinator's request model: a full valid body, and every kind of bad input mapped to a 4xx with a
 // code and a message naming the field (the server answers these without touching a worker).
 #include "aftershock/coordinator/api.hpp"
+#include "aftershock/coordinator/auth.hpp"
 #include "aftershock/coordinator/cluster.hpp"
 #include "aftershock/coordinator/recall_estimator.hpp"
 
@@ -192,6 +193,28 @@ TEST(ClusterState, ReplicasHealthAndConsistency) {
     for (int i = 1; i <= 100; ++i) c.record_latency(0, i * 0.001);
     EXPECT_NEAR(*c.latency_p95(0), 0.096, 1e-9);
     EXPECT_THROW((void)parse_worker_info(R"({"n_shards":1})"), InputError);
+}
+
+}  // namespace
+}  // namespace aftershock::coordinator
+
+namespace aftershock::coordinator {
+namespace {
+
+TEST(BearerAuth, AcceptsOnlyConfiguredTokens) {
+    const BearerAuth off;
+    EXPECT_TRUE(off.allows(""));
+    const auto auth = BearerAuth::from_list(" alpha-1 ,beta-2,");
+    EXPECT_TRUE(auth.enabled());
+    EXPECT_TRUE(auth.allows("Bearer alpha-1"));
+    EXPECT_TRUE(auth.allows("Bearer beta-2"));
+    EXPECT_FALSE(auth.allows(""));
+    EXPECT_FALSE(auth.allows("Bearer "));
+    EXPECT_FALSE(auth.allows("Bearer alpha-"));
+    EXPECT_FALSE(auth.allows("Bearer alpha-12"));
+    EXPECT_FALSE(auth.allows("Basic alpha-1"));
+    EXPECT_FALSE(auth.allows("alpha-1"));
+    EXPECT_THROW((void)BearerAuth::from_file("/nonexistent/tokens"), InputError);
 }
 
 }  // namespace

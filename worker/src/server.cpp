@@ -149,7 +149,13 @@ struct Server::Impl {
         std::vector<std::byte> payload;
         try {
             for (;;) {
-                if (!co_await read_within(*conn, asio::buffer(header), opt.idle_timeout)) break;
+                // The first byte may take up to the idle timeout; once a frame has started, the rest of it
+                // must arrive within the frame timeout (a stalled half frame is counted, an idle link is not).
+                if (!co_await read_within(*conn, asio::buffer(header.data(), 1), opt.idle_timeout)) break;
+                if (!co_await read_within(*conn, asio::buffer(header.data() + 1, header.size() - 1), opt.frame_timeout)) {
+                    metrics.protocol_error("truncated_frame");
+                    break;
+                }
                 wire::FrameHeader h;
                 try {
                     h = wire::decode_header(header, opt.max_frame_bytes);

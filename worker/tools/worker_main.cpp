@@ -1,6 +1,7 @@
 // aftershock-worker: serves shards of an index directory to coordinators over the binary protocol
 // (docs/PROTOCOL.md), with its own Prometheus /metrics. SIGTERM drains in-flight requests, then exits 0.
 #include "aftershock/common/error.hpp"
+#include "aftershock/common/host_port.hpp"
 #include "aftershock/worker/server.hpp"
 #include "aftershock/worker/shard_service.hpp"
 
@@ -65,7 +66,8 @@ int main(int argc, char** argv) {
         if (!metrics_listen.empty()) {
             exposer = std::make_unique<prometheus::Exposer>(metrics_listen);
             exposer->RegisterCollectable(registry);
-            spdlog::info("metrics on http://{}/metrics", metrics_listen);
+            const auto ports = exposer->GetListeningPorts();
+            spdlog::info("metrics on http://{}:{}/metrics", parse_host_port(metrics_listen).host, ports.empty() ? 0 : ports.front());
         }
         if (!port_file.empty()) {
             const auto tmp = port_file + ".tmp";

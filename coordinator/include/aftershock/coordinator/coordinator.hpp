@@ -4,6 +4,7 @@
 // shadow search, and /metrics.
 #include "aftershock/common/host_port.hpp"
 #include "aftershock/coordinator/api.hpp"
+#include "aftershock/coordinator/auth.hpp"
 #include "aftershock/coordinator/router.hpp"
 
 #include <chrono>
@@ -29,6 +30,8 @@ struct CoordinatorOptions {
     std::size_t recall_window = 1000;
     std::chrono::milliseconds recall_timeout{30'000};
     std::string vocab;             ///< optional: vocabulary for token and text queries (see load_query_encoder)
+    BearerAuth auth;               ///< off unless tokens are configured; /healthz and /readyz are always open
+    bool metrics_public = false;   ///< serve /metrics without a token when auth is on
 };
 
 class Coordinator {
