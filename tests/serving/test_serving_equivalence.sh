@@ -31,6 +31,15 @@ for shards in 1 4; do
   start_coordinator --recall-sample 0
   wait_ready 20
   same sparse "$shards"
+  # /v1/search/batch answers each query as /v1/search does.
+  q1='{"k":5,"sparse":{"indices":[1996,2000,2045],"values":[1.0,0.5,0.25]}}'
+  q2='{"k":4,"sparse":{"indices":[2003,2019],"values":[0.7,1.5]},"dense":[0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,1.0,1.1,1.2,1.3,1.4,1.5,1.6,1.7,1.8,1.9,2.0,2.1,2.2,2.3,2.4,2.5,2.6,2.7,2.8,2.9,3.0,3.1,3.2]}'
+  hits() { grep -o '"hits":\[[^]]*\]' <<<"$1"; }
+  http_post /v1/search "$q1"; h1=$(hits "$HTTP_BODY")
+  http_post /v1/search "$q2"; h2=$(hits "$HTTP_BODY")
+  http_post /v1/search/batch "{\"queries\":[$q1,$q2]}"
+  [ "$HTTP_CODE" = 200 ] || fail "batch: $HTTP_CODE $HTTP_BODY"
+  [ "$(hits "$HTTP_BODY")" = "$(printf '%s\n%s' "$h1" "$h2")" ] || fail "batch answers differ from single answers: $HTTP_BODY"
   same dense "$shards"
   same hybrid "$shards"
   same hybrid "$shards" --fusion linear --normalization zscore --w-sparse 0.3 --w-dense 0.7 --candidates 50
