@@ -70,9 +70,10 @@ exec 5<&-
 held=()
 for i in $(seq 1 8); do exec {fd}<>"/dev/tcp/127.0.0.1/$C_PORT"; held+=("$fd"); done
 sleep 0.3
-n=$(curl -s "${AUTH[@]}" "127.0.0.1:$C_PORT/metrics" | awk '/^aftershock_http_rejected_connections_total/{print int($2)}')
+# (a curl now would itself be over the cap: read the counter after letting go of the connections)
 for fd in "${held[@]}"; do exec {fd}<&-; done
 sleep 1.2
+n=$(curl -s "${AUTH[@]}" "127.0.0.1:$C_PORT/metrics" | awk '/^aftershock_http_rejected_connections_total/{print int($2)}')
 [ "${n:-0}" -ge 2 ] || fail "connection cap (6) not enforced with 8 idle connections: ${n:-0} rejected"
 post "$GOOD"; [ "$HTTP_CODE" = 200 ] || fail "coordinator stopped serving after the connection tests"
 echo "ok: stalled request cut off; connections over the cap refused; still serving"
@@ -95,4 +96,13 @@ errors=$(curl -s "$murl/metrics" | awk '/^aftershock_worker_protocol_errors_tota
 post "$GOOD"; [ "$HTTP_CODE" = 200 ] || fail "worker stopped serving after garbage: $HTTP_CODE $HTTP_BODY"
 kill -0 "${W_PID[a]}" || fail "worker died"
 echo "ok: worker closed garbage, oversized and truncated frames and kept serving"
+
+# --allow-from: a worker that admits only another address refuses this one (connection closed, counted).
+start_worker locked --index "$WORK/idx" --allow-from 10.9.8.7 --metrics-listen "127.0.0.1:0"
+exec 8<>"/dev/tcp/127.0.0.1/${W_PORT[locked]}"
+timeout 5 cat <&8 >/dev/null || fail "worker --allow-from kept a connection from 127.0.0.1"
+exec 8<&-
+murl=$(sed -n 's|.*metrics on http://\([0-9.:]*\)/metrics.*|\1|p' "$WORK/worker-locked.log" | head -1)
+curl -s "$murl/metrics" | grep -q 'aftershock_worker_protocol_errors_total{reason="peer_not_allowed"} 1' || fail "refused peer not counted"
+echo "ok: --allow-from refuses other peers"
 echo "PASS"

@@ -10,6 +10,7 @@
 #include <prometheus/histogram.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
 #include <deque>
 #include <set>
@@ -108,6 +109,11 @@ struct Server::Impl {
         acceptor.bind(ep, ec);
         ensure(!ec, "--listen {}: cannot bind: {}", opt.listen, ec.message());
         acceptor.listen(asio::socket_base::max_listen_connections);
+        for (const auto& a : opt.allow_from) {
+            boost::system::error_code bad;
+            (void)asio::ip::make_address(a, bad);
+            ensure<UsageError>(!bad, "--allow-from: '{}' is not an IP address", a);
+        }
         for (const auto& [id, sh] : service.shards()) {
             metrics.documents.Add({{"shard", std::to_string(id)}}).Set(static_cast<double>(sh.meta.doc_end - sh.meta.doc_begin));
         }
@@ -122,6 +128,11 @@ struct Server::Impl {
                 spdlog::warn("accept failed: {}", ec.message());
                 continue;
             }
+            if (!allowed(socket)) {
+                metrics.protocol_error("peer_not_allowed");
+                socket.close(ec);
+                continue;
+            }
             if (connections.size() >= opt.max_connections) {
                 metrics.protocol_error("connection_cap");
                 socket.close(ec);
@@ -133,6 +144,21 @@ struct Server::Impl {
             metrics.connections.Increment();
             asio::co_spawn(io, read_loop(conn), asio::detached);
         }
+    }
+
+    /// --allow-from: only the configured coordinator addresses may connect.
+    bool allowed(const tcp::socket& socket) const {
+        if (opt.allow_from.empty()) return true;
+        boost::system::error_code ec;
+        const auto peer = socket.remote_endpoint(ec);
+        if (ec) return false;
+        auto addr = peer.address();
+        if (addr.is_v6() && addr.to_v6().is_v4_mapped()) addr = asio::ip::make_address_v4(asio::ip::v4_mapped, addr.to_v6());
+        return std::any_of(opt.allow_from.begin(), opt.allow_from.end(), [&](const std::string& a) {
+            boost::system::error_code bad;
+            const auto want = asio::ip::make_address(a, bad);
+            return !bad && want == addr;
+        });
     }
 
     /// Reads exactly buf.size() bytes or gives up after `limit`; false on timeout, EOF or error.

@@ -46,6 +46,8 @@ int main(int argc, char** argv) {
     app.add_option("--idle-timeout-ms", idle_ms, "close connections idle this long")->capture_default_str();
     app.add_option("--frame-timeout-ms", frame_ms, "a started frame must complete within this")->capture_default_str();
     app.add_option("--drain-timeout-ms", drain_ms, "SIGTERM: wait this long for in-flight searches")->capture_default_str();
+    app.add_option("--allow-from", opt.allow_from, "only these coordinator IP addresses may connect (comma-separated; default any)")
+        ->delimiter(',');
     app.add_option("--test-delay-ms", opt.test_delay_ms, "")->group("");  // test-only slow replica
     app.add_option("--log-level", log_level, "trace|debug|info|warn|error|off")
         ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace aftershock::worker {
 
@@ -21,6 +22,7 @@ struct ServerOptions {
     std::chrono::milliseconds frame_timeout{10'000};  ///< a started frame must arrive completely within this
     std::size_t max_connections = 256;                ///< more are accepted and closed at once
     std::chrono::milliseconds drain_timeout{10'000};  ///< graceful stop: how long in-flight requests may finish
+    std::vector<std::string> allow_from;  ///< peer IP addresses allowed to connect (empty = any)
     unsigned test_delay_ms = 0;  ///< test-only: sleep before each search (slow-replica tests; never in production)
 };
 
