@@ -268,8 +268,9 @@ std::vector<std::vector<GlobalHit>> LocalIndex::search_dense_with(const DenseMat
 std::vector<std::vector<GlobalHit>> LocalIndex::search_dense(const DenseMatrix& queries, const dense::SearchParams& params,
                                                              unsigned threads, std::vector<double>* latencies_us) const {
     dense::validate(params);
-    // A shard stored without an index (type none) is searched exactly over its vectors.
-    const auto exact_for = [&](std::size_t s) { return !m_shards[s].dense->index.has_value(); };
+    // A shard stored without an index (type none) is searched exactly over its vectors, and so is a flat one:
+    // same answer, but our BLAS path is 2-10x faster per query than Debian FAISS's scalar flat loop.
+    const auto exact_for = [&](std::size_t s) { return serves_dense_exactly(*m_shards[s].dense); };
     return search_dense_with(
         queries, params.k, threads, latencies_us,
         [&](std::size_t s, std::span<const float> q) {

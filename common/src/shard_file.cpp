@@ -15,6 +15,10 @@
 #include <filesystem>
 
 namespace aftershock {
+
+bool serves_dense_exactly(const DenseShard& d) noexcept {
+    return !d.index.has_value() || d.params.type == dense::IndexType::flat;
+}
 namespace {
 
 using seismic::ForwardIndex;

@@ -131,7 +131,7 @@ void ShardService::search_dense(const Shard& sh, const wire::SearchRequest& req,
     p.ef_search = req.knobs.ef_search != 0 ? req.knobs.ef_search : m_defaults.ef_search;
     p.nprobe = req.knobs.nprobe != 0 ? req.knobs.nprobe : m_defaults.nprobe;
     // Same per-query calls as LocalIndex::search_dense with latencies (aftershock search), so answers match.
-    const bool exact = req.exact || !sh.dense->index.has_value();
+    const bool exact = req.exact || serves_dense_exactly(*sh.dense);
     for (std::size_t qi = 0; qi < req.queries.size(); ++qi) {
         const std::span<const float> q(req.queries[qi].dense);
         const auto hits = exact ? m_dense_exact.at(sh.meta.shard)->search(q, p.k) : sh.dense->index->search_one(q, p);

@@ -24,6 +24,10 @@ struct ShardMeta {
 };
 
 /// The dense part of a shard. Local row i is global document doc_begin + i.
+struct DenseShard;
+/// True when searches of this dense part go to brute force over its vectors (no index, or a flat one, which
+/// gives the same answer more slowly): LocalIndex and the worker apply the same rule, so they answer alike.
+[[nodiscard]] bool serves_dense_exactly(const DenseShard& d) noexcept;
 struct DenseShard {
     DenseMatrix vectors;                      ///< the shard's corpus rows as given (full precision; metric set)
     dense::BuildParams params;                ///< resolved (never `automatic`); type none = vectors only
