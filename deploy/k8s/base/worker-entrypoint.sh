@@ -1,4 +1,5 @@
 #!/bin/sh
+# shellcheck disable=SC3028,SC2153  # the kubelet exports HOSTNAME (= pod name); SHARDS comes from the ConfigMap
 # Worker pod entry point: the StatefulSet ordinal (the suffix of the pod name) picks the shard group; group g
 # serves shards g, g+SHARD_GROUPS, g+2*SHARD_GROUPS, ... < SHARDS. Every replica set (aftershock-worker-a, -b)
 # maps ordinals the same way, so pods with equal ordinals are replicas of the same shards.
