@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # Shared helpers of the deploy checks (sourced). Usage: source lib.sh TOOLS_DIR
 set -euo pipefail
-TOOLS="$1"
+TOOLS="$(cd "$1" 2>/dev/null && pwd || echo "$1")"   # absolute: the tests cd into it
 # shellcheck disable=SC2034  # used by the scripts that source this
 SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"   # the repository root
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/aftershock-deploy.XXXXXX")"

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # deploy/k8s: every kustomization renders offline, every object passes schema validation (types, formats,
 # required fields, unknown fields, CRDs too), planted defects are caught, the PrometheusRule matches
-# deploy/prometheus/rules.yml, and the worker/coordinator wiring is consistent. Usage: test_k8s.sh TOOLS_DIR
+# deploy/prometheus/rules.yml, the worker/coordinator wiring is consistent, and the real coordinator accepts
+# the ConfigMap's coordinator.ini files. Usage: test_k8s.sh TOOLS_DIR COORDINATOR
 source "$(dirname "$0")/lib.sh" "$1"
+COORD="$(realpath "$2")"
 need_tools
 command -v kubectl >/dev/null || { echo "SKIP: kubectl not found"; exit 77; }
 V="$TOOLS/validators"
@@ -46,4 +48,21 @@ entry() { env HOSTNAME="$1" SHARDS="$2" SHARD_GROUPS="$3" INDEX_DIR=/index/x AFT
 [[ "$(entry aftershock-worker-a-0 4 2)" == *"--index /index/x --shards 0,2 "* ]] || fail "ordinal 0 of 2 groups over 4 shards"
 entry aftershock-worker-a-3 4 3 >/dev/null 2>&1 && fail "an ordinal beyond SHARD_GROUPS must not start"
 entry aftershock-worker-a-2 2 3 >/dev/null 2>&1 && fail "an ordinal without a shard must not start"
+# The coordinator parses each coordinator.ini (listen moved to 127.0.0.1:0) and lists every worker it names.
+for ini in "$SRC/deploy/k8s/base/coordinator.ini" "$SRC/deploy/k8s/overlays/example/coordinator.ini"; do
+  sed 's/^listen=.*/listen=127.0.0.1:0/' "$ini" >"$WORK/c.ini"
+  rm -f "$WORK/c.port"
+  "$COORD" --config "$WORK/c.ini" --port-file "$WORK/c.port" >"$WORK/c.log" 2>&1 &
+  pid=$!
+  for _ in $(seq 1 100); do
+    if [ -s "$WORK/c.port" ] || ! kill -0 "$pid" 2>/dev/null; then break; fi
+    sleep 0.05
+  done
+  n=$(curl -s "127.0.0.1:$(cat "$WORK/c.port" 2>/dev/null)/v1/cluster" | python3 -c 'import json, sys; print(len(json.load(sys.stdin)["workers"]))' 2>/dev/null || echo 0)
+  kill -TERM "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  want=$(grep '^workers=' "$ini" | grep -o ':7000' | wc -l)
+  [ "$n" = "$want" ] || fail "aftershock-coordinator --config $ini: $n workers, want $want: $(head -2 "$WORK/c.log")"
+  echo "ok   coordinator --config $(basename "$(dirname "$ini")")/coordinator.ini: $n workers"
+done
 echo "k8s: ${#rendered[@]} kustomizations rendered and validated"
