@@ -39,7 +39,9 @@ for shards in 1 4; do
   wait_ready 20
   for c in "${CASES[@]}"; do
     # shellcheck disable=SC2086
-    same $c
+    set -- $c
+    mode="$1" tag="$2"; shift 2
+    same "$mode" "$shards" "$tag" "$@"
   done
   kill -TERM "$C_PID" "${W_PID[a$shards]}" "${W_PID[b$shards]}"
   wait "$C_PID" "${W_PID[a$shards]}" "${W_PID[b$shards]}" || fail "a server did not exit cleanly on SIGTERM"

@@ -38,7 +38,12 @@ TEST(Rerank, DenseScoresReorderTheCandidatesOnly) {
     EXPECT_EQ(half[0].doc, 7U);
     EXPECT_EQ(half[1].doc, 8U);
     const auto missing = rerank(cand, std::vector<GlobalHit>{{9, 0.9F}, {8, 0.5F}}, 1.0, Normalization::minmax, 3);
-    EXPECT_EQ(missing.back().doc, 7U) << "an unscored candidate counts as the lowest dense score";
+    ASSERT_EQ(missing.size(), 3U);
+    // 8 is the lowest scored (minmax 0); unscored 7 counts as that lowest score too: a tie, to the lower doc.
+    EXPECT_EQ(missing[0].doc, 9U);
+    EXPECT_EQ(missing[1].doc, 7U);
+    EXPECT_EQ(missing[2].doc, 8U);
+    EXPECT_EQ(missing[1].score, missing[2].score) << "an unscored candidate counts as the lowest dense score";
 }
 
 TEST(VectorPrf, AlphaQueryPlusBetaMean) {
