@@ -2,6 +2,7 @@
 // with N concurrent keep-alive connections; prints throughput, latency percentiles and status codes, and
 // can write the answers as a run file (to compare with `aftershock search` or score with `aftershock recall`).
 #include "commands.hpp"
+#include "search_pipeline.hpp"
 
 #include "aftershock/common/corpus.hpp"
 #include "aftershock/common/error.hpp"
@@ -59,6 +60,7 @@ struct LoadOptions {
     std::string out;
     bool fail_on_error = false;
     double think_ms = 0.0;
+    PipelineFlags pipeline;  ///< rerank / prf fields of every request
 };
 
 /// The JSON body of query q.
@@ -93,6 +95,7 @@ std::string body_for(const LoadOptions& o, const Corpus& c, std::size_t q) {
     if (o.timeout_ms > 0) b["timeout_ms"] = o.timeout_ms;
     if (o.min_coverage >= 0) b["min_coverage"] = o.min_coverage;
     if (o.exact) b["exact"] = true;
+    b.update(pipeline_json(o.pipeline));
     return b.dump();
 }
 
@@ -267,6 +270,7 @@ void register_load(CLI::App& app) {
     sub->add_option("--think-ms", o->think_ms, "pause between a connection's requests (open-loop-ish pacing)");
     sub->add_option("--out", o->out, "write the answers as a run file (qid docid rank score)");
     sub->add_flag("--fail-on-error", o->fail_on_error, "exit non-zero if any request did not return 200");
+    add_pipeline_flags(*sub, std::shared_ptr<PipelineFlags>(o, &o->pipeline));
     sub->callback([o] { run_load(*o); });
 }
 

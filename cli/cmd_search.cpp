@@ -1,6 +1,7 @@
 // aftershock search: local batch search over a corpus's queries (no servers); TSV run out, latency summary
 // on stderr.
 #include "commands.hpp"
+#include "search_pipeline.hpp"
 
 #include "aftershock/common/error.hpp"
 #include "aftershock/common/exact_search.hpp"
@@ -40,6 +41,8 @@ struct SearchOptions {
     FusionParams fusion;
     double w_sparse = 1.0;
     double w_dense = 1.0;
+    PipelineFlags pipeline;  ///< rerank / prf (issue 9)
+    std::string dense_store = "memory";
 };
 
 /// Text queries encoded with the index's or the corpus' vocabulary; empty if none were given.
@@ -149,7 +152,46 @@ void run_hybrid(const SearchOptions& o) {
     write_run(o, [&](std::size_t q) { return corpus.query_id(q); }, fused, doc_id, latencies, threads);
 }
 
+/// rerank / prf over the index: the queries of --mode (hybrid: sparse and dense rows of the corpus; sparse:
+/// corpus rows or text; dense: corpus rows) through common/pipeline, as the coordinator runs them.
+void run_pipeline_search(const SearchOptions& o) {
+    // --exact here means brute-force first rounds over the index's shards (as the workers' exact searches).
+    ensure<UsageError>(!o.index.empty(), "rerank and PRF run on an index: pass --index DIR");
+    const bool with_text = !o.text.empty() || !o.text_file.empty();
+    ensure<UsageError>(!with_text || o.mode == "sparse", "text queries are sparse: use --mode sparse");
+    ensure<UsageError>(!o.corpus.empty() || with_text, "--corpus is required (only --text/--text-file can do without)");
+    const auto text_queries = with_text ? encode_text_queries(o) : TextQueries{};
+    CorpusParts parts;
+    parts.sparse = o.mode != "dense";
+    parts.dense = o.mode != "sparse";
+    parts.vocab = false;
+    parts.docs = false;
+    parts.queries = !with_text;
+    const auto corpus = o.corpus.empty() || with_text ? Corpus{} : read_corpus(o.corpus, parts);
+    const CsrMatrix* sparse = nullptr;
+    const DenseMatrix* dense = nullptr;
+    if (o.mode != "dense") {
+        ensure<InputError>(with_text || corpus.query_sparse.has_value(), "{}: no sparse queries", o.corpus);
+        sparse = with_text ? &text_queries.rows : &*corpus.query_sparse;
+    }
+    if (o.mode != "sparse") {
+        ensure<InputError>(corpus.query_dense.has_value(), "{}: no dense queries", o.corpus);
+        dense = &*corpus.query_dense;
+    }
+    const auto index = LocalIndex::open(o.index, parse_dense_store_mode(o.dense_store));
+    const unsigned threads = resolve_threads(o.threads);
+    std::vector<double> latencies;
+    const auto results = run_pipeline_queries(index, sparse, dense, static_cast<std::uint32_t>(o.k), o.pipeline, o.seismic,
+                                              o.dense, o.exact, threads, latencies);
+    const auto query_id = [&](std::size_t q) { return with_text ? text_queries.ids[q] : corpus.query_id(q); };
+    write_run(o, query_id, results, [&](std::uint64_t d) -> const std::string& { return index.doc_id(d); }, latencies, threads);
+}
+
 void run_search(const SearchOptions& o) {
+    if (o.pipeline.active()) {
+        run_pipeline_search(o);
+        return;
+    }
     if (o.mode == "hybrid") {
         ensure<UsageError>(o.text.empty() && o.text_file.empty(), "text queries are sparse: --mode hybrid does not apply");
         ensure<UsageError>(o.exact || !o.index.empty(), "pass --index DIR for index search, or --exact for the exact oracle");
@@ -242,6 +284,10 @@ void register_search(CLI::App& app) {
     sub->add_option("--w-sparse", opts->w_sparse, "hybrid: weight of the sparse route")->capture_default_str();
     sub->add_option("--w-dense", opts->w_dense, "hybrid: weight of the dense route")->capture_default_str();
     sub->add_option("--threads", opts->threads, "query threads (0 = all cores)")->capture_default_str();
+    add_pipeline_flags(*sub, std::shared_ptr<PipelineFlags>(opts, &opts->pipeline));
+    sub->add_option("--dense-store", opts->dense_store, "rerank/PRF: memory | disk (dense rows read from the shard files)")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"memory", "disk"}));
     sub->callback([opts] { run_search(*opts); });
 }
 

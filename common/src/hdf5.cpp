@@ -440,6 +440,37 @@ void File::write_attr_f64(const std::string& object, const std::string& name, do
            where(object), name, last_error());
 }
 
+File::ChunkMap File::chunk_map(const std::string& dataset) const {
+    auto ds = open_dataset(dataset);
+    const auto dims = dims_of(ds.get());
+    ensure<InputError>(dims.size() == 2, "{}: expected a 2-D dataset", where(dataset));
+    Handle dcpl(H5Dget_create_plist(ds.get()), H5Pclose);
+    ensure<InputError>(H5Pget_layout(dcpl.get()) == H5D_CHUNKED, "{}: not chunked", where(dataset));
+    ensure<InputError>(H5Pget_nfilters(dcpl.get()) == 0, "{}: filtered (compressed) chunks cannot be read by row", where(dataset));
+    hsize_t chunk[2] = {0, 0};
+    ensure<InputError>(H5Pget_chunk(dcpl.get(), 2, chunk) == 2 && chunk[0] > 0 && chunk[1] == dims[1],
+                       "{}: chunks must span whole rows", where(dataset));
+    Handle space(H5Dget_space(ds.get()), H5Sclose);
+    hsize_t n = 0;
+    ensure<InputError>(H5Dget_num_chunks(ds.get(), space.get(), &n) >= 0, "{}: cannot count chunks: {}", where(dataset), last_error());
+    ChunkMap map;
+    map.rows_per_chunk = chunk[0];
+    const auto expected = (dims[0] + chunk[0] - 1) / chunk[0];
+    ensure<InputError>(n == expected, "{}: {} chunks allocated for {} rows of {} per chunk", where(dataset), n, dims[0], chunk[0]);
+    map.addresses.assign(n, 0);
+    for (hsize_t i = 0; i < n; ++i) {
+        hsize_t offset[2] = {0, 0};
+        unsigned mask = 0;
+        haddr_t addr = 0;
+        hsize_t size = 0;
+        ensure<InputError>(H5Dget_chunk_info(ds.get(), space.get(), i, offset, &mask, &addr, &size) >= 0 && addr != HADDR_UNDEF &&
+                               offset[0] % chunk[0] == 0 && offset[0] / chunk[0] < n,
+                           "{}: bad chunk {}: {}", where(dataset), i, last_error());
+        map.addresses[offset[0] / chunk[0]] = addr;
+    }
+    return map;
+}
+
 void File::flush() { H5Fflush(m_file.get(), H5F_SCOPE_GLOBAL); }
 
 std::vector<unsigned char> File::image() {

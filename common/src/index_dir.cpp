@@ -155,22 +155,22 @@ std::vector<std::uint64_t> plan_shards(const h5::File& corpus, std::uint32_t n_s
     return bounds;
 }
 
-Shard load_verified_shard(const std::string& dir, const ShardRecord& r) {
+Shard load_verified_shard(const std::string& dir, const ShardRecord& r, DenseStoreMode dense_store) {
     const auto path = (std::filesystem::path(dir) / r.file).string();
     ensure<InputError>(std::filesystem::exists(path), "{}: shard {} listed in the manifest is missing", path, r.shard);
     const auto sha = sha256_file(path);
     ensure<InputError>(sha == r.sha256, "{}: SHA-256 {} does not match the manifest's {} (corrupt or replaced file)",
                        path, sha, r.sha256);
-    auto shard = read_shard(path);
+    auto shard = read_shard(path, dense_store);
     ensure<InputError>(shard.meta.shard == r.shard && shard.meta.doc_begin == r.doc_begin && shard.meta.doc_end == r.doc_end,
                        "{}: shard metadata disagrees with the manifest", path);
     return shard;
 }
 
-LocalIndex LocalIndex::open(const std::string& dir) {
+LocalIndex LocalIndex::open(const std::string& dir, DenseStoreMode dense_store) {
     LocalIndex idx;
     idx.m_manifest = read_manifest(dir);
-    for (const auto& r : idx.m_manifest.shards) idx.m_shards.push_back(load_verified_shard(dir, r));
+    for (const auto& r : idx.m_manifest.shards) idx.m_shards.push_back(load_verified_shard(dir, r, dense_store));
     spdlog::info("index {}: {} shards, {} documents", dir, idx.m_shards.size(), idx.m_manifest.n_docs);
     return idx;
 }
@@ -219,6 +219,8 @@ std::vector<std::vector<GlobalHit>> LocalIndex::search_sparse(const CsrMatrix& q
 const DenseExactIndex& LocalIndex::dense_exact(std::size_t s) const {
     const std::lock_guard lock(*m_dense_exact_mutex);
     if (m_dense_exact.size() != m_shards.size()) m_dense_exact.resize(m_shards.size());
+    ensure<InputError>(!m_shards[s].dense->disk, "shard {}: exact dense search needs the vectors in memory (dense store is disk)",
+                       m_shards[s].meta.shard);
     if (!m_dense_exact[s]) m_dense_exact[s] = std::make_shared<const DenseExactIndex>(m_shards[s].dense->vectors);
     return *m_dense_exact[s];
 }

@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 
 namespace aftershock {
 
@@ -46,8 +47,11 @@ template <typename Visitor> void visit_sparse(Visitor&& v, const ForwardIndex& f
     v("/sparse/knn/neighbours", a.neighbours);
 }
 
+/// Hashes vectors that are not in memory (disk store): must feed exactly the bytes of DenseMatrix::data.
+using VectorStream = std::function<void(ContentHash&)>;
+
 /// `faiss_bytes`: the serialised dense index (empty without one), hashed as stored.
-std::string content_checksum(const Shard& s, const std::vector<std::uint8_t>& faiss_bytes) {
+std::string content_checksum(const Shard& s, const std::vector<std::uint8_t>& faiss_bytes, const VectorStream& stream = {}) {
     ContentHash h;
     const auto& m = s.meta;
     for (std::uint64_t x : {std::uint64_t{m.shard}, std::uint64_t{m.n_shards}, m.doc_begin, m.doc_end}) h.update(&x, sizeof x);
@@ -70,7 +74,11 @@ std::string content_checksum(const Shard& s, const std::vector<std::uint8_t>& fa
         h.update(dims, sizeof dims);
         h.update(metric.data(), metric.size());
         h.update(params.data(), params.size());
-        h.update(v.data);
+        if (stream) {
+            stream(h);
+        } else {
+            h.update(v.data);
+        }
         h.update(faiss_bytes);
     }
     return h.hex();
@@ -168,7 +176,19 @@ std::string write_shard(const std::string& path, const Shard& s) {
     return checksum;
 }
 
-Shard read_shard(const std::string& path) {
+std::vector<float> dense_row(const DenseShard& d, std::size_t row) {
+    const auto& v = d.vectors;
+    ensure(row < v.n, "dense row {} out of range ({} rows)", row, v.n);
+    std::vector<float> out(v.d);
+    if (d.disk) {
+        d.disk->read(row, out.data());
+    } else {
+        std::copy_n(v.data.begin() + static_cast<std::ptrdiff_t>(row * v.d), v.d, out.begin());
+    }
+    return out;
+}
+
+Shard read_shard(const std::string& path, DenseStoreMode dense_store) {
     const h5::File f(path, h5::File::Mode::read);
     // Messages are built only on failure: these checks run once per document and posting.
     const auto where = [&](const std::string& what) { return fmt::format("shard {}: {}", path, what); };
@@ -261,7 +281,7 @@ Shard read_shard(const std::string& path) {
                     d.params.type != dense::IndexType::automatic,
                 [] { return std::string("/dense index_type disagrees with index_params"); });
         d.vectors.n = shape[0];
-        d.vectors.data = f.read<float>("/dense/vectors");
+        if (dense_store == DenseStoreMode::memory) d.vectors.data = f.read<float>("/dense/vectors");
         const bool has_index = d.params.type != dense::IndexType::none;
         require(f.exists("/dense/faiss") == has_index, [&] {
             return fmt::format("/dense/faiss is {} for index type {}", has_index ? "missing" : "present",
@@ -271,13 +291,34 @@ Shard read_shard(const std::string& path) {
         s.dense = std::move(d);
     }
     const auto stored = f.read_attr_string("/", "checksum");
-    const auto actual = content_checksum(s, faiss_bytes);
+    VectorStream stream;
+    if (s.dense && dense_store == DenseStoreMode::disk) {
+        // Streamed in blocks of an even number of rows: every update but the last is a multiple of 8 bytes, so
+        // the hash equals that of the whole array. Finiteness is checked on the way, as validate_dense would.
+        stream = [&](ContentHash& h) {
+            const auto& v = s.dense->vectors;
+            const std::uint64_t count = v.n * v.d;
+            h.update(&count, sizeof count);
+            constexpr std::size_t kRows = 4096;
+            for (std::size_t b = 0; b < v.n; b += kRows) {
+                const auto e = std::min(v.n, b + kRows);
+                DenseMatrix block;
+                block.n = e - b;
+                block.d = v.d;
+                block.data = f.read<float>("/dense/vectors", b, e);
+                validate_dense(block, path + ":/dense/vectors", b);
+                h.update(block.data.data(), block.data.size() * sizeof(float));
+            }
+        };
+    }
+    const auto actual = content_checksum(s, faiss_bytes, stream);
     require(stored == actual, [&] { return fmt::format("checksum mismatch (stored {}, computed {}): the file is corrupt", stored, actual); });
     s.checksum = stored;
     // Parsed only now: FAISS's reader trusts the lengths it reads, so it sees checksummed bytes only (and
     // deserialize() still validates what it gets).
     if (s.dense) {
-        validate_dense(s.dense->vectors, path + ":/dense/vectors");
+        if (dense_store == DenseStoreMode::memory) validate_dense(s.dense->vectors, path + ":/dense/vectors");
+        if (dense_store == DenseStoreMode::disk) s.dense->disk = std::make_shared<const DiskRows>(path, s.dense->vectors.n, s.dense->vectors.d);
         if (!faiss_bytes.empty()) {
             s.dense->index = dense::DenseIndex::deserialize(faiss_bytes, s.dense->params.type, s.dense->vectors.d,
                                                             s.dense->vectors.metric, s.dense->vectors.n, where("/dense/faiss"));

@@ -190,9 +190,64 @@ void parse_params(const json& p, SearchQuery& q) {
     if (p.contains("nprobe")) q.knobs.nprobe = static_cast<std::uint32_t>(whole(p["nprobe"], "params.nprobe", 1, 1000000));
 }
 
+Normalization normalization_of(const json& v, const std::string& field) {
+    if (!v.is_string()) invalid(field, "must be \"none\", \"minmax\" or \"zscore\"");
+    try {
+        return parse_normalization(v.get<std::string>());
+    } catch (const UsageError& e) {
+        invalid(field, e.what());
+    }
+}
+
+void parse_rerank(const json& r, const ApiLimits& limits, SearchQuery& q) {
+    object(r, "rerank");
+    only_known(r, "rerank.", {"depth", "weight", "normalization"});
+    pipeline::RerankParams p;
+    if (r.contains("depth")) p.depth = static_cast<std::uint32_t>(whole(r["depth"], "rerank.depth", 1, limits.max_candidates));
+    if (r.contains("weight")) p.weight = number(r["weight"], "rerank.weight");
+    if (r.contains("normalization")) p.normalization = normalization_of(r["normalization"], "rerank.normalization");
+    q.rerank = p;
+}
+
+void parse_prf(const json& r, const ApiLimits& limits, SearchQuery& q) {
+    object(r, "prf");
+    only_known(r, "prf.", {"docs", "depth", "interpolate", "weight", "normalization", "sparse", "dense"});
+    pipeline::PrfParams p;
+    // A single-route query has nothing to interpolate; a hybrid one interpolates after feedback unless told.
+    p.interpolation = q.has_sparse && q.has_dense ? pipeline::Interpolation::after : pipeline::Interpolation::none;
+    if (r.contains("docs")) p.docs = static_cast<std::uint32_t>(whole(r["docs"], "prf.docs", 1, 1000));
+    if (r.contains("depth")) p.depth = static_cast<std::uint32_t>(whole(r["depth"], "prf.depth", 1, limits.max_candidates));
+    if (r.contains("interpolate")) {
+        if (!r["interpolate"].is_string()) invalid("prf.interpolate", "must be \"none\", \"before\", \"after\" or \"both\"");
+        try {
+            p.interpolation = pipeline::parse_interpolation(r["interpolate"].get<std::string>());
+        } catch (const UsageError& e) {
+            invalid("prf.interpolate", e.what());
+        }
+    }
+    if (r.contains("weight")) p.weight = number(r["weight"], "prf.weight");
+    if (r.contains("normalization")) p.normalization = normalization_of(r["normalization"], "prf.normalization");
+    if (r.contains("sparse")) {
+        const auto& s = object(r["sparse"], "prf.sparse");
+        only_known(s, "prf.sparse.", {"terms", "alpha", "beta"});
+        p.sparse = true;
+        if (s.contains("terms")) p.terms = static_cast<std::uint32_t>(whole(s["terms"], "prf.sparse.terms", 1, 10000));
+        if (s.contains("alpha")) p.sparse_alpha = number(s["alpha"], "prf.sparse.alpha");
+        if (s.contains("beta")) p.sparse_beta = number(s["beta"], "prf.sparse.beta");
+    }
+    if (r.contains("dense")) {
+        const auto& d = object(r["dense"], "prf.dense");
+        only_known(d, "prf.dense.", {"alpha", "beta"});
+        p.dense = true;
+        if (d.contains("alpha")) p.dense_alpha = number(d["alpha"], "prf.dense.alpha");
+        if (d.contains("beta")) p.dense_beta = number(d["beta"], "prf.dense.beta");
+    }
+    q.prf = p;
+}
+
 SearchQuery parse_one(const json& body, const ApiLimits& limits, const IndexFacts& facts, const text::QueryEncoder* encoder) {
     if (!body.is_object()) throw ApiError(422, "invalid_field", "body: must be a JSON object");
-    only_known(body, "", {"k", "sparse", "dense", "fusion", "params", "timeout_ms", "min_coverage", "candidates", "exact"});
+    only_known(body, "", {"k", "sparse", "dense", "fusion", "params", "timeout_ms", "min_coverage", "candidates", "exact", "rerank", "prf"});
     SearchQuery q;
     if (body.contains("k")) q.k = static_cast<std::uint32_t>(whole(body["k"], "k", 1, limits.max_k));
     if (body.contains("sparse")) {
@@ -226,10 +281,31 @@ SearchQuery parse_one(const json& body, const ApiLimits& limits, const IndexFact
         if (!body["exact"].is_boolean()) invalid("exact", "must be true or false");
         q.exact = body["exact"].get<bool>();
     }
+    if (body.contains("rerank")) parse_rerank(body["rerank"], limits, q);
+    if (body.contains("prf")) parse_prf(body["prf"], limits, q);
+    if (q.is_pipeline()) {
+        if (body.contains("fusion")) invalid("fusion", "does not apply to rerank or prf (they interpolate; see their weight)");
+        try {
+            pipeline::validate(to_pipeline(q));
+        } catch (const UsageError& e) {
+            // The pipeline's messages start with the field they are about ("prf.interpolate: ...").
+            throw ApiError(422, "invalid_field", e.what());
+        }
+    }
     return q;
 }
 
 }  // namespace
+
+pipeline::PipelineQuery to_pipeline(const SearchQuery& q) {
+    pipeline::PipelineQuery p;
+    p.k = q.k;
+    if (q.has_sparse) p.sparse = pipeline::SparseVector{q.indices, q.values};
+    if (q.has_dense) p.dense = q.dense;
+    p.rerank = q.rerank;
+    p.prf = q.prf;
+    return p;
+}
 
 SearchQuery parse_search(std::string_view body, const ApiLimits& limits, const IndexFacts& facts,
                          const text::QueryEncoder* encoder) {

@@ -159,6 +159,13 @@ std::vector<std::size_t> ClusterState::live_replica_counts() const {
     return out;
 }
 
+std::vector<std::pair<std::uint64_t, std::uint64_t>> ClusterState::shard_ranges() const {
+    const std::lock_guard lock(m_mutex);
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> out;
+    for (const auto& s : m_shard_info) out.emplace_back(s.doc_begin, s.doc_end);
+    return out;
+}
+
 std::vector<std::uint64_t> ClusterState::shard_documents() const {
     std::lock_guard lock(m_mutex);
     std::vector<std::uint64_t> out;

@@ -265,7 +265,8 @@ struct Coordinator::Impl {
     HttpAnswer finish(Router& router, const SearchQuery& q, const SearchOutcome& o) {
         if (!o.coverage_ok) return coverage_error(o);
         if (o.partial()) metrics.partial_responses.Increment();
-        if (!q.exact && !o.partial() && recall.sample()) asio::co_spawn(router.executor(), shadow(router, q, o), asio::detached);
+        // Pipelines are not sampled: they have no exact oracle (an exact first round would change their feedback).
+        if (!q.exact && !q.is_pipeline() && !o.partial() && recall.sample()) asio::co_spawn(router.executor(), shadow(router, q, o), asio::detached);
         return {200, outcome_json(o).dump(-1, ' ', false, json::error_handler_t::replace)};
     }
 

@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstring>
 #include <unordered_map>
 
@@ -13,27 +14,25 @@ namespace asio = boost::asio;
 using asio::awaitable;
 using asio::use_awaitable;
 
-/// One query in flight: every (shard, route) call reports here; the last one wakes the waiting search.
+/// One fan-out in flight: every call reports here; the last one wakes the waiting search.
 struct Router::RequestState {
-    RequestState(const asio::any_io_executor& ex, std::size_t calls, Clock::time_point dl) : done(ex), remaining(calls), deadline(dl) {}
+    RequestState(const asio::any_io_executor& ex, std::size_t n_calls, Clock::time_point dl) : done(ex), remaining(n_calls), deadline(dl) {}
     asio::steady_timer done;
     std::size_t remaining;
     Clock::time_point deadline;
     bool exact = false;
     bool finished = false;  ///< the search has returned (deadline): late calls stop hedging and retrying
-    std::vector<std::vector<std::byte>> frames;  ///< encoded request per route (request id patched per send)
-    std::vector<wire::Route> routes;
-    /// answers[route][shard]
-    std::vector<std::vector<std::optional<wire::SearchResponse>>> answers;
+    std::vector<Call> calls;
+    std::vector<std::optional<Answer>> answers;  ///< by call
     std::string first_error;
 };
 
-/// The replicas tried for one (shard, route) and the outcome.
+/// The replicas tried for one call and the outcome.
 struct Router::ShardCall {
-    ShardCall(const asio::any_io_executor& ex, std::uint32_t s, std::size_t r) : wake(ex), shard(s), route(r) {}
+    ShardCall(const asio::any_io_executor& ex, std::uint32_t s, std::size_t c) : wake(ex), shard(s), call(c) {}
     asio::steady_timer wake;
     std::uint32_t shard;
-    std::size_t route;
+    std::size_t call;
     std::vector<std::size_t> tried;
     std::size_t in_flight = 0;
     bool succeeded = false;
@@ -60,35 +59,13 @@ std::chrono::nanoseconds Router::hedge_delay(std::uint32_t shard) const {
     return std::max<std::chrono::nanoseconds>(m_opt.min_hedge_delay, std::chrono::nanoseconds(static_cast<std::int64_t>(*p95 * 1e9)));
 }
 
-awaitable<SearchOutcome> Router::search(const SearchQuery& q) {
-    const auto start = Clock::now();
-    SearchOutcome out;
-    out.mode = q.has_sparse && q.has_dense ? "hybrid" : (q.has_sparse ? "sparse" : "dense");
-    const auto n_shards = m_cluster.n_shards();
-    out.shards = n_shards;
-    const auto timeout = q.timeout_ms > 0 ? std::chrono::milliseconds(q.timeout_ms) : m_opt.default_timeout;
-    auto rs = std::make_shared<RequestState>(m_ex, 0, start + timeout);
-    rs->exact = q.exact;
-    const bool hybrid = q.has_sparse && q.has_dense;
-    const std::uint32_t depth = hybrid ? q.candidates : q.k;
-    const auto budget_ms = static_cast<std::uint32_t>(timeout.count());
-    if (q.has_sparse) {
-        wire::SearchRequest r{0, wire::Route::sparse, q.exact, depth, budget_ms, q.knobs, {}};
-        r.queries.push_back({q.indices, q.values, {}});
-        rs->routes.push_back(wire::Route::sparse);
-        rs->frames.push_back(wire::encode(0, r));
-    }
-    if (q.has_dense) {
-        wire::SearchRequest r{0, wire::Route::dense, q.exact, depth, budget_ms, q.knobs, {}};
-        r.queries.push_back({{}, {}, q.dense});
-        rs->routes.push_back(wire::Route::dense);
-        rs->frames.push_back(wire::encode(0, r));
-    }
-    rs->answers.assign(rs->routes.size(), std::vector<std::optional<wire::SearchResponse>>(n_shards));
-    rs->remaining = rs->routes.size() * n_shards;
-    for (std::size_t r = 0; r < rs->routes.size(); ++r) {
-        for (std::uint32_t s = 0; s < n_shards; ++s) asio::co_spawn(m_ex, shard_call(rs, s, r), asio::detached);
-    }
+awaitable<Router::FanOut> Router::fan_out(std::vector<Call> calls, Clock::time_point deadline, bool exact) {
+    auto rs = std::make_shared<RequestState>(m_ex, calls.size(), deadline);
+    rs->exact = exact;
+    rs->calls = std::move(calls);
+    rs->answers.resize(rs->calls.size());
+    for (std::size_t c = 0; c < rs->calls.size(); ++c) asio::co_spawn(m_ex, shard_call(rs, c), asio::detached);
+    FanOut out;
     if (rs->remaining > 0) {
         rs->done.expires_at(rs->deadline);
         boost::system::error_code ec;
@@ -96,52 +73,103 @@ awaitable<SearchOutcome> Router::search(const SearchQuery& q) {
         out.deadline_hit = rs->remaining > 0;
     }
     rs->finished = true;
+    out.answers = std::move(rs->answers);
+    out.first_error = rs->first_error;
+    co_return out;
+}
+
+namespace {
+
+/// Encodes a search for one shard.
+std::vector<std::byte> search_frame(std::uint32_t shard, wire::Route route, bool exact, std::uint32_t k, std::uint32_t budget,
+                                    const wire::SearchKnobs& knobs, wire::WireQuery query) {
+    wire::SearchRequest r{shard, route, exact, k, budget, knobs, {}};
+    r.queries.push_back(std::move(query));
+    return wire::encode(0, r);
+}
+
+}  // namespace
+
+awaitable<SearchOutcome> Router::search(const SearchQuery& q) {
+    const auto start = Clock::now();
+    if (q.is_pipeline()) co_return co_await search_pipeline(q, start);
+    SearchOutcome out;
+    out.mode = q.has_sparse && q.has_dense ? "hybrid" : (q.has_sparse ? "sparse" : "dense");
+    const auto n_shards = m_cluster.n_shards();
+    out.shards = n_shards;
+    const auto timeout = q.timeout_ms > 0 ? std::chrono::milliseconds(q.timeout_ms) : m_opt.default_timeout;
+    const bool hybrid = q.has_sparse && q.has_dense;
+    const std::uint32_t depth = hybrid ? q.candidates : q.k;
+    const auto budget = static_cast<std::uint32_t>(timeout.count());
+    std::vector<wire::Route> routes;
+    if (q.has_sparse) routes.push_back(wire::Route::sparse);
+    if (q.has_dense) routes.push_back(wire::Route::dense);
+    // calls[r * n_shards + s]: route r on shard s.
+    std::vector<Call> calls;
+    for (auto route : routes) {
+        for (std::uint32_t s = 0; s < n_shards; ++s) {
+            wire::WireQuery wq;
+            if (route == wire::Route::sparse) {
+                wq.indices = q.indices;
+                wq.values = q.values;
+            } else {
+                wq.dense = q.dense;
+            }
+            calls.push_back({s, wire::MessageType::search_response, search_frame(s, route, q.exact, depth, budget, q.knobs, std::move(wq))});
+        }
+    }
+    auto fo = co_await fan_out(std::move(calls), start + timeout, q.exact);
+    out.deadline_hit = fo.deadline_hit;
 
     // Per route: merge the answered shards' lists exactly; remember ids for the final hits.
     std::unordered_map<std::uint64_t, std::string> ids;
-    std::vector<std::vector<GlobalHit>> merged(rs->routes.size());
-    for (std::size_t r = 0; r < rs->routes.size(); ++r) {
+    std::vector<std::vector<GlobalHit>> merged(routes.size());
+    for (std::size_t r = 0; r < routes.size(); ++r) {
         std::vector<std::vector<GlobalHit>> lists;
-        for (auto& a : rs->answers[r]) {
-            if (!a || a->results.empty()) continue;
-            out.search_ms = std::max(out.search_ms, static_cast<double>(a->search_ns) * 1e-6);
-            lists.push_back(std::move(a->results[0]));
-            if (!a->ids.empty()) {
-                for (std::size_t i = 0; i < lists.back().size() && i < a->ids[0].size(); ++i) ids.emplace(lists.back()[i].doc, a->ids[0][i]);
+        for (std::uint32_t s = 0; s < n_shards; ++s) {
+            auto& slot = fo.answers[r * n_shards + s];
+            if (!slot) continue;
+            auto& a = std::get<wire::SearchResponse>(*slot);
+            if (a.results.empty()) continue;
+            out.search_ms = std::max(out.search_ms, static_cast<double>(a.search_ns) * 1e-6);
+            lists.push_back(std::move(a.results[0]));
+            if (!a.ids.empty()) {
+                for (std::size_t i = 0; i < lists.back().size() && i < a.ids[0].size(); ++i) ids.emplace(lists.back()[i].doc, a.ids[0][i]);
             }
         }
         merged[r] = merge_topk(lists, depth);
     }
     for (std::uint32_t s = 0; s < n_shards; ++s) {
         bool all = true;
-        for (std::size_t r = 0; r < rs->routes.size(); ++r) all = all && rs->answers[r][s].has_value();
+        for (std::size_t r = 0; r < routes.size(); ++r) all = all && fo.answers[r * n_shards + s].has_value();
         out.answered += all ? 1 : 0;
     }
     // One code path for every mode: a single route is fused as the identity (linear, no normalisation, weight 1).
-    std::vector<FusionRoute> routes;
+    std::vector<FusionRoute> fusion_routes;
     FusionParams fp = q.fusion;
     if (hybrid) {
-        routes.push_back({merged[0], q.weight_sparse});
-        routes.push_back({merged[1], q.weight_dense});
+        fusion_routes.push_back({merged[0], q.weight_sparse});
+        fusion_routes.push_back({merged[1], q.weight_dense});
     } else {
-        routes.push_back({merged[0], 1.0});
+        fusion_routes.push_back({merged[0], 1.0});
         fp = {FusionMethod::linear, 60.0, Normalization::none};
     }
-    out.hits = fuse(routes, fp, q.k);
+    out.hits = fuse(fusion_routes, fp, q.k);
     out.ids.reserve(out.hits.size());
     for (const auto& h : out.hits) {
         const auto it = ids.find(h.doc);
         out.ids.push_back(it != ids.end() ? it->second : std::to_string(h.doc));
     }
     out.coverage_ok = n_shards > 0 && static_cast<double>(out.answered) >= q.min_coverage * static_cast<double>(n_shards) - 1e-9;
-    out.first_error = rs->first_error;
+    out.first_error = fo.first_error;
     if (n_shards == 0) out.first_error = "no worker has reported its shards yet";
     out.took_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
     co_return out;
 }
 
-awaitable<void> Router::shard_call(std::shared_ptr<RequestState> rs, std::uint32_t shard, std::size_t route) {
-    auto sc = std::make_shared<ShardCall>(m_ex, shard, route);
+awaitable<void> Router::shard_call(std::shared_ptr<RequestState> rs, std::size_t call) {
+    const auto shard = rs->calls[call].shard;
+    auto sc = std::make_shared<ShardCall>(m_ex, shard, call);
     const auto launch = [&]() -> bool {
         const auto reps = m_cluster.live_replicas(shard, sc->tried);
         if (reps.empty()) return false;
@@ -182,18 +210,24 @@ awaitable<void> Router::shard_call(std::shared_ptr<RequestState> rs, std::uint32
 }
 
 awaitable<void> Router::attempt(std::shared_ptr<RequestState> rs, std::shared_ptr<ShardCall> sc, std::size_t w) {
-    auto frame = rs->frames[sc->route];
-    // Tell the worker its shard (patched into the encoded request: shard id is the payload's first field).
-    std::memcpy(frame.data() + wire::kHeaderBytes, &sc->shard, sizeof(sc->shard));
+    auto frame = rs->calls[sc->call].frame;
+    const auto expect = rs->calls[sc->call].expect;
     const auto start = Clock::now();
     m_cluster.begin_request(w);
     auto reply = co_await m_connections[w]->call(std::move(frame), rs->deadline);
     m_cluster.end_request(w);
     const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
     std::string error;
-    if (reply.kind == Reply::Kind::answer && reply.type == wire::MessageType::search_response) {
+    if (reply.kind == Reply::Kind::answer && reply.type == expect) {
         try {
-            auto resp = wire::decode_search_response(reply.payload);
+            Answer resp;
+            if (expect == wire::MessageType::search_response) {
+                resp = wire::decode_search_response(reply.payload);
+            } else if (expect == wire::MessageType::score_response) {
+                resp = wire::decode_score_response(reply.payload);
+            } else {
+                resp = wire::decode_fetch_response(reply.payload);
+            }
             m_metrics.shard_request(sc->shard, seconds);
             if (!rs->exact) {
                 m_cluster.record_latency(sc->shard, seconds);  // the hedge delay follows live traffic only
@@ -201,7 +235,7 @@ awaitable<void> Router::attempt(std::shared_ptr<RequestState> rs, std::shared_pt
             }
             if (!sc->succeeded) {
                 sc->succeeded = true;
-                if (!rs->finished) rs->answers[sc->route][sc->shard] = std::move(resp);
+                if (!rs->finished) rs->answers[sc->call] = std::move(resp);
             }
         } catch (const std::exception& e) {
             error = fmt::format("shard {} on {}: bad answer: {}", sc->shard, m_cluster.address(w).str(), e.what());

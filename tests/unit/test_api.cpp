@@ -104,6 +104,62 @@ TEST(Api, BadInputNamesTheField) {
     EXPECT_EQ(e.body(), R"({"error":{"code":"invalid_field","message":"k: must be in 1..1000"}})");
 }
 
+TEST(Api, RerankAndPrfBodies) {
+    const auto r = parse_search(R"({"k":5,"sparse":{"indices":[1],"values":[1]},"dense":[0,0,0,1],
+        "rerank":{"depth":50,"weight":0.25,"normalization":"zscore"}})", kLimits, kFacts);
+    ASSERT_TRUE(r.rerank.has_value());
+    EXPECT_EQ(r.rerank->depth, 50U);
+    EXPECT_DOUBLE_EQ(r.rerank->weight, 0.25);
+    EXPECT_EQ(r.rerank->normalization, Normalization::zscore);
+    EXPECT_TRUE(r.is_pipeline());
+    const auto p = parse_search(R"({"sparse":{"indices":[1],"values":[1]},"dense":[0,0,0,1],
+        "prf":{"docs":5,"depth":80,"interpolate":"both","weight":0.3,"sparse":{"terms":20,"alpha":0.6,"beta":0.4},"dense":{"alpha":1,"beta":0.5}}})",
+                                kLimits, kFacts);
+    ASSERT_TRUE(p.prf.has_value());
+    EXPECT_EQ(p.prf->docs, 5U);
+    EXPECT_EQ(p.prf->depth, 80U);
+    EXPECT_EQ(p.prf->interpolation, pipeline::Interpolation::both);
+    EXPECT_TRUE(p.prf->sparse && p.prf->dense);
+    EXPECT_EQ(p.prf->terms, 20U);
+    EXPECT_DOUBLE_EQ(p.prf->dense_beta, 0.5);
+    const auto single = parse_search(R"({"sparse":{"indices":[1],"values":[1]},"prf":{"sparse":{}}})", kLimits, kFacts);
+    EXPECT_EQ(single.prf->interpolation, pipeline::Interpolation::none) << "one route: nothing to interpolate";
+    const auto both = parse_search(R"({"sparse":{"indices":[1],"values":[1]},"dense":[0,0,0,1],"prf":{"dense":{}}})", kLimits, kFacts);
+    EXPECT_EQ(both.prf->interpolation, pipeline::Interpolation::after) << "hybrid default";
+}
+
+TEST(Api, BadRerankAndPrfParametersNameTheField) {
+    const std::string h = R"("sparse":{"indices":[1],"values":[1]},"dense":[0,0,0,1])";
+    const std::pair<std::string, const char*> cases[] = {
+        {"{" + h + R"(,"rerank":{"depth":0}})", "rerank.depth"},
+        {"{" + h + R"(,"rerank":{"depth":20000}})", "rerank.depth"},
+        {"{" + h + R"(,"rerank":{"weight":1.5}})", "rerank.weight"},
+        {"{" + h + R"(,"rerank":{"weight":"half"}})", "rerank.weight"},
+        {"{" + h + R"(,"rerank":{"normalization":"l2"}})", "rerank.normalization"},
+        {"{" + h + R"(,"rerank":{"deep":1}})", "rerank.deep"},
+        {"{" + h + R"(,"rerank":[200]})", "rerank: must be an object"},
+        {R"({"sparse":{"indices":[1],"values":[1]},"rerank":{}})", "rerank: needs a sparse query"},
+        {"{" + h + R"(,"rerank":{},"prf":{"dense":{}}})", "rerank: cannot be combined with prf"},
+        {"{" + h + R"(,"rerank":{},"fusion":{"method":"rrf"}})", "fusion: does not apply"},
+        {"{" + h + R"(,"prf":{}})", "prf: give prf.sparse and/or prf.dense"},
+        {"{" + h + R"(,"prf":{"docs":0,"dense":{}}})", "prf.docs"},
+        {"{" + h + R"(,"prf":{"interpolate":"maybe","dense":{}}})", "prf.interpolate"},
+        {"{" + h + R"(,"prf":{"interpolate":"none","dense":{}}})", "prf.interpolate"},
+        {"{" + h + R"(,"prf":{"interpolate":"before","dense":{},"sparse":{}}})", "prf.interpolate"},
+        {"{" + h + R"(,"prf":{"weight":-0.1,"dense":{}}})", "prf.weight"},
+        {"{" + h + R"(,"prf":{"sparse":{"terms":0}}})", "prf.sparse.terms"},
+        {"{" + h + R"(,"prf":{"sparse":{"gamma":1}}})", "prf.sparse.gamma"},
+        {"{" + h + R"(,"prf":{"dense":{"alpha":"x"}}})", "prf.dense.alpha"},
+        {R"({"sparse":{"indices":[1],"values":[1]},"prf":{"dense":{}}})", "prf.dense: the query has no dense part"},
+        {R"({"dense":[0,0,0,1],"prf":{"dense":{},"interpolate":"after"}})", "prf.interpolate"},
+    };
+    for (const auto& [body, says] : cases) {
+        const auto [status, code, message] = refusal(body);
+        EXPECT_EQ(status, 422) << body;
+        EXPECT_THAT(message, HasSubstr(says)) << body;
+    }
+}
+
 TEST(Api, BatchLimitsAndErrorsNameTheQuery) {
     EXPECT_EQ(parse_search_batch(R"({"queries":[{"dense":[0,0,0,1]},{"k":3,"dense":[1,0,0,0]}]})", kLimits, kFacts).size(), 2U);
     try {

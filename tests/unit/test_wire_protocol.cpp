@@ -103,7 +103,7 @@ TEST(WireProtocol, BadHeadersAreRefused) {
     bad_magic[0] = std::byte{'G'};  // e.g. an HTTP client: "GET "
     EXPECT_THROW((void)decode_header(header_of(bad_magic), kDefaultMaxFrameBytes), ProtocolError);
     auto bad_version = good;
-    bad_version[4] = std::byte{2};
+    bad_version[4] = std::byte{static_cast<unsigned char>(kVersion + 1)};
     EXPECT_THROW((void)decode_header(header_of(bad_version), kDefaultMaxFrameBytes), ProtocolError);
     auto bad_type = good;
     bad_type[6] = std::byte{99};
@@ -148,6 +148,59 @@ TEST(WireProtocol, ForgedCountsAndTrailingBytesAreRefused) {
     auto route = std::vector<std::byte>(frame.begin() + kHeaderBytes, frame.end());
     route[4] = std::byte{7};
     EXPECT_THROW((void)decode_search_request(route), ProtocolError);
+}
+
+TEST(WireProtocol, ScoreAndFetchRoundTrip) {
+    const ScoreRequest sreq{4, 90, {0.5F, -1.0F}, {10, 11, 99}};
+    const auto sframe = encode(7, sreq);
+    EXPECT_EQ(decode_header(header_of(sframe), kDefaultMaxFrameBytes).type, MessageType::score_request);
+    const auto sback = decode_score_request(payload_of(sframe));
+    EXPECT_EQ(sback.shard, 4U);
+    EXPECT_EQ(sback.timeout_ms, 90U);
+    EXPECT_EQ(sback.dense, sreq.dense);
+    EXPECT_EQ(sback.docs, sreq.docs);
+    const auto sresp = decode_score_response(payload_of(encode(7, ScoreResponse{4, 1234, {0.25F, 3.0F, -2.0F}})));
+    EXPECT_EQ(sresp.search_ns, 1234U);
+    EXPECT_EQ(sresp.scores, (std::vector<float>{0.25F, 3.0F, -2.0F}));
+
+    const FetchRequest freq{2, 0, FetchKind::dense, {5, 6}};
+    const auto fback = decode_fetch_request(payload_of(encode(8, freq)));
+    EXPECT_EQ(fback.kind, FetchKind::dense);
+    EXPECT_EQ(fback.docs, freq.docs);
+    FetchResponse sparse_rows{2, 55, FetchKind::sparse, {{{1, 4}, {0.5F, 2.0F}, {}}, {}}};
+    const auto rs = decode_fetch_response(payload_of(encode(8, sparse_rows)));
+    ASSERT_EQ(rs.rows.size(), 2U);
+    EXPECT_EQ(rs.rows[0].indices, (std::vector<std::uint32_t>{1, 4}));
+    EXPECT_EQ(rs.rows[0].values, (std::vector<float>{0.5F, 2.0F}));
+    EXPECT_TRUE(rs.rows[1].indices.empty());
+    FetchResponse dense_rows{2, 55, FetchKind::dense, {{{}, {}, {1.0F, 2.0F}}}};
+    EXPECT_EQ(decode_fetch_response(payload_of(encode(8, dense_rows))).rows[0].dense, (std::vector<float>{1.0F, 2.0F}));
+}
+
+TEST(WireProtocol, ScoreAndFetchTruncationsAndBadFieldsAreRefused) {
+    const std::vector<std::vector<std::byte>> frames{
+        encode(1, ScoreRequest{1, 2, {1.0F}, {3}}), encode(1, ScoreResponse{1, 2, {1.0F}}),
+        encode(1, FetchRequest{1, 2, FetchKind::sparse, {3}}),
+        encode(1, FetchResponse{1, 2, FetchKind::sparse, {{{1}, {1.0F}, {}}}})};
+    for (std::size_t f = 0; f < frames.size(); ++f) {
+        const auto payload = payload_of(frames[f]);
+        for (std::size_t n = 0; n < payload.size(); ++n) {
+            const auto cut = payload.first(n);
+            switch (f) {
+            case 0: EXPECT_THROW((void)decode_score_request(cut), ProtocolError) << n; break;
+            case 1: EXPECT_THROW((void)decode_score_response(cut), ProtocolError) << n; break;
+            case 2: EXPECT_THROW((void)decode_fetch_request(cut), ProtocolError) << n; break;
+            default: EXPECT_THROW((void)decode_fetch_response(cut), ProtocolError) << n; break;
+            }
+        }
+    }
+    // Unknown fetch kind (after shard and timeout_ms).
+    std::vector<std::byte> kind(payload_of(frames[2]).begin(), payload_of(frames[2]).end());
+    kind[8] = std::byte{9};
+    EXPECT_THROW((void)decode_fetch_request(kind), ProtocolError);
+    // A sparse row whose value count differs from its index count.
+    const auto mism = encode(1, FetchResponse{1, 2, FetchKind::sparse, {{{1, 2}, {1.0F}, {}}}});
+    EXPECT_THROW((void)decode_fetch_response(payload_of(mism)), ProtocolError);
 }
 
 }  // namespace

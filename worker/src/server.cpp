@@ -216,29 +216,51 @@ struct Server::Impl {
             metrics.count("info", "ok");
             send(conn, wire::encode_info_response(h.request_id, service.info_json()));
             return true;
-        case wire::MessageType::search_request: break;
+        case wire::MessageType::search_request:
+            return accept<wire::SearchRequest>(conn, h, payload, &wire::decode_search_request,
+                                               [this](std::uint64_t id, const wire::SearchRequest& r, Clock::time_point t) {
+                                                   return run_search(id, r, t);
+                                               });
+        case wire::MessageType::score_request:
+            return accept<wire::ScoreRequest>(conn, h, payload, &wire::decode_score_request,
+                                              [this](std::uint64_t id, const wire::ScoreRequest& r, Clock::time_point t) {
+                                                  return run_rows("score", id, r.timeout_ms, t, [&] { return wire::encode(id, service.score(r)); });
+                                              });
+        case wire::MessageType::fetch_request:
+            return accept<wire::FetchRequest>(conn, h, payload, &wire::decode_fetch_request,
+                                              [this](std::uint64_t id, const wire::FetchRequest& r, Clock::time_point t) {
+                                                  return run_rows("fetch", id, r.timeout_ms, t, [&] { return wire::encode(id, service.fetch(r)); });
+                                              });
         default:
             metrics.protocol_error("unexpected_type");
             return false;
         }
-        wire::SearchRequest req;
+    }
+
+    /// Decodes a request and runs `handler` on the search pool; false when the payload is malformed.
+    template <typename Request, typename Handler>
+    bool accept(const std::shared_ptr<Connection>& conn, const wire::FrameHeader& h, const std::vector<std::byte>& payload,
+                Request (*decode)(std::span<const std::byte>), Handler handler) {
+        Request req;
         try {
-            req = wire::decode_search_request(payload);
+            req = decode(payload);
         } catch (const wire::ProtocolError& e) {
             metrics.protocol_error("bad_payload");
             spdlog::debug("closing connection: {}", e.what());
             return false;
         }
         if (stopping) {
-            metrics.count("search", "shutting_down");
+            const char* label = h.type == wire::MessageType::search_request ? "search"
+                                : h.type == wire::MessageType::score_request ? "score" : "fetch";
+            metrics.count(label, "shutting_down");
             send(conn, wire::encode(h.request_id, wire::ErrorResponse{wire::ErrorCode::shutting_down, "worker is shutting down"}));
             return true;
         }
         ++in_flight;
         metrics.in_flight.Increment();
         const auto received = Clock::now();
-        asio::post(pool, [this, conn, id = h.request_id, req = std::move(req), received]() mutable {
-            auto frame = run_search(id, req, received);
+        asio::post(pool, [this, conn, id = h.request_id, req = std::move(req), received, handler]() mutable {
+            auto frame = handler(id, req, received);
             asio::post(io, [this, conn, frame = std::move(frame)]() mutable {
                 send(conn, std::move(frame));
                 --in_flight;
@@ -246,6 +268,27 @@ struct Server::Impl {
             });
         });
         return true;
+    }
+
+    /// Runs a score or fetch request on a search thread: the same deadline and error mapping as searches.
+    template <typename Run>
+    std::vector<std::byte> run_rows(const char* what, std::uint64_t id, std::uint32_t timeout_ms, Clock::time_point received, Run&& run) {
+        if (timeout_ms > 0 && Clock::now() - received > std::chrono::milliseconds(timeout_ms)) {
+            metrics.count(what, "deadline");
+            return wire::encode(id, wire::ErrorResponse{wire::ErrorCode::deadline, "request budget ran out before it started"});
+        }
+        try {
+            auto frame = run();
+            metrics.count(what, "ok");
+            return frame;
+        } catch (const RequestError& e) {
+            metrics.count(what, wire::to_string(e.code()));
+            return wire::encode(id, wire::ErrorResponse{e.code(), e.what()});
+        } catch (const std::exception& e) {
+            spdlog::error("{} failed: {}", what, e.what());
+            metrics.count(what, "internal");
+            return wire::encode(id, wire::ErrorResponse{wire::ErrorCode::internal, e.what()});
+        }
     }
 
     /// Runs on a search thread.

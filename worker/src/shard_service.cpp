@@ -1,5 +1,7 @@
 #include "aftershock/worker/shard_service.hpp"
 
+#include "aftershock/common/pipeline/shard_rows.hpp"
+
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
@@ -32,7 +34,7 @@ void check_sparse_query(const wire::WireQuery& q, std::uint64_t dim, std::size_t
 }  // namespace
 
 ShardService ShardService::open(const std::string& dir, const std::vector<std::uint32_t>& shards, SearchDefaults defaults,
-                                ServiceLimits limits) {
+                                ServiceLimits limits, DenseStoreMode dense_store) {
     ShardService s;
     s.m_manifest = read_manifest(dir);
     s.m_defaults = defaults;
@@ -40,16 +42,14 @@ ShardService ShardService::open(const std::string& dir, const std::vector<std::u
     validate(defaults.sparse);
     for (const auto& r : s.m_manifest.shards) {
         if (!shards.empty() && std::find(shards.begin(), shards.end(), r.shard) == shards.end()) continue;
-        s.m_shards.emplace(r.shard, load_verified_shard(dir, r));
-    }
-    for (const auto& [id, sh] : s.m_shards) {
-        if (sh.dense) s.m_dense_exact.emplace(id, std::make_unique<DenseExactIndex>(sh.dense->vectors));
+        s.m_shards.emplace(r.shard, load_verified_shard(dir, r, dense_store));
     }
     for (auto id : shards) {
         ensure<UsageError>(s.m_shards.count(id) == 1, "{}: shard {} is not in the index (it has {} shards)", dir, id,
                            s.m_manifest.n_shards);
     }
-    spdlog::info("serving {} of {} shards of {}", s.m_shards.size(), s.m_manifest.n_shards, dir);
+    spdlog::info("serving {} of {} shards of {} (dense store: {})", s.m_shards.size(), s.m_manifest.n_shards, dir,
+                 to_string(dense_store));
     return s;
 }
 
@@ -134,13 +134,86 @@ void ShardService::search_dense(const Shard& sh, const wire::SearchRequest& req,
     const bool exact = req.exact || serves_dense_exactly(*sh.dense);
     for (std::size_t qi = 0; qi < req.queries.size(); ++qi) {
         const std::span<const float> q(req.queries[qi].dense);
-        const auto hits = exact ? m_dense_exact.at(sh.meta.shard)->search(q, p.k) : sh.dense->index->search_one(q, p);
+        const auto hits = exact ? dense_exact(sh).search(q, p.k) : sh.dense->index->search_one(q, p);
         resp.work.docs_scored += exact ? sh.dense->vectors.n : 0;
         for (const auto& h : hits) {
             resp.results[qi].push_back({sh.meta.doc_begin + h.doc, h.score});
             resp.ids[qi].push_back(sh.ids[h.doc]);
         }
     }
+}
+
+const DenseExactIndex& ShardService::dense_exact(const Shard& sh) const {
+    if (sh.dense->disk) {
+        throw RequestError(ErrorCode::unsupported, fmt::format("shard {}: exact dense search needs the vectors in memory "
+                                                               "(this worker keeps them on disk: use rerank, or --dense-store memory)",
+                                                               sh.meta.shard));
+    }
+    const std::lock_guard lock(*m_dense_exact_mutex);
+    auto& slot = m_dense_exact[sh.meta.shard];
+    if (!slot) slot = std::make_unique<DenseExactIndex>(sh.dense->vectors);
+    return *slot;
+}
+
+std::vector<std::size_t> ShardService::local_rows(const Shard& sh, const std::vector<std::uint64_t>& docs) const {
+    if (docs.size() > m_limits.max_docs) {
+        throw RequestError(ErrorCode::bad_request, fmt::format("{} documents in one request; the limit is {}", docs.size(), m_limits.max_docs));
+    }
+    std::vector<std::size_t> rows;
+    rows.reserve(docs.size());
+    for (auto d : docs) {
+        if (d < sh.meta.doc_begin || d >= sh.meta.doc_end) {
+            throw RequestError(ErrorCode::bad_request, fmt::format("document {} is not in shard {} [{}, {})", d, sh.meta.shard,
+                                                                   sh.meta.doc_begin, sh.meta.doc_end));
+        }
+        rows.push_back(static_cast<std::size_t>(d - sh.meta.doc_begin));
+    }
+    return rows;
+}
+
+wire::ScoreResponse ShardService::score(const wire::ScoreRequest& req) const {
+    const auto start = std::chrono::steady_clock::now();
+    const auto& sh = shard(req.shard);
+    if (!sh.dense) throw RequestError(ErrorCode::unsupported, fmt::format("shard {} has no dense part", req.shard));
+    if (req.dense.size() != sh.dense->vectors.d) {
+        throw RequestError(ErrorCode::bad_request, fmt::format("dense dimension {} does not match the shard's {}", req.dense.size(),
+                                                               sh.dense->vectors.d));
+    }
+    for (std::size_t i = 0; i < req.dense.size(); ++i) {
+        if (!std::isfinite(req.dense[i])) throw RequestError(ErrorCode::bad_request, fmt::format("dense[{}] is not finite", i));
+    }
+    wire::ScoreResponse resp;
+    resp.shard = req.shard;
+    for (auto row : local_rows(sh, req.docs)) resp.scores.push_back(pipeline::score_row(sh, req.dense, row));
+    resp.search_ns = static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count());
+    return resp;
+}
+
+wire::FetchResponse ShardService::fetch(const wire::FetchRequest& req) const {
+    const auto start = std::chrono::steady_clock::now();
+    const auto& sh = shard(req.shard);
+    const bool sparse = req.kind == wire::FetchKind::sparse;
+    if (sparse ? !sh.sparse : !sh.dense) {
+        throw RequestError(ErrorCode::unsupported, fmt::format("shard {} has no {} part", req.shard, sparse ? "sparse" : "dense"));
+    }
+    wire::FetchResponse resp;
+    resp.shard = req.shard;
+    resp.kind = req.kind;
+    for (auto row : local_rows(sh, req.docs)) {
+        wire::WireQuery r;
+        if (sparse) {
+            auto v = pipeline::sparse_row(sh, row);
+            r.indices = std::move(v.indices);
+            r.values = std::move(v.values);
+        } else {
+            r.dense = dense_row(*sh.dense, row);
+        }
+        resp.rows.push_back(std::move(r));
+    }
+    resp.search_ns = static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count());
+    return resp;
 }
 
 std::string ShardService::info_json() const {
@@ -159,6 +232,7 @@ std::string ShardService::info_json() const {
         s["dense"] = sh.dense.has_value();
         s["dense_dim"] = sh.dense ? sh.dense->vectors.d : 0;
         s["metric"] = sh.dense ? std::string(to_string(sh.dense->vectors.metric)) : std::string();
+        s["dense_store"] = sh.dense ? std::string(to_string(sh.dense->disk ? DenseStoreMode::disk : DenseStoreMode::memory)) : std::string();
         s["dense_index"] = sh.dense ? std::string(dense::to_string(sh.dense->params.type)) : std::string();
         s["checksum"] = sh.checksum;
         j["shards"].push_back(std::move(s));

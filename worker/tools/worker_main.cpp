@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
     std::string log_level = "info";
     worker::ServerOptions opt;
     worker::SearchDefaults defaults;
+    DenseStoreMode dense_store = DenseStoreMode::memory;
     unsigned idle_ms = 300'000;
     unsigned frame_ms = 10'000;
     unsigned drain_ms = 10'000;
@@ -41,6 +42,10 @@ int main(int argc, char** argv) {
     app.add_option("--knn", defaults.sparse.knn, "default kNN refinement neighbours")->capture_default_str();
     app.add_option("--ef-search", defaults.ef_search, "default HNSW ef_search")->capture_default_str();
     app.add_option("--nprobe", defaults.nprobe, "default IVF nprobe")->capture_default_str();
+    app.add_option_function<std::string>("--dense-store", [&](const std::string& v) { dense_store = parse_dense_store_mode(v); },
+                                         "memory | disk: keep /dense/vectors loaded, or read rows from the shard files on "
+                                         "demand (re-ranking and PRF; exact dense search then needs memory)")
+        ->check(CLI::IsMember({"memory", "disk"}));
     app.add_option("--max-frame-bytes", opt.max_frame_bytes, "largest accepted frame")->capture_default_str();
     app.add_option("--max-connections", opt.max_connections, "connection cap")->capture_default_str();
     app.add_option("--idle-timeout-ms", idle_ms, "close connections idle this long")->capture_default_str();
@@ -62,7 +67,7 @@ int main(int argc, char** argv) {
     opt.drain_timeout = std::chrono::milliseconds(drain_ms);
     try {
         auto registry = std::make_shared<prometheus::Registry>();
-        const auto service = worker::ShardService::open(index, worker::parse_shard_list(shards), defaults);
+        const auto service = worker::ShardService::open(index, worker::parse_shard_list(shards), defaults, {}, dense_store);
         worker::Server server(service, opt, *registry);
         std::unique_ptr<prometheus::Exposer> exposer;
         if (!metrics_listen.empty()) {

@@ -99,7 +99,7 @@ private:
     std::size_t m_pos = 0;
 };
 
-bool known_type(std::uint16_t t) { return t >= 1 && t <= 7; }
+bool known_type(std::uint16_t t) { return t >= 1 && t <= 11; }
 
 }  // namespace
 
@@ -287,6 +287,112 @@ std::string decode_info_response(std::span<const std::byte> payload) {
     return s;
 }
 
+std::vector<std::byte> encode(std::uint64_t request_id, const ScoreRequest& r) {
+    Writer w(MessageType::score_request, request_id);
+    w.put(r.shard);
+    w.put(r.timeout_ms);
+    w.put_array(r.dense);
+    w.put_array(r.docs);
+    return w.finish();
+}
+
+ScoreRequest decode_score_request(std::span<const std::byte> payload) {
+    Reader rd(payload);
+    ScoreRequest r;
+    r.shard = rd.get<std::uint32_t>("shard");
+    r.timeout_ms = rd.get<std::uint32_t>("timeout_ms");
+    r.dense = rd.get_array<float>("dense");
+    r.docs = rd.get_array<std::uint64_t>("docs");
+    rd.done("score request");
+    return r;
+}
+
+std::vector<std::byte> encode(std::uint64_t request_id, const ScoreResponse& r) {
+    Writer w(MessageType::score_response, request_id);
+    w.put(r.shard);
+    w.put(r.search_ns);
+    w.put_array(r.scores);
+    return w.finish();
+}
+
+ScoreResponse decode_score_response(std::span<const std::byte> payload) {
+    Reader rd(payload);
+    ScoreResponse r;
+    r.shard = rd.get<std::uint32_t>("shard");
+    r.search_ns = rd.get<std::uint64_t>("search_ns");
+    r.scores = rd.get_array<float>("scores");
+    rd.done("score response");
+    return r;
+}
+
+namespace {
+
+FetchKind fetch_kind(Reader& rd) {
+    const auto kind = rd.get<std::uint8_t>("kind");
+    ensure<ProtocolError>(kind <= 1, "wire: unknown fetch kind {}", kind);
+    return static_cast<FetchKind>(kind);
+}
+
+}  // namespace
+
+std::vector<std::byte> encode(std::uint64_t request_id, const FetchRequest& r) {
+    Writer w(MessageType::fetch_request, request_id);
+    w.put(r.shard);
+    w.put(r.timeout_ms);
+    w.put(static_cast<std::uint8_t>(r.kind));
+    w.put_array(r.docs);
+    return w.finish();
+}
+
+FetchRequest decode_fetch_request(std::span<const std::byte> payload) {
+    Reader rd(payload);
+    FetchRequest r;
+    r.shard = rd.get<std::uint32_t>("shard");
+    r.timeout_ms = rd.get<std::uint32_t>("timeout_ms");
+    r.kind = fetch_kind(rd);
+    r.docs = rd.get_array<std::uint64_t>("docs");
+    rd.done("fetch request");
+    return r;
+}
+
+std::vector<std::byte> encode(std::uint64_t request_id, const FetchResponse& r) {
+    Writer w(MessageType::fetch_response, request_id);
+    w.put(r.shard);
+    w.put(r.search_ns);
+    w.put(static_cast<std::uint8_t>(r.kind));
+    w.put(static_cast<std::uint32_t>(r.rows.size()));
+    for (const auto& row : r.rows) {
+        if (r.kind == FetchKind::sparse) {
+            w.put_array(row.indices);
+            w.put_array(row.values);
+        } else {
+            w.put_array(row.dense);
+        }
+    }
+    return w.finish();
+}
+
+FetchResponse decode_fetch_response(std::span<const std::byte> payload) {
+    Reader rd(payload);
+    FetchResponse r;
+    r.shard = rd.get<std::uint32_t>("shard");
+    r.search_ns = rd.get<std::uint64_t>("search_ns");
+    r.kind = fetch_kind(rd);
+    r.rows.resize(rd.get_count("n_rows", r.kind == FetchKind::sparse ? 8 : 4));
+    for (auto& row : r.rows) {
+        if (r.kind == FetchKind::sparse) {
+            row.indices = rd.get_array<std::uint32_t>("indices");
+            row.values = rd.get_array<float>("values");
+            ensure<ProtocolError>(row.indices.size() == row.values.size(), "wire: sparse row with {} indices but {} values",
+                                  row.indices.size(), row.values.size());
+        } else {
+            row.dense = rd.get_array<float>("dense");
+        }
+    }
+    rd.done("fetch response");
+    return r;
+}
+
 const char* to_string(ErrorCode c) noexcept {
     switch (c) {
     case ErrorCode::bad_request: return "bad_request";
@@ -309,6 +415,10 @@ const char* to_string(MessageType t) noexcept {
     case MessageType::search_request: return "search_request";
     case MessageType::search_response: return "search_response";
     case MessageType::error_response: return "error_response";
+    case MessageType::score_request: return "score_request";
+    case MessageType::score_response: return "score_response";
+    case MessageType::fetch_request: return "fetch_request";
+    case MessageType::fetch_response: return "fetch_response";
     }
     return "unknown";
 }

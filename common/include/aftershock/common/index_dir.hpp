@@ -61,13 +61,14 @@ void write_manifest(const std::string& dir, const Manifest& m);
 
 /// Loads one shard of `dir` listed in its manifest, checking the file's SHA-256 and content checksum and that
 /// its metadata agrees with the record. Throws InputError naming the file.
-[[nodiscard]] Shard load_verified_shard(const std::string& dir, const ShardRecord& record);
+[[nodiscard]] Shard load_verified_shard(const std::string& dir, const ShardRecord& record,
+                                       DenseStoreMode dense_store = DenseStoreMode::memory);
 
 /// A loaded index directory searched in-process (no servers): every shard, merged exactly.
 class LocalIndex {
 public:
     /// Loads every shard listed in the manifest, checking each file's SHA-256 and content checksum.
-    static LocalIndex open(const std::string& dir);
+    static LocalIndex open(const std::string& dir, DenseStoreMode dense_store = DenseStoreMode::memory);
     [[nodiscard]] const Manifest& manifest() const noexcept { return m_manifest; }
     [[nodiscard]] std::uint64_t n_docs() const noexcept { return m_manifest.n_docs; }
     [[nodiscard]] const std::string& doc_id(std::uint64_t global) const;

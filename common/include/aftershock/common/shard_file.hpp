@@ -3,9 +3,11 @@
 // its dense part (full-precision vectors plus a FAISS index), its documents' external ids and its place in
 // the corpus, versioned and checksummed (docs/FORMATS.md).
 #include "aftershock/common/dense/dense_index.hpp"
+#include "aftershock/common/dense_store.hpp"
 #include "aftershock/common/seismic/seismic_index.hpp"
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -29,7 +31,9 @@ struct DenseShard;
 /// gives the same answer more slowly): LocalIndex and the worker apply the same rule, so they answer alike.
 [[nodiscard]] bool serves_dense_exactly(const DenseShard& d) noexcept;
 struct DenseShard {
-    DenseMatrix vectors;                      ///< the shard's corpus rows as given (full precision; metric set)
+    DenseMatrix vectors;                      ///< the shard's corpus rows as given (full precision; metric set);
+                                              ///< data is empty when they stay on disk (n, d, metric still set)
+    std::shared_ptr<const DiskRows> disk;     ///< row reader when the vectors stay on disk
     dense::BuildParams params;                ///< resolved (never `automatic`); type none = vectors only
     std::optional<dense::DenseIndex> index;   ///< absent when params.type is none
 };
@@ -51,6 +55,11 @@ std::string write_shard(const std::string& path, const Shard& shard);
 
 /// Reads and validates a shard: format name and version, every array's consistency, and the content
 /// checksum (verified before the FAISS bytes are parsed). Throws InputError naming the file and the problem.
-[[nodiscard]] Shard read_shard(const std::string& path);
+/// With DenseStoreMode::disk the dense vectors are streamed once (checksum, finiteness) and then read by row
+/// from the file on demand (DenseShard::disk) instead of being kept in memory.
+[[nodiscard]] Shard read_shard(const std::string& path, DenseStoreMode dense_store = DenseStoreMode::memory);
+
+/// Copies the stored dense vector of local row `row` (memory or disk). Throws Error without a dense part.
+[[nodiscard]] std::vector<float> dense_row(const DenseShard& d, std::size_t row);
 
 }  // namespace aftershock

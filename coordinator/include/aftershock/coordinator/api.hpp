@@ -4,6 +4,7 @@
 // without a server.
 #include "aftershock/common/error.hpp"
 #include "aftershock/common/fusion.hpp"
+#include "aftershock/common/pipeline/pipeline.hpp"
 #include "aftershock/common/text/query_encoder.hpp"
 #include "aftershock/common/wire/protocol.hpp"
 
@@ -64,7 +65,13 @@ struct SearchQuery {
     std::uint32_t timeout_ms = 0;       ///< 0 = the coordinator's default
     double min_coverage = 1.0;          ///< fraction of shards that must answer
     bool exact = false;                 ///< brute-force search on the workers (oracle; also the recall shadow)
+    std::optional<pipeline::RerankParams> rerank;  ///< sparse candidates, exact dense scores interpolated in
+    std::optional<pipeline::PrfParams> prf;        ///< pseudo-relevance feedback
+    [[nodiscard]] bool is_pipeline() const noexcept { return rerank.has_value() || prf.has_value(); }
 };
+
+/// The pipeline form of a query with rerank or prf.
+[[nodiscard]] pipeline::PipelineQuery to_pipeline(const SearchQuery& q);
 
 /// Parses one search body. Throws ApiError: 400 for malformed JSON, 422 for a bad or unknown field (naming it).
 /// `encoder` (optional) turns {"tokens":{...}} and {"text":"...","text_mode":"bm25"|"idf"} into sparse queries.

@@ -67,6 +67,8 @@ public:
     /// Per-shard count of healthy replicas (for metrics).
     [[nodiscard]] std::vector<std::size_t> live_replica_counts() const;
     [[nodiscard]] std::vector<std::uint64_t> shard_documents() const;
+    /// [doc_begin, doc_end) of every shard, by shard id (where a global document lives).
+    [[nodiscard]] std::vector<std::pair<std::uint64_t, std::uint64_t>> shard_ranges() const;
     /// /v1/cluster body.
     [[nodiscard]] nlohmann::json describe() const;
 

@@ -11,7 +11,9 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 namespace aftershock::coordinator {
@@ -34,9 +36,9 @@ struct SearchOutcome {
     bool coverage_ok = false;      ///< answered / shards >= min_coverage
     std::string first_error;       ///< a failed shard's reason, for the 503/504 message
     double took_ms = 0.0;
-    double search_ms = 0.0;        ///< the slowest answering shard's own search time (the fan-out's critical path)
+    double search_ms = 0.0;        ///< the slowest answering shard's own search time (the fan-out's critical path; pipelines: summed over their steps)
     [[nodiscard]] bool partial() const noexcept { return answered < shards; }
-    /// "sparse" | "dense" | "hybrid"
+    /// "sparse" | "dense" | "hybrid" | "rerank" | "prf"
     std::string mode;
 };
 
@@ -53,7 +55,24 @@ public:
 private:
     struct RequestState;
     struct ShardCall;
-    boost::asio::awaitable<void> shard_call(std::shared_ptr<RequestState> rs, std::uint32_t shard, std::size_t route);
+    /// One request to one shard (any replica) and the answer type it expects.
+    struct Call {
+        std::uint32_t shard = 0;
+        wire::MessageType expect = wire::MessageType::search_response;
+        std::vector<std::byte> frame;
+    };
+    using Answer = std::variant<wire::SearchResponse, wire::ScoreResponse, wire::FetchResponse>;
+    struct FanOut {
+        std::vector<std::optional<Answer>> answers;  ///< by call; empty where every replica failed
+        bool deadline_hit = false;
+        std::string first_error;
+    };
+    /// Sends every call (retry on another replica, hedging) and waits for all of them or the deadline.
+    boost::asio::awaitable<FanOut> fan_out(std::vector<Call> calls, Clock::time_point deadline, bool exact);
+    /// rerank / prf: the pipeline's steps, each one fan-out (searches to every shard, scores and fetches to
+    /// the shards owning the documents).
+    boost::asio::awaitable<SearchOutcome> search_pipeline(const SearchQuery& query, Clock::time_point start);
+    boost::asio::awaitable<void> shard_call(std::shared_ptr<RequestState> rs, std::size_t call);
     boost::asio::awaitable<void> attempt(std::shared_ptr<RequestState> rs, std::shared_ptr<ShardCall> sc, std::size_t worker);
     [[nodiscard]] std::chrono::nanoseconds hedge_delay(std::uint32_t shard) const;
 

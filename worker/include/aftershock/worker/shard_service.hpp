@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -34,17 +35,23 @@ struct SearchDefaults {
 struct ServiceLimits {
     std::uint32_t max_k = 10000;
     std::uint32_t max_queries = 1024;  ///< per request
+    std::uint32_t max_docs = 100000;   ///< per score or fetch request
 };
 
 class ShardService {
 public:
     /// Loads and verifies the listed shards of `dir` (all of them when `shards` is empty). Throws InputError.
+    /// `dense_store`: keep the dense vectors in memory or read them by row from the shard files.
     static ShardService open(const std::string& dir, const std::vector<std::uint32_t>& shards, SearchDefaults defaults = {},
-                             ServiceLimits limits = {});
+                             ServiceLimits limits = {}, DenseStoreMode dense_store = DenseStoreMode::memory);
 
     /// Searches every query of the request on its shard. Throws RequestError for a request it refuses.
     /// Thread-safe: each calling thread uses its own scratch.
     [[nodiscard]] wire::SearchResponse search(const wire::SearchRequest& request) const;
+    /// Exact dense scores of the request's documents (all on its shard). Throws RequestError.
+    [[nodiscard]] wire::ScoreResponse score(const wire::ScoreRequest& request) const;
+    /// Stored sparse or dense vectors of the request's documents. Throws RequestError.
+    [[nodiscard]] wire::FetchResponse fetch(const wire::FetchRequest& request) const;
 
     /// JSON: the index (n_shards, n_docs, corpus checksum) and each served shard's range and parts.
     [[nodiscard]] std::string info_json() const;
@@ -55,10 +62,15 @@ private:
     [[nodiscard]] const Shard& shard(std::uint32_t id) const;
     void search_sparse(const Shard& sh, const wire::SearchRequest& req, wire::SearchResponse& resp) const;
     void search_dense(const Shard& sh, const wire::SearchRequest& req, wire::SearchResponse& resp) const;
+    /// Local rows of `docs` on shard `sh`; RequestError for too many docs or a doc outside the shard.
+    [[nodiscard]] std::vector<std::size_t> local_rows(const Shard& sh, const std::vector<std::uint64_t>& docs) const;
+    /// Brute force over a shard's stored vectors, built on first use (it copies them: a shard used only for
+    /// re-ranking keeps one copy). RequestError when the vectors stay on disk.
+    [[nodiscard]] const DenseExactIndex& dense_exact(const Shard& sh) const;
     Manifest m_manifest;
     std::map<std::uint32_t, Shard> m_shards;
-    /// Brute force over each dense shard's stored vectors (exact requests and shards stored without an index).
-    std::map<std::uint32_t, std::unique_ptr<DenseExactIndex>> m_dense_exact;
+    mutable std::map<std::uint32_t, std::unique_ptr<DenseExactIndex>> m_dense_exact;
+    std::unique_ptr<std::mutex> m_dense_exact_mutex = std::make_unique<std::mutex>();
     SearchDefaults m_defaults;
     ServiceLimits m_limits;
 };

@@ -15,7 +15,8 @@
 namespace aftershock::wire {
 
 inline constexpr std::uint32_t kMagic = 0x4B534641;  ///< "AFSK" in little-endian byte order
-inline constexpr std::uint16_t kVersion = 1;
+/// 2: score and fetch messages (issue 9 pipelines).
+inline constexpr std::uint16_t kVersion = 2;
 inline constexpr std::size_t kHeaderBytes = 24;
 inline constexpr std::uint32_t kDefaultMaxFrameBytes = 64U << 20U;
 
@@ -33,6 +34,10 @@ enum class MessageType : std::uint16_t {
     search_request = 5,
     search_response = 6,
     error_response = 7,
+    score_request = 8,
+    score_response = 9,
+    fetch_request = 10,
+    fetch_response = 11,
 };
 
 struct FrameHeader {
@@ -88,6 +93,38 @@ struct SearchResponse {
     std::vector<std::vector<std::string>> ids;    ///< external ids of those hits (same shape as results)
 };
 
+/// Exact dense scores of given documents (re-ranking): the documents' global indices, all on `shard`.
+struct ScoreRequest {
+    std::uint32_t shard = 0;
+    std::uint32_t timeout_ms = 0;
+    std::vector<float> dense;         ///< the query
+    std::vector<std::uint64_t> docs;  ///< global document indices
+};
+
+struct ScoreResponse {
+    std::uint32_t shard = 0;
+    std::uint64_t search_ns = 0;
+    std::vector<float> scores;        ///< one per requested doc, same order
+};
+
+enum class FetchKind : std::uint8_t { sparse = 0, dense = 1 };
+
+/// Stored vectors of given documents (pseudo-relevance feedback).
+struct FetchRequest {
+    std::uint32_t shard = 0;
+    std::uint32_t timeout_ms = 0;
+    FetchKind kind = FetchKind::sparse;
+    std::vector<std::uint64_t> docs;
+};
+
+/// One vector per requested doc, same order: sparse rows as (indices, values), dense rows as `dense` (d each).
+struct FetchResponse {
+    std::uint32_t shard = 0;
+    std::uint64_t search_ns = 0;
+    FetchKind kind = FetchKind::sparse;
+    std::vector<WireQuery> rows;
+};
+
 enum class ErrorCode : std::uint16_t {
     bad_request = 1,     ///< malformed or invalid query (the connection stays usable)
     unknown_shard = 2,   ///< this worker does not serve the shard
@@ -116,6 +153,10 @@ struct HealthResponse {
 [[nodiscard]] std::vector<std::byte> encode(std::uint64_t request_id, const SearchResponse& r);
 [[nodiscard]] std::vector<std::byte> encode(std::uint64_t request_id, const ErrorResponse& r);
 [[nodiscard]] std::vector<std::byte> encode(std::uint64_t request_id, const HealthResponse& r);
+[[nodiscard]] std::vector<std::byte> encode(std::uint64_t request_id, const ScoreRequest& r);
+[[nodiscard]] std::vector<std::byte> encode(std::uint64_t request_id, const ScoreResponse& r);
+[[nodiscard]] std::vector<std::byte> encode(std::uint64_t request_id, const FetchRequest& r);
+[[nodiscard]] std::vector<std::byte> encode(std::uint64_t request_id, const FetchResponse& r);
 /// Info is a JSON document (shards served, their ranges and parts): small, rare and meant to evolve.
 [[nodiscard]] std::vector<std::byte> encode_info_response(std::uint64_t request_id, const std::string& json);
 
@@ -128,6 +169,10 @@ void set_request_id(std::vector<std::byte>& frame, std::uint64_t request_id);
 [[nodiscard]] ErrorResponse decode_error_response(std::span<const std::byte> payload);
 [[nodiscard]] HealthResponse decode_health_response(std::span<const std::byte> payload);
 [[nodiscard]] std::string decode_info_response(std::span<const std::byte> payload);
+[[nodiscard]] ScoreRequest decode_score_request(std::span<const std::byte> payload);
+[[nodiscard]] ScoreResponse decode_score_response(std::span<const std::byte> payload);
+[[nodiscard]] FetchRequest decode_fetch_request(std::span<const std::byte> payload);
+[[nodiscard]] FetchResponse decode_fetch_response(std::span<const std::byte> payload);
 
 [[nodiscard]] const char* to_string(ErrorCode c) noexcept;
 [[nodiscard]] const char* to_string(MessageType t) noexcept;
