@@ -60,7 +60,8 @@ std::uint64_t whole(const json& v, const std::string& field, std::uint64_t lo, s
 }
 
 void only_known(const json& obj, const std::string& where, std::initializer_list<const char*> known) {
-    for (const auto& [key, value] : obj.items()) {
+    for (const auto& item : obj.items()) {
+        const auto& key = item.key();  // not a structured binding: clang 14 cannot capture those in a lambda
         if (std::none_of(known.begin(), known.end(), [&](const char* k) { return key == k; })) {
             throw ApiError(422, "unknown_field", fmt::format("{}{}: unknown field", where, key));
         }
