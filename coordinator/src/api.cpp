@@ -33,6 +33,9 @@ json parse_json(std::string_view body, const ApiLimits& limits) {
     } catch (const json::parse_error& e) {
         // e.byte is where the parser stopped; the message from the library names the token and the UTF-8 problem.
         throw ApiError(400, "invalid_json", fmt::format("malformed JSON at byte {}: {}", e.byte, e.what()));
+    } catch (const json::out_of_range& e) {
+        // A number beyond double's range (1e999) is out_of_range 406, not a parse_error (found by fuzz_api).
+        throw ApiError(400, "invalid_json", fmt::format("malformed JSON: {}", e.what()));
     }
 }
 

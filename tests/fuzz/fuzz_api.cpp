@@ -1,6 +1,6 @@
 // libFuzzer target: the coordinator's HTTP request validator (coordinator/src/api.cpp), parse_search and
-// parse_search_batch, over arbitrary bodies. The index has a sparse (dim 64) and a dense (dim 4) part and a
-// small WordPiece vocabulary, so token and text queries are reached too.
+// parse_search_batch, over arbitrary bodies. The index has a sparse part (the dimension of a small WordPiece
+// vocabulary, so token and text queries are reached too) and a dense one (dim 4).
 // Contract: a body is either accepted (then the query is consistent: indices ascending and < dim, values and
 // dense finite, dense of the index's dimension, 1 <= k <= max_k) or refused with ApiError 400/413/422, whose
 // body() is valid JSON. Anything else is a finding.
