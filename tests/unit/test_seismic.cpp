@@ -1,4 +1,5 @@
 // Seismic build steps against hand-computed cases, and properties of the whole index against exact search.
+#include "aftershock/common/error.hpp"
 #include "aftershock/common/exact_search.hpp"
 #include "aftershock/common/seismic/build_steps.hpp"
 #include "aftershock/common/seismic/seismic_index.hpp"
