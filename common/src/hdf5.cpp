@@ -2,6 +2,9 @@
 
 #include "aftershock/common/error.hpp"
 
+#include <fmt/ranges.h>
+
+#include <cstdint>
 #include <cstring>
 #include <mutex>
 
@@ -61,6 +64,30 @@ std::vector<hsize_t> dims_of(hid_t ds) {
     std::vector<hsize_t> dims(rank > 0 ? rank : 0);
     if (rank > 0) H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
     return dims;
+}
+
+/// HDF5 1.10 trusts a dataset's layout message: a corrupt one (say compact with 0 bytes for a 2x2 dataspace) makes
+/// H5Dread copy from a null buffer (SIGSEGV inside HDF5, found by fuzz_import_ann_benchmarks), and a forged
+/// dataspace makes the caller allocate whatever it claims. A dataset without filters stores at least the bytes of
+/// its elements, so that is checked before any buffer is sized or read. (Filtered datasets are compressed: their
+/// stored size bounds nothing and they are not checked. Variable-length strings store heap references, also not.)
+void check_storage(hid_t ds, hid_t ftype, const std::vector<hsize_t>& dims, const std::string& where) {
+    Handle dcpl(H5Dget_create_plist(ds), H5Pclose);
+    ensure<InputError>(dcpl.valid(), "{}: unreadable dataset properties: {}", where, last_error());
+    const int filters = H5Pget_nfilters(dcpl.get());
+    ensure<InputError>(filters >= 0, "{}: unreadable filter pipeline: {}", where, last_error());
+    if (filters > 0) return;
+    const std::uint64_t elem = H5Tget_size(ftype);
+    ensure<InputError>(elem > 0, "{}: unreadable datatype: {}", where, last_error());
+    std::uint64_t need = elem;
+    for (const auto d : dims) {
+        ensure<InputError>(d == 0 || need <= UINT64_MAX / d, "{}: dataspace of {} elements overflows", where,
+                           fmt::join(dims, "x"));
+        need *= d;
+    }
+    const std::uint64_t stored = H5Dget_storage_size(ds);
+    ensure<InputError>(need <= stored, "{}: a {} dataset of {}-byte elements needs {} bytes but the file stores {} "
+                       "(truncated or corrupt file?)", where, fmt::join(dims, "x"), elem, need, stored);
 }
 
 }  // namespace
@@ -178,6 +205,7 @@ std::vector<T> File::read(const std::string& dataset, std::uint64_t begin, std::
         Handle type(H5Dget_type(ds.get()), H5Tclose);
         const auto cls = H5Tget_class(type.get());
         ensure<InputError>(cls == H5T_INTEGER || cls == H5T_FLOAT, "{}: expected a numeric dataset", where(dataset));
+        check_storage(ds.get(), type.get(), dims, where(dataset));
     }
     const hsize_t cols = dims.size() == 2 ? dims[1] : 1;
     std::vector<T> out((end - begin) * cols);
@@ -225,6 +253,7 @@ std::vector<std::string> File::read_strings(const std::string& dataset, std::uin
         for (auto* s : raw) out.emplace_back(s != nullptr ? s : "");
         H5Dvlen_reclaim(mtype.get(), mem_space.get(), H5P_DEFAULT, raw.data());
     } else {
+        check_storage(ds.get(), ftype.get(), dims, where(dataset));
         const auto width = H5Tget_size(ftype.get());
         Handle mtype(H5Tcopy(H5T_C_S1), H5Tclose);
         H5Tset_size(mtype.get(), width);

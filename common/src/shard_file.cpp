@@ -212,8 +212,10 @@ Shard read_shard(const std::string& path, DenseStoreMode dense_store) {
     {
         const auto id_offsets = f.read<std::uint64_t>("/ids/offsets");
         const auto id_bytes = f.read<std::uint8_t>("/ids/bytes");
-        require(id_offsets.size() == s.meta.doc_end - s.meta.doc_begin + 1 && id_offsets.front() == 0 &&
-                    id_offsets.back() == id_bytes.size(),
+        // size() - 1, not doc_end - doc_begin + 1: the latter wraps to 0 for doc_end = 2^64 - 1, and front() of
+        // an empty array is undefined.
+        require(!id_offsets.empty() && id_offsets.size() - 1 == s.meta.doc_end - s.meta.doc_begin &&
+                    id_offsets.front() == 0 && id_offsets.back() == id_bytes.size(),
                 [&] { return fmt::format("{} id offsets for {} documents", id_offsets.size(), s.meta.doc_end - s.meta.doc_begin); });
         s.ids.reserve(id_offsets.size() - 1);
         for (std::size_t i = 0; i + 1 < id_offsets.size(); ++i) {

@@ -8,6 +8,10 @@
 set -euo pipefail
 CLI="$1"
 BUILD="$2"
+# AFTERSHOCK_SERVING_BUILD=FILE: the aftershock-build that makes the index (not under test here). The TSan stage
+# (scripts/sanitize.sh tsan) takes the Release one: an instrumented Seismic build under mpirun is ~20x slower, and
+# Open MPI itself is not TSan-clean. Index files do not depend on the build's flags.
+BUILD="${AFTERSHOCK_SERVING_BUILD:-$BUILD}"
 WORKER="$3"
 COORD="$4"
 command -v curl >/dev/null || { echo "SKIP: curl not found"; exit 77; }

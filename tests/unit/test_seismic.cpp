@@ -1,4 +1,5 @@
 // Seismic build steps against hand-computed cases, and properties of the whole index against exact search.
+#include "aftershock/common/error.hpp"
 #include "aftershock/common/exact_search.hpp"
 #include "aftershock/common/seismic/build_steps.hpp"
 #include "aftershock/common/seismic/seismic_index.hpp"
@@ -320,6 +321,23 @@ TEST(SeismicIndex, WideVocabularyUsesU32Components) {
     sp.heap_factor = 0.0F;
     const auto got = index.search_batch(queries, sp, 1);
     for (std::size_t q = 0; q < 20; ++q) expect_same_hits(got[q], exact_f16(docs, queries.row(q), 3), "query " + std::to_string(q));
+}
+
+// Regression (fuzz_shard): offsets that are monotone for list 0 but fall back later, e.g. list_blocks
+// [0, 100, 5, ...] over 5 blocks, were used to read list 0's blocks before the later pair was refused.
+TEST(SeismicIndex, LoadRefusesOffsetsThatFallBackInALaterList) {
+    std::mt19937 rng(29);
+    const auto docs = random_docs(200, 50, rng, 1, 10);
+    BuildParams bp;
+    bp.lambda = 100;
+    const auto index = SeismicIndex::build(docs, bp);
+    for (auto member : {&SeismicArrays::list_blocks, &SeismicArrays::list_entries, &SeismicArrays::list_offsets}) {
+        auto arrays = index.arrays();
+        auto& offsets = arrays.*member;
+        ASSERT_GE(offsets.size(), 3U);
+        offsets[1] = offsets.back() + 1000;  // list 0 runs far past the end; list 1 "starts" after it ends
+        EXPECT_THROW(SeismicIndex(index.forward(), arrays, bp), InputError);
+    }
 }
 
 }  // namespace

@@ -135,6 +135,16 @@ TEST(ShardFile, CorruptTruncatedAndForeignFilesAreRefused) {
         f.write_attr("/", "format_version", std::uint64_t{99});
     }
     EXPECT_THAT(load_error(dir.file("old.h5")), HasSubstr("format version 99 is not supported"));
+    {
+        // doc_end - doc_begin + 1 wraps to 0: an empty /ids/offsets must be refused, not dereferenced.
+        const auto wrap = dir.file("wrap.h5");
+        std::filesystem::copy_file(good, wrap);
+        h5::File f(wrap, h5::File::Mode::read_write);
+        f.write_attr("/", "doc_begin", std::uint64_t{0});
+        f.write_attr("/", "doc_end", ~std::uint64_t{0});
+        f.write<std::uint64_t>("/ids/offsets", std::vector<std::uint64_t>{});
+    }
+    EXPECT_THAT(load_error(dir.file("wrap.h5")), HasSubstr("id offsets for"));
     EXPECT_THAT(load_error(dir.file("missing.h5")), HasSubstr("cannot open HDF5 file"));
 }
 

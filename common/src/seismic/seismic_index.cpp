@@ -136,10 +136,15 @@ SeismicIndex::SeismicIndex(ForwardIndex forward, SeismicArrays arrays, BuildPara
     ensure<InputError>(a.neighbours.size() == std::uint64_t{a.knn} * m_forward.n_docs(),
                        "seismic index: kNN graph has {} entries for {} docs x {}", a.neighbours.size(), m_forward.n_docs(),
                        a.knn);
+    // Every offset array monotone first: with the back() checks above, that bounds each list's ranges by the array
+    // sizes. (Checked list by list inside the loop below, a later list's bad offsets came too late: list 0 with
+    // [0, 100) over 5 blocks was read before [100, 5) was refused. Found by fuzz_shard.)
     for (std::size_t t = 0; t < dim; ++t) {
         ensure<InputError>(a.list_offsets[t] <= a.list_offsets[t + 1] && a.list_blocks[t] <= a.list_blocks[t + 1] &&
                                a.list_entries[t] <= a.list_entries[t + 1],
                            "seismic index: list {} offsets not monotone", t);
+    }
+    for (std::size_t t = 0; t < dim; ++t) {
         const auto nb = a.list_blocks[t + 1] - a.list_blocks[t];
         const auto len = a.list_offsets[t + 1] - a.list_offsets[t];
         std::uint32_t prev = 0;

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# libFuzzer stage of scripts/test.sh: builds the fuzz targets (tests/fuzz) with clang-14 in build-fuzz and runs
+# each for a bounded time, two at a time (AFTERSHOCK_JOBS to change), starting from the committed seeds.
+#   scripts/fuzz.sh                 every target for 25 s (CI)
+#   scripts/fuzz.sh 600             every target for 10 minutes (the local runs in docs/BENCHMARKS.md)
+#   scripts/fuzz.sh 60 fuzz_api     chosen targets
+# The growing corpus is kept in build-fuzz/corpus/<target> (git-ignored); a finding is written to
+# build-fuzz/artifacts/<target>/ and fails the script. Reproduce one with: build-fuzz/bin/<target> FILE
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+SECONDS_PER_TARGET="${1:-25}"
+shift || true
+DIR="$ROOT/build-fuzz"
+JOBS="${AFTERSHOCK_JOBS:-$(getconf _NPROCESSORS_ONLN)}"
+ALL=(fuzz_api fuzz_wire fuzz_corpus fuzz_shard fuzz_import_jsonl fuzz_import_tsv_tokens fuzz_import_bigann_csr
+     fuzz_import_seismic_bin fuzz_import_ann_benchmarks fuzz_import_tsv_dense fuzz_import_fvecs fuzz_import_text)
+TARGETS=("$@")
+((${#TARGETS[@]})) || TARGETS=("${ALL[@]}")
+
+if [[ ! -f "$DIR/build.ninja" ]]; then
+  # -O1 and line tables only: fast enough to build on 2 cores, stack traces still name file:line.
+  CC=clang-14 CXX=clang++-14 cmake -S "$ROOT" -B "$DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only" -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only" \
+    -DAFTERSHOCK_FUZZ=ON -DAFTERSHOCK_BUILD_TESTS=OFF -DAFTERSHOCK_BUILD_BENCH=OFF >/dev/null
+fi
+start=$(date +%s)
+cmake --build "$DIR" -j "$JOBS" --target "${TARGETS[@]}"
+echo "fuzz: build $(($(date +%s) - start)) s"
+
+# HDF5 keeps allocations for its error stacks and free lists until exit (not per-input leaks); OpenMP's and
+# OpenMPI's runtimes do the same. Leak checking stays on (tests/sanitizers/lsan.supp lists these with reasons).
+export ASAN_OPTIONS="${ASAN_OPTIONS:-}:abort_on_error=0:allocator_may_return_null=0"
+export LSAN_OPTIONS="suppressions=$ROOT/tests/sanitizers/lsan.supp:print_suppressions=0"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+export OMP_NUM_THREADS=1
+
+run_one() {
+  local t="$1" secs="$2" dir="$3" root="$4"
+  mkdir -p "$dir/corpus/$t" "$dir/artifacts/$t" "$dir/logs"
+  local log="$dir/logs/$t.log" rc=0
+  # -timeout: one input taking longer than 25 s is a finding; -rss_limit_mb: a forged count must not allocate
+  # gigabytes. New inputs go to the first (working) corpus dir; the committed seeds are only read.
+  timeout -k 10 $((secs + 120)) "$dir/bin/$t" -max_total_time="$secs" -timeout=25 -rss_limit_mb=2048 \
+    -print_final_stats=1 -artifact_prefix="$dir/artifacts/$t/" "$dir/corpus/$t" "$root/tests/fuzz/corpus/$t" \
+    >"$log" 2>&1 || rc=$?
+  local execs cov
+  execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo "?")
+  cov=$(grep -E '^#[0-9]+' "$log" | tail -1 | grep -oE 'cov: [0-9]+ ft: [0-9]+ corp: [0-9]+' || echo "?")
+  printf '%-28s %s s  rc %s  execs %s  %s\n' "$t" "$secs" "$rc" "$execs" "$cov"
+  if ((rc != 0)); then tail -60 "$log" >&2; return 1; fi
+}
+export -f run_one
+start=$(date +%s)
+status=0
+printf '%s\n' "${TARGETS[@]}" | xargs -P "$JOBS" -I{} bash -c 'run_one "$@"' _ {} "$SECONDS_PER_TARGET" "$DIR" "$ROOT" || status=1
+echo "fuzz: ${#TARGETS[@]} targets x ${SECONDS_PER_TARGET} s in $(($(date +%s) - start)) s"
+exit $status
