@@ -219,7 +219,10 @@ Shard read_shard(const std::string& path, DenseStoreMode dense_store) {
                 [&] { return fmt::format("{} id offsets for {} documents", id_offsets.size(), s.meta.doc_end - s.meta.doc_begin); });
         s.ids.reserve(id_offsets.size() - 1);
         for (std::size_t i = 0; i + 1 < id_offsets.size(); ++i) {
-            require(id_offsets[i] <= id_offsets[i + 1], [&] { return fmt::format("id offsets not monotone at {}", i); });
+            // Bounded by the bytes too: only back() was compared with them, and a flipped middle offset (found by
+            // the ASan run of the byte-flip test) read past /ids/bytes before a later pair was refused.
+            require(id_offsets[i] <= id_offsets[i + 1] && id_offsets[i + 1] <= id_bytes.size(),
+                    [&] { return fmt::format("id offsets not monotone at {}", i); });
             s.ids.emplace_back(reinterpret_cast<const char*>(id_bytes.data() + id_offsets[i]), id_offsets[i + 1] - id_offsets[i]);
         }
     }
