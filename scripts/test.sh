@@ -14,7 +14,8 @@ set -euo pipefail
 # Test-only Debian packages: slurm-wlm, munge (the SLURM test brings up a real single-node cluster); prometheus
 # (promtool and the end-to-end Prometheus test; the deploy tests install their npm validators with npm);
 # clang-14, libclang-rt-14-dev, libomp-14-dev (libFuzzer, sanitizer runtimes, faiss' OpenMP under clang).
-EXTRA_PACKAGES=(slurm-wlm munge prometheus clang-14 libclang-rt-14-dev libomp-14-dev)
+EXTRA_PACKAGES=(slurm-wlm munge prometheus)
+[[ "${AFTERSHOCK_SLOW_STAGES:-0}" == 1 ]] && EXTRA_PACKAGES+=(clang-14 libclang-rt-14-dev libomp-14-dev)
 command -v npm >/dev/null || EXTRA_PACKAGES+=(nodejs npm)  # the image's NodeSource nodejs already ships npm
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 cd "$BUILD_DIR"
