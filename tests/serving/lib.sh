@@ -95,5 +95,6 @@ http_post() {
 
 # metric LINE_PREFIX: the value of the first /metrics line starting with LINE_PREFIX (0 if absent).
 metric() {
-  curl -s "127.0.0.1:$C_PORT/metrics" | awk -v p="$1" 'index($0, p) == 1 { print $NF; found = 1; exit } END { if (!found) print 0 }'
+  # awk reads to the end: an early exit would SIGPIPE curl and, under pipefail, fail the caller's assignment.
+  curl -s "127.0.0.1:$C_PORT/metrics" | awk -v p="$1" '!found && index($0, p) == 1 { v = $NF; found = 1 } END { print found ? v : 0 }'
 }

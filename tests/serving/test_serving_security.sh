@@ -103,6 +103,7 @@ exec 8<>"/dev/tcp/127.0.0.1/${W_PORT[locked]}"
 timeout 5 cat <&8 >/dev/null || fail "worker --allow-from kept a connection from 127.0.0.1"
 exec 8<&-
 murl=$(sed -n 's|.*metrics on http://\([0-9.:]*\)/metrics.*|\1|p' "$WORK/worker-locked.log" | head -1)
-curl -s "$murl/metrics" | grep -q 'aftershock_worker_protocol_errors_total{reason="peer_not_allowed"} 1' || fail "refused peer not counted"
+wmetrics=$(curl -s "$murl/metrics")  # whole output first: grep -q exiting early could SIGPIPE curl under pipefail
+grep -q 'aftershock_worker_protocol_errors_total{reason="peer_not_allowed"} 1' <<<"$wmetrics" || fail "refused peer not counted"
 echo "ok: --allow-from refuses other peers"
 echo "PASS"
