@@ -59,7 +59,7 @@ public:
     [[nodiscard]] IndexFacts facts() const;
     /// Healthy workers serving `shard`, best first, without those in `exclude`. Best = lowest expected wait:
     /// (requests in flight + 1) x the worker's recent latency (EWMA), so a slow replica gets little traffic;
-    /// one choice in 20 keeps the rotated order instead, so a replica that recovered is noticed (hedging covers
+    /// one choice in 50 keeps the rotated order instead, so a replica that recovered is noticed (hedging covers
     /// the cost of those picks).
     [[nodiscard]] std::vector<std::size_t> live_replicas(std::uint32_t shard, const std::vector<std::size_t>& exclude = {}) const;
     /// True when the index is known and every shard has at least one healthy replica.
