@@ -3,6 +3,8 @@
 #include "aftershock/common/error.hpp"
 
 #include <charconv>
+#include <filesystem>
+#include <fstream>
 
 namespace aftershock {
 
@@ -20,6 +22,16 @@ HostPort parse_host_port(const std::string& text) {
     ensure<UsageError>(ec == std::errc{} && ptr == last && port <= 65535, "'{}': port must be a number 0..65535", text);
     hp.port = static_cast<std::uint16_t>(port);
     return hp;
+}
+
+void write_port_file(const std::string& path, std::uint16_t port) {
+    const auto tmp = path + ".tmp";
+    {
+        std::ofstream out(tmp);
+        out << port << "\n";
+        ensure(out.good(), "cannot write the port file {}", tmp);
+    }
+    std::filesystem::rename(tmp, path);
 }
 
 std::vector<HostPort> parse_host_port_list(const std::string& text) {

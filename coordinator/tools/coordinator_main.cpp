@@ -1,5 +1,6 @@
 // aftershock-coordinator: the HTTP front end of a cluster of aftershock-worker processes (DESIGN.md §7).
 #include "aftershock/common/error.hpp"
+#include "aftershock/common/host_port.hpp"
 #include "aftershock/coordinator/coordinator.hpp"
 
 #include <CLI/CLI.hpp>
@@ -7,8 +8,6 @@
 #include <spdlog/spdlog.h>
 
 #include <cstdlib>
-#include <filesystem>
-#include <fstream>
 
 int main(int argc, char** argv) {
     using namespace aftershock;
@@ -64,11 +63,7 @@ int main(int argc, char** argv) {
         opt.router.hedge_delay = std::chrono::milliseconds(hedge_ms);
         opt.idle_timeout = std::chrono::milliseconds(idle_ms);
         Coordinator coordinator(opt);
-        if (!port_file.empty()) {
-            const auto tmp = port_file + ".tmp";
-            std::ofstream(tmp) << coordinator.port() << "\n";
-            std::filesystem::rename(tmp, port_file);
-        }
+        if (!port_file.empty()) write_port_file(port_file, coordinator.port());
         coordinator.handle_signals();
         coordinator.run();
     } catch (const aftershock::Error& e) {

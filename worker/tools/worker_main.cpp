@@ -10,8 +10,6 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
-#include <filesystem>
-#include <fstream>
 
 int main(int argc, char** argv) {
     using namespace aftershock;
@@ -76,11 +74,7 @@ int main(int argc, char** argv) {
             const auto ports = exposer->GetListeningPorts();
             spdlog::info("metrics on http://{}:{}/metrics", parse_host_port(metrics_listen).host, ports.empty() ? 0 : ports.front());
         }
-        if (!port_file.empty()) {
-            const auto tmp = port_file + ".tmp";
-            std::ofstream(tmp) << server.port() << "\n";
-            std::filesystem::rename(tmp, port_file);
-        }
+        if (!port_file.empty()) write_port_file(port_file, server.port());
         server.handle_signals();
         server.run();
     } catch (const aftershock::Error& e) {
