@@ -2,6 +2,7 @@
 # Serving benchmarks (issue 6), all on 127.0.0.1 in one run: coordinator overhead with 2 shards, QPS against
 # client concurrency, a bounded wrk run, and hedging against a replica slowed by the test-only delay flag.
 # Usage: bench/serving_bench.sh [BUILD_DIR] [DOCS]   (prints markdown tables; raw lines in bench/results/serving-*.txt)
+#        SECTIONS="overhead qps wrk hedge" (default: all) picks which parts run.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 BIN="${1:-$ROOT/build}/bin"
@@ -39,7 +40,11 @@ down() { kill -TERM "$C" "$W1" "$W2"; wait "$C" "$W1" "$W2" 2>/dev/null || true;
 load() { "$BIN/aftershock" load --url "$URL" --corpus "$WORK/c.h5" "$@" 2>/dev/null; }
 field() { sed -E "s/.* $1=([0-9.]+).*/\1/" <<<" $2"; }
 
+SECTIONS="${SECTIONS:-overhead qps wrk hedge}"
+want() { [[ " $SECTIONS " == *" $1 "* ]]; }
+
 echo "## Serving: $DOCS generated documents, 2 shards, 2 workers (1 search thread each), $(nproc --all) cores"
+if want overhead; then
 echo
 echo "### Coordinator overhead (one client, 1000 queries, each once; 5 runs, medians)"
 echo "| io threads | p50 HTTP ms | p50 worker search ms | p50(HTTP - search) ms | p50 HTTP - p50 search ms |"
@@ -54,17 +59,22 @@ for io in 1 2; do
     "$(awk -v a="$(med p50_ms)" -v b="$(med p50_search_ms)" 'BEGIN { print a - b }')"
   down
 done
+fi
 
+if want qps || want wrk; then
+cluster 0
+fi
+if want qps; then
 echo
 echo "### QPS against client concurrency (5 s each)"
 echo "| clients | QPS | p50 ms | p99 ms |"
 echo "|---|---|---|---|"
-cluster 0
 for c in 1 2 4 8 16 32; do
   r=$(load --concurrency "$c" --duration 5 | tee -a "$OUT/serving-qps.txt")
   printf '| %s | %s | %s | %s |\n' "$c" "$(field qps "$r")" "$(field p50_ms "$r")" "$(field p99_ms "$r")"
 done
-
+fi
+if want wrk; then
 echo
 echo "### wrk (10 s, 2 threads, 8 connections, one fixed 45-term query)"
 cat >"$WORK/post.lua" <<LUA
@@ -73,8 +83,12 @@ wrk.headers["Content-Type"] = "application/json"
 wrk.body = '{"k":10,"sparse":{"indices":[1996,2000,2003,2005,2019,2023,2024,2028,2033,2045,2047,2054,2078,2093,2108,2115,2156,2195,2224,2235,2323,2327,2364,2405,2445,2457,2488,2515,2550,2567,2624,2653,2769,2791,2828,2836,2897,2968,3007,3025,3046,3112,3264,3266,3433],"values":[0.9,0.3,1.2,0.4,0.8,0.2,1.5,0.6,0.3,0.7,0.2,0.9,1.1,0.4,0.5,0.6,0.2,0.8,0.3,1.3,0.4,0.5,0.9,0.2,0.6,0.7,0.3,0.8,0.2,2.1,0.5,0.4,0.6,0.3,0.7,0.2,0.9,0.4,0.5,0.3,0.6,0.8,0.2,0.4,0.7]}}'
 LUA
 wrk -t2 -c8 -d10s --latency -s "$WORK/post.lua" "http://$URL/v1/search" | tee "$OUT/serving-wrk.txt" | sed 's/^/    /'
+fi
+if want qps || want wrk; then
 down
+fi
 
+want hedge || exit 0
 echo
 echo "### Hedging: worker 2 slowed by --test-delay-ms 20 (2 clients, 10 s each)"
 echo "| setup | QPS | p50 ms | p99 ms | hedged requests |"

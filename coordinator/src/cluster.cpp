@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <limits>
 
 namespace aftershock::coordinator {
 
@@ -117,10 +118,15 @@ std::vector<std::size_t> ClusterState::live_replicas(std::uint32_t shard, const 
         std::lock_guard lock(m_mutex);
         if (shard >= m_replicas.size()) return out;
         for (auto w : m_replicas[shard]) {
-            if (m_workers[w].healthy && std::find(exclude.begin(), exclude.end(), w) == exclude.end()) {
-                out.push_back(w);
-                cost[w] = static_cast<double>(m_in_flight[w].load(std::memory_order_relaxed) + 1) * std::max(m_ewma[w], 1e-6);
-            }
+            if (m_workers[w].healthy && std::find(exclude.begin(), exclude.end(), w) == exclude.end()) out.push_back(w);
+        }
+        // Expected wait = (requests in flight + 1) x latency, where latencies within 2x of the fastest replica's
+        // count as equal: the averages are noisy and partly made of our own queueing, so without this floor one
+        // replica ends up with every shard of a fan-out while its twin idles. Clearly slower replicas are avoided.
+        double fastest = std::numeric_limits<double>::max();
+        for (auto w : out) fastest = std::min(fastest, std::max(m_ewma[w], 1e-6));
+        for (auto w : out) {
+            cost[w] = static_cast<double>(m_in_flight[w].load(std::memory_order_relaxed) + 1) * std::max(m_ewma[w], 2.0 * fastest);
         }
     }
     if (out.size() > 1) {
@@ -190,6 +196,7 @@ nlohmann::json ClusterState::describe() const {
         for (const auto& s : wk.info.shards) shards.push_back(s.shard);
         x["shards"] = shards;
         x["in_flight"] = m_in_flight[w].load(std::memory_order_relaxed);
+        x["latency_ewma_ms"] = m_ewma[w] * 1e3;  // what replica choice weighs (with in_flight)
         x["failures"] = wk.failures;
         if (!wk.last_error.empty()) x["last_error"] = wk.last_error;
         if (wk.last_ok != Clock::time_point{}) {

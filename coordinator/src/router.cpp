@@ -175,6 +175,9 @@ awaitable<void> Router::shard_call(std::shared_ptr<RequestState> rs, std::size_t
         if (reps.empty()) return false;
         sc->tried.push_back(reps.front());
         ++sc->in_flight;
+        // Counted now, not when the attempt coroutine starts: the other shards of this fan-out choose their
+        // replicas next, and must see this one as busy (else every shard goes to the same fastest replica).
+        m_cluster.begin_request(reps.front());
         asio::co_spawn(m_ex, attempt(rs, sc, reps.front()), asio::detached);
         return true;
     };
@@ -213,7 +216,6 @@ awaitable<void> Router::attempt(std::shared_ptr<RequestState> rs, std::shared_pt
     auto frame = rs->calls[sc->call].frame;
     const auto expect = rs->calls[sc->call].expect;
     const auto start = Clock::now();
-    m_cluster.begin_request(w);
     auto reply = co_await m_connections[w]->call(std::move(frame), rs->deadline);
     m_cluster.end_request(w);
     const double seconds = std::chrono::duration<double>(Clock::now() - start).count();

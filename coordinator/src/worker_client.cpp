@@ -1,5 +1,7 @@
 #include "aftershock/coordinator/worker_client.hpp"
 
+#include "aftershock/common/wire/frame_buffer.hpp"
+
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <spdlog/spdlog.h>
 
@@ -77,6 +79,7 @@ awaitable<bool> WorkerConnection::ensure_connected(Clock::time_point deadline, s
             m_last_error = "connect: " + ec.message();
         } else {
             m_socket.set_option(tcp::no_delay(true), ec);
+            m_socket.non_blocking(true, ec);  // call() writes directly and must never block the I/O thread
             ok = true;
         }
     } catch (const std::exception& e) {
@@ -109,17 +112,33 @@ awaitable<Reply> WorkerConnection::call(std::vector<std::byte> frame, Clock::tim
     auto pending = std::make_shared<Pending>(m_ex);
     pending->timer.expires_at(deadline);
     m_pending.emplace(id, pending);
-    m_out.push_back(std::move(frame));
-    if (!m_writing) {
-        m_writing = true;
-        asio::co_spawn(m_ex, write_loop(m_generation), asio::detached);
-    }
+    send(std::move(frame));
     boost::system::error_code ec;
     co_await pending->timer.async_wait(asio::redirect_error(use_awaitable, ec));
     if (!*alive) co_return Reply{Reply::Kind::failed, wire::MessageType::error_response, {}, "connection closed"};
     m_pending.erase(id);
     if (pending->reply) co_return std::move(*pending->reply);
     co_return Reply{Reply::Kind::timeout, wire::MessageType::error_response, {}, "deadline passed before the worker answered"};
+}
+
+void WorkerConnection::send(std::vector<std::byte> frame) {
+    // Straight to the socket when nothing is queued before it (the usual case: a frame is far smaller than the
+    // socket buffer); what the socket does not take goes through the write loop, which keeps frames in order.
+    if (!m_writing) {
+        boost::system::error_code ec;
+        const auto n = m_socket.write_some(asio::buffer(frame), ec);
+        if (!ec && n == frame.size()) return;
+        if (ec && ec != asio::error::would_block && ec != asio::error::try_again) {
+            fail_all("write: " + ec.message());
+            return;
+        }
+        frame.erase(frame.begin(), frame.begin() + static_cast<std::ptrdiff_t>(ec ? 0 : n));
+    }
+    m_out.push_back(std::move(frame));
+    if (!m_writing) {
+        m_writing = true;
+        asio::co_spawn(m_ex, write_loop(m_generation), asio::detached);
+    }
 }
 
 awaitable<void> WorkerConnection::write_loop(std::uint64_t generation) {
@@ -141,22 +160,21 @@ awaitable<void> WorkerConnection::write_loop(std::uint64_t generation) {
 
 awaitable<void> WorkerConnection::read_loop(std::uint64_t generation) {
     const auto alive = m_alive;
-    std::array<std::byte, wire::kHeaderBytes> header{};
-    std::vector<std::byte> payload;
+    wire::FrameBuffer in(m_max_frame_bytes);
     std::string why = "connection closed by the worker";
     try {
         for (;;) {
-            co_await asio::async_read(m_socket, asio::buffer(header), use_awaitable);
+            const auto room = in.writable();
+            const auto n = co_await m_socket.async_read_some(asio::buffer(room.data(), room.size()), use_awaitable);
             if (!*alive || generation != m_generation) co_return;
-            const auto h = wire::decode_header(header, m_max_frame_bytes);
-            payload.resize(h.length);
-            if (h.length > 0) co_await asio::async_read(m_socket, asio::buffer(payload), use_awaitable);
-            if (!*alive || generation != m_generation) co_return;
-            const auto it = m_pending.find(h.request_id);
-            if (it == m_pending.end()) continue;  // its caller gave up (deadline); the late answer is dropped
-            it->second->reply = Reply{Reply::Kind::answer, h.type, payload, {}};
-            it->second->timer.cancel();
-            m_pending.erase(it);
+            in.commit(n);
+            while (const auto frame = in.next()) {
+                const auto it = m_pending.find(frame->header.request_id);
+                if (it == m_pending.end()) continue;  // its caller gave up (deadline); the late answer is dropped
+                it->second->reply = Reply{Reply::Kind::answer, frame->header.type, {frame->payload.begin(), frame->payload.end()}, {}};
+                it->second->timer.cancel();
+                m_pending.erase(it);
+            }
         }
     } catch (const boost::system::system_error& e) {
         why = e.code().message();

@@ -234,6 +234,15 @@ TEST(ClusterState, ReplicasHealthAndConsistency) {
     c.begin_request(0);
     for (int i = 0; i < 5; ++i) EXPECT_EQ(c.live_replicas(1).front(), 1U) << "least loaded first";
     c.end_request(0);
+    c.record_worker_latency(0, 0.0010);
+    c.record_worker_latency(1, 0.0018);
+    c.begin_request(0);
+    for (int i = 0; i < 5; ++i) EXPECT_EQ(c.live_replicas(1).front(), 1U) << "within 2x of the fastest counts as equal: the idle one first";
+    c.end_request(0);
+    int first0 = 0;
+    for (int i = 0; i < 100; ++i) first0 += c.live_replicas(1).front() == 0U ? 1 : 0;
+    EXPECT_GE(first0, 40) << "equal idle replicas share the traffic";
+    EXPECT_LE(first0, 60);
     c.record_worker_latency(0, 0.001);
     c.record_worker_latency(1, 0.050);
     int slow_first = 0;

@@ -2,9 +2,9 @@
 
 #include "aftershock/common/host_port.hpp"
 #include "aftershock/common/parallel.hpp"
+#include "aftershock/common/wire/frame_buffer.hpp"
 
 #include <boost/asio.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
@@ -22,7 +22,6 @@ namespace asio = boost::asio;
 using asio::awaitable;
 using asio::use_awaitable;
 using asio::ip::tcp;
-using namespace asio::experimental::awaitable_operators;
 using Clock = std::chrono::steady_clock;
 
 namespace {
@@ -80,18 +79,30 @@ struct Server::Impl {
     std::atomic<std::uint64_t> in_flight{0};
 
     struct Connection : std::enable_shared_from_this<Connection> {
-        explicit Connection(tcp::socket s) : socket(std::move(s)), timer(socket.get_executor()) {}
+        Connection(tcp::socket s, std::uint32_t max_frame_bytes) : socket(std::move(s)), watchdog(socket.get_executor()), in(max_frame_bytes) {}
         tcp::socket socket;
-        asio::steady_timer timer;
+        // Timeouts without a timer per read: the read loop moves `deadline`; a watchdog coroutine sleeps until
+        // it and closes the socket once it has passed (only shortening it re-arms the timer).
+        asio::steady_timer watchdog;
+        Clock::time_point deadline = Clock::time_point::max();
+        bool mid_frame = false;  ///< the deadline guards a started frame (a stall is a protocol error)
+        wire::FrameBuffer in;
         std::deque<std::vector<std::byte>> out;
         bool writing = false;
         bool closed = false;
+        void expect_by(Clock::time_point when, bool in_frame) {
+            mid_frame = in_frame;
+            const bool sooner = when < deadline;
+            deadline = when;
+            if (sooner) watchdog.cancel();  // the watchdog re-reads the deadline
+        }
         void close() {
             if (closed) return;
             closed = true;
             boost::system::error_code ignored;
             socket.shutdown(tcp::socket::shutdown_both, ignored);
             socket.close(ignored);
+            watchdog.cancel();
         }
     };
     std::set<std::shared_ptr<Connection>> connections;
@@ -139,10 +150,12 @@ struct Server::Impl {
                 continue;
             }
             socket.set_option(tcp::no_delay(true), ec);
-            auto conn = std::make_shared<Connection>(std::move(socket));
+            socket.non_blocking(true, ec);  // send() writes directly and must never block the network thread
+            auto conn = std::make_shared<Connection>(std::move(socket), opt.max_frame_bytes);
             connections.insert(conn);
             metrics.connections.Increment();
             asio::co_spawn(io, read_loop(conn), asio::detached);
+            asio::co_spawn(io, watchdog(conn), asio::detached);
         }
     }
 
@@ -161,51 +174,62 @@ struct Server::Impl {
         });
     }
 
-    /// Reads exactly buf.size() bytes or gives up after `limit`; false on timeout, EOF or error.
-    static awaitable<bool> read_within(Connection& c, asio::mutable_buffer buf, std::chrono::milliseconds limit) {
-        c.timer.expires_after(limit);
-        boost::system::error_code ec;
-        auto result = co_await (asio::async_read(c.socket, buf, asio::redirect_error(use_awaitable, ec)) ||
-                                c.timer.async_wait(use_awaitable));
-        co_return result.index() == 0 && !ec;
+    /// Closes a connection whose deadline passed: idle too long, or a frame that stalled half-way.
+    awaitable<void> watchdog(std::shared_ptr<Connection> conn) {
+        while (!conn->closed) {
+            if (Clock::now() >= conn->deadline) {
+                if (conn->mid_frame) metrics.protocol_error("truncated_frame");
+                conn->close();
+                break;
+            }
+            conn->watchdog.expires_at(conn->deadline);
+            boost::system::error_code ec;
+            co_await conn->watchdog.async_wait(asio::redirect_error(use_awaitable, ec));
+        }
     }
 
+    /// Reads into the connection's buffer and handles every complete frame in place: one read usually brings
+    /// a whole request (or several pipelined ones), so a request costs one receive and no timer operation.
     awaitable<void> read_loop(std::shared_ptr<Connection> conn) {
-        std::array<std::byte, wire::kHeaderBytes> header{};
-        std::vector<std::byte> payload;
         try {
             for (;;) {
-                // The first byte may take up to the idle timeout; once a frame has started, the rest of it
-                // must arrive within the frame timeout (a stalled half frame is counted, an idle link is not).
-                if (!co_await read_within(*conn, asio::buffer(header.data(), 1), opt.idle_timeout)) break;
-                if (!co_await read_within(*conn, asio::buffer(header.data() + 1, header.size() - 1), opt.frame_timeout)) {
-                    metrics.protocol_error("truncated_frame");
-                    break;
+                for (;;) {  // every complete frame already received
+                    std::optional<wire::FrameBuffer::Frame> frame;
+                    try {
+                        frame = conn->in.next();
+                    } catch (const wire::ProtocolError& e) {
+                        metrics.protocol_error("bad_header");
+                        spdlog::debug("closing connection: {}", e.what());
+                        co_return finish(conn);
+                    }
+                    if (!frame) break;
+                    if (!dispatch(conn, frame->header, frame->payload, conn->in.partial_bytes() > 0) || conn->closed) co_return finish(conn);
                 }
-                wire::FrameHeader h;
-                try {
-                    h = wire::decode_header(header, opt.max_frame_bytes);
-                } catch (const wire::ProtocolError& e) {
-                    metrics.protocol_error("bad_header");
-                    spdlog::debug("closing connection: {}", e.what());
-                    break;
-                }
-                payload.resize(h.length);
-                if (h.length > 0 && !co_await read_within(*conn, asio::buffer(payload), opt.frame_timeout)) {
-                    metrics.protocol_error("truncated_frame");
-                    break;
-                }
-                if (!dispatch(conn, h, payload)) break;
+                // The next frame may take up to the idle timeout to start; once started it must complete
+                // within the frame timeout (a stalled half frame is counted, an idle link is not).
+                const bool mid_frame = conn->in.partial_bytes() > 0;
+                conn->expect_by(Clock::now() + (mid_frame ? opt.frame_timeout : opt.idle_timeout), mid_frame);
+                const auto room = conn->in.writable();
+                boost::system::error_code ec;
+                const auto n = co_await conn->socket.async_read_some(asio::buffer(room.data(), room.size()), asio::redirect_error(use_awaitable, ec));
+                if (ec) break;
+                conn->in.commit(n);
             }
         } catch (const std::exception& e) {
             spdlog::debug("connection error: {}", e.what());
         }
+        finish(conn);
+    }
+
+    void finish(const std::shared_ptr<Connection>& conn) {
         conn->close();
         if (connections.erase(conn) > 0) metrics.connections.Decrement();
     }
 
     /// Handles one frame; false when the connection must be closed.
-    bool dispatch(const std::shared_ptr<Connection>& conn, const wire::FrameHeader& h, const std::vector<std::byte>& payload) {
+    /// `more_pending`: further bytes are already buffered on this connection (a pipelined request follows).
+    bool dispatch(const std::shared_ptr<Connection>& conn, const wire::FrameHeader& h, std::span<const std::byte> payload,
+                  bool more_pending) {
         switch (h.type) {
         case wire::MessageType::health_request:
             metrics.count("health", "ok");
@@ -217,17 +241,17 @@ struct Server::Impl {
             send(conn, wire::encode_info_response(h.request_id, service.info_json()));
             return true;
         case wire::MessageType::search_request:
-            return accept<wire::SearchRequest>(conn, h, payload, &wire::decode_search_request,
+            return accept<wire::SearchRequest>(conn, h, payload, more_pending, &wire::decode_search_request,
                                                [this](std::uint64_t id, const wire::SearchRequest& r, Clock::time_point t) {
                                                    return run_search(id, r, t);
                                                });
         case wire::MessageType::score_request:
-            return accept<wire::ScoreRequest>(conn, h, payload, &wire::decode_score_request,
+            return accept<wire::ScoreRequest>(conn, h, payload, more_pending, &wire::decode_score_request,
                                               [this](std::uint64_t id, const wire::ScoreRequest& r, Clock::time_point t) {
                                                   return run_rows("score", id, r.timeout_ms, t, [&] { return wire::encode(id, service.score(r)); });
                                               });
         case wire::MessageType::fetch_request:
-            return accept<wire::FetchRequest>(conn, h, payload, &wire::decode_fetch_request,
+            return accept<wire::FetchRequest>(conn, h, payload, more_pending, &wire::decode_fetch_request,
                                               [this](std::uint64_t id, const wire::FetchRequest& r, Clock::time_point t) {
                                                   return run_rows("fetch", id, r.timeout_ms, t, [&] { return wire::encode(id, service.fetch(r)); });
                                               });
@@ -237,10 +261,12 @@ struct Server::Impl {
         }
     }
 
-    /// Decodes a request and runs `handler` on the search pool; false when the payload is malformed.
+    /// Decodes a request and runs `handler`; false when the payload is malformed. An idle worker runs it right
+    /// here on the network thread (two thread hand-offs fewer on the latency path); a busy one, or one with more
+    /// requests already buffered, queues it on the search pool so requests still run in parallel.
     template <typename Request, typename Handler>
-    bool accept(const std::shared_ptr<Connection>& conn, const wire::FrameHeader& h, const std::vector<std::byte>& payload,
-                Request (*decode)(std::span<const std::byte>), Handler handler) {
+    bool accept(const std::shared_ptr<Connection>& conn, const wire::FrameHeader& h, std::span<const std::byte> payload,
+                bool more_pending, Request (*decode)(std::span<const std::byte>), Handler handler) {
         Request req;
         try {
             req = decode(payload);
@@ -256,9 +282,16 @@ struct Server::Impl {
             send(conn, wire::encode(h.request_id, wire::ErrorResponse{wire::ErrorCode::shutting_down, "worker is shutting down"}));
             return true;
         }
+        const bool run_here = opt.inline_when_idle && !more_pending && in_flight.load() == 0 && opt.test_delay_ms == 0;
         ++in_flight;
         metrics.in_flight.Increment();
         const auto received = Clock::now();
+        if (run_here) {
+            send(conn, handler(h.request_id, req, received));
+            --in_flight;
+            metrics.in_flight.Decrement();
+            return true;
+        }
         asio::post(pool, [this, conn, id = h.request_id, req = std::move(req), received, handler]() mutable {
             auto frame = handler(id, req, received);
             asio::post(io, [this, conn, frame = std::move(frame)]() mutable {
@@ -322,8 +355,21 @@ struct Server::Impl {
         }
     }
 
+    /// Writes an answer: straight to the (non-blocking) socket when nothing is queued before it, else (or for
+    /// what the socket did not take) through the connection's write loop, which keeps answers in order.
     void send(const std::shared_ptr<Connection>& conn, std::vector<std::byte> frame) {
         if (conn->closed) return;
+        if (!conn->writing) {
+            boost::system::error_code ec;
+            const auto n = conn->socket.write_some(asio::buffer(frame), ec);
+            if (!ec && n == frame.size()) return;
+            if (ec && ec != asio::error::would_block && ec != asio::error::try_again) {
+                spdlog::debug("write failed: {}", ec.message());
+                conn->close();
+                return;
+            }
+            frame.erase(frame.begin(), frame.begin() + static_cast<std::ptrdiff_t>(ec ? 0 : n));
+        }
         conn->out.push_back(std::move(frame));
         if (!conn->writing) {
             conn->writing = true;

@@ -44,6 +44,9 @@ int main(int argc, char** argv) {
                                          "memory | disk: keep /dense/vectors loaded, or read rows from the shard files on "
                                          "demand (re-ranking and PRF; exact dense search then needs memory)")
         ->check(CLI::IsMember({"memory", "disk"}));
+    app.add_option("--inline-when-idle", opt.inline_when_idle,
+                   "run a search on the network thread when no other search is running (lower latency at low load)")
+        ->capture_default_str();
     app.add_option("--max-frame-bytes", opt.max_frame_bytes, "largest accepted frame")->capture_default_str();
     app.add_option("--max-connections", opt.max_connections, "connection cap")->capture_default_str();
     app.add_option("--idle-timeout-ms", idle_ms, "close connections idle this long")->capture_default_str();

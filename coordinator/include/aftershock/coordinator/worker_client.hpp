@@ -46,6 +46,7 @@ private:
     boost::asio::awaitable<bool> ensure_connected(Clock::time_point deadline, std::string& why);
     boost::asio::awaitable<void> read_loop(std::uint64_t generation);
     boost::asio::awaitable<void> write_loop(std::uint64_t generation);
+    void send(std::vector<std::byte> frame);
     void fail_all(const std::string& why);
 
     boost::asio::any_io_executor m_ex;

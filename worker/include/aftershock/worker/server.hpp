@@ -1,7 +1,8 @@
 #pragma once
 // The shard server: accepts coordinator connections, reads framed requests (docs/PROTOCOL.md), runs searches
 // on a thread pool and writes answers as they finish (pipelined, matched by request id). One network thread
-// owns every connection; search threads hand results back to it, so connection state needs no locks.
+// owns every connection; search threads hand results back to it, so connection state needs no locks. When
+// nothing else is running, a search runs on the network thread itself (lowest latency at low load).
 #include "aftershock/worker/shard_service.hpp"
 
 #include <prometheus/registry.h>
@@ -23,6 +24,7 @@ struct ServerOptions {
     std::size_t max_connections = 256;                ///< more are accepted and closed at once
     std::chrono::milliseconds drain_timeout{10'000};  ///< graceful stop: how long in-flight requests may finish
     std::vector<std::string> allow_from;  ///< peer IP addresses allowed to connect (empty = any)
+    bool inline_when_idle = true;  ///< an idle worker searches on the network thread (no hand-off to the pool)
     unsigned test_delay_ms = 0;  ///< test-only: sleep before each search (slow-replica tests; never in production)
 };
 
