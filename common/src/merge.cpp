@@ -1,5 +1,6 @@
 #include "aftershock/common/merge.hpp"
 
+#include <cmath>
 #include <queue>
 
 namespace aftershock {
@@ -26,6 +27,27 @@ std::vector<GlobalHit> merge_topk(std::span<const std::vector<GlobalHit>> lists,
         if (c.pos + 1 < lists[c.list].size()) heap.push({c.list, c.pos + 1});
     }
     return out;
+}
+
+std::uint32_t reduced_shard_depth(std::uint32_t k, std::uint32_t shards, double epsilon) {
+    if (epsilon <= 0.0 || shards <= 1 || k <= 1) return k;
+    // Binomial(k, p) tail from the pmf in log space (k is at most a few thousand).
+    const double p = 1.0 / static_cast<double>(shards);
+    const double lp = std::log(p);
+    const double lq = std::log1p(-p);
+    double cdf = 0.0;
+    for (std::uint32_t d = 0; d < k; ++d) {
+        const double log_pmf = std::lgamma(k + 1.0) - std::lgamma(d + 1.0) - std::lgamma(k - d + 1.0) + d * lp + (k - d) * lq;
+        cdf += std::exp(log_pmf);
+        if (d >= 1 && static_cast<double>(shards) * std::max(0.0, 1.0 - cdf) <= epsilon) return d;
+    }
+    return k;
+}
+
+bool may_hide_more(std::span<const GlobalHit> shard_list, std::uint32_t shard_depth, std::span<const GlobalHit> merged, std::size_t k) {
+    if (shard_list.size() < shard_depth) return false;  // the shard ran out of matches: it has shown everything
+    if (merged.size() < k) return true;
+    return !ranks_before(merged[k - 1], shard_list.back());  // its last hit reaches the global cut (ties included)
 }
 
 }  // namespace aftershock

@@ -251,7 +251,8 @@ void parse_prf(const json& r, const ApiLimits& limits, SearchQuery& q) {
 
 SearchQuery parse_one(const json& body, const ApiLimits& limits, const IndexFacts& facts, const text::QueryEncoder* encoder) {
     if (!body.is_object()) throw ApiError(422, "invalid_field", "body: must be a JSON object");
-    only_known(body, "", {"k", "sparse", "dense", "fusion", "params", "timeout_ms", "min_coverage", "candidates", "exact", "rerank", "prf"});
+    only_known(body, "", {"k", "sparse", "dense", "fusion", "params", "timeout_ms", "min_coverage", "candidates", "exact", "rerank", "prf",
+                      "shard_k_epsilon"});
     SearchQuery q;
     if (body.contains("k")) q.k = static_cast<std::uint32_t>(whole(body["k"], "k", 1, limits.max_k));
     if (body.contains("sparse")) {
@@ -278,6 +279,11 @@ SearchQuery parse_one(const json& body, const ApiLimits& limits, const IndexFact
     if (body.contains("min_coverage")) {
         q.min_coverage = number(body["min_coverage"], "min_coverage");
         if (q.min_coverage < 0.0 || q.min_coverage > 1.0) invalid("min_coverage", "must be in [0, 1]");
+    }
+    if (body.contains("shard_k_epsilon")) {
+        const double e = number(body["shard_k_epsilon"], "shard_k_epsilon");
+        if (e < 0.0 || e >= 0.5) invalid("shard_k_epsilon", "must be in [0, 0.5)");
+        q.shard_k_epsilon = e;
     }
     if (body.contains("candidates")) q.candidates = static_cast<std::uint32_t>(whole(body["candidates"], "candidates", 1, limits.max_candidates));
     q.candidates = std::max(q.candidates, q.k);

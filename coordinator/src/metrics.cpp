@@ -18,6 +18,8 @@ CoordinatorMetrics::CoordinatorMetrics(Registry& r)
                           .Help("Shard requests duplicated to a second replica after the hedge delay").Register(r).Add({})),
       retries(BuildCounter().Name("aftershock_retried_requests_total")
                   .Help("Shard requests sent to another replica after a failure").Register(r).Add({})),
+      shard_k_refetches(BuildCounter().Name("aftershock_shard_k_refetches_total")
+                            .Help("Shards asked again for the full depth because a reduced per-shard k may have hidden hits").Register(r).Add({})),
       recall_estimate(BuildGauge().Name("aftershock_recall_estimate")
                           .Help("Online recall@k of served answers against a sampled shadow exact search, sliding window").Register(r)),
       recall_samples(BuildCounter().Name("aftershock_recall_samples_total")

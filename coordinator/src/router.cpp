@@ -100,44 +100,77 @@ awaitable<SearchOutcome> Router::search(const SearchQuery& q) {
     const auto timeout = q.timeout_ms > 0 ? std::chrono::milliseconds(q.timeout_ms) : m_opt.default_timeout;
     const bool hybrid = q.has_sparse && q.has_dense;
     const std::uint32_t depth = hybrid ? q.candidates : q.k;
+    const std::uint32_t shard_depth = reduced_shard_depth(depth, n_shards, q.shard_k_epsilon.value_or(m_opt.shard_k_epsilon));
     const auto budget = static_cast<std::uint32_t>(timeout.count());
     std::vector<wire::Route> routes;
     if (q.has_sparse) routes.push_back(wire::Route::sparse);
     if (q.has_dense) routes.push_back(wire::Route::dense);
+    const auto call_for = [&](wire::Route route, std::uint32_t s, std::uint32_t d) {
+        wire::WireQuery wq;
+        if (route == wire::Route::sparse) {
+            wq.indices = q.indices;
+            wq.values = q.values;
+        } else {
+            wq.dense = q.dense;
+        }
+        return Call{s, wire::MessageType::search_response, search_frame(s, route, q.exact, d, budget, q.knobs, std::move(wq))};
+    };
     // calls[r * n_shards + s]: route r on shard s.
     std::vector<Call> calls;
     for (auto route : routes) {
-        for (std::uint32_t s = 0; s < n_shards; ++s) {
-            wire::WireQuery wq;
-            if (route == wire::Route::sparse) {
-                wq.indices = q.indices;
-                wq.values = q.values;
-            } else {
-                wq.dense = q.dense;
-            }
-            calls.push_back({s, wire::MessageType::search_response, search_frame(s, route, q.exact, depth, budget, q.knobs, std::move(wq))});
-        }
+        for (std::uint32_t s = 0; s < n_shards; ++s) calls.push_back(call_for(route, s, shard_depth));
     }
     auto fo = co_await fan_out(std::move(calls), start + timeout, q.exact);
     out.deadline_hit = fo.deadline_hit;
 
     // Per route: merge the answered shards' lists exactly; remember ids for the final hits.
     std::unordered_map<std::uint64_t, std::string> ids;
+    std::vector<std::vector<GlobalHit>> lists(fo.answers.size());  // by call
+    const auto take = [&](std::size_t call, std::optional<Answer>& slot) {
+        if (!slot) return;
+        auto& a = std::get<wire::SearchResponse>(*slot);
+        if (a.results.empty()) return;
+        out.search_ms = std::max(out.search_ms, static_cast<double>(a.search_ns) * 1e-6);
+        lists[call] = std::move(a.results[0]);
+        if (!a.ids.empty()) {
+            for (std::size_t i = 0; i < lists[call].size() && i < a.ids[0].size(); ++i) ids.emplace(lists[call][i].doc, a.ids[0][i]);
+        }
+    };
+    for (std::size_t c = 0; c < fo.answers.size(); ++c) take(c, fo.answers[c]);
     std::vector<std::vector<GlobalHit>> merged(routes.size());
-    for (std::size_t r = 0; r < routes.size(); ++r) {
-        std::vector<std::vector<GlobalHit>> lists;
-        for (std::uint32_t s = 0; s < n_shards; ++s) {
-            auto& slot = fo.answers[r * n_shards + s];
-            if (!slot) continue;
-            auto& a = std::get<wire::SearchResponse>(*slot);
-            if (a.results.empty()) continue;
-            out.search_ms = std::max(out.search_ms, static_cast<double>(a.search_ns) * 1e-6);
-            lists.push_back(std::move(a.results[0]));
-            if (!a.ids.empty()) {
-                for (std::size_t i = 0; i < lists.back().size() && i < a.ids[0].size(); ++i) ids.emplace(lists.back()[i].doc, a.ids[0][i]);
+    const auto merge_route = [&](std::size_t r) {
+        merged[r] = merge_topk(std::span(lists).subspan(r * n_shards, n_shards), depth);
+    };
+    for (std::size_t r = 0; r < routes.size(); ++r) merge_route(r);
+    if (shard_depth < depth) {
+        // A shard that filled its reduced depth with hits still inside the global cut may hold more of the top:
+        // ask it again for the full depth (rare by construction), so the answer stays the exact merge.
+        std::vector<Call> again;
+        std::vector<std::size_t> again_call;
+        for (std::size_t r = 0; r < routes.size(); ++r) {
+            for (std::uint32_t s = 0; s < n_shards; ++s) {
+                const auto c = r * n_shards + s;
+                if (fo.answers[c] && may_hide_more(lists[c], shard_depth, merged[r], depth)) {
+                    again.push_back(call_for(routes[r], s, depth));
+                    again_call.push_back(c);
+                }
             }
         }
-        merged[r] = merge_topk(lists, depth);
+        if (!again.empty()) {
+            m_metrics.shard_k_refetches.Increment(static_cast<double>(again.size()));
+            auto fo2 = co_await fan_out(std::move(again), start + timeout, q.exact);
+            out.deadline_hit = out.deadline_hit || fo2.deadline_hit;
+            for (std::size_t i = 0; i < again_call.size(); ++i) {
+                if (!fo2.answers[i]) {
+                    fo.answers[again_call[i]].reset();  // its first list may miss hits: count the shard as not answered
+                    lists[again_call[i]].clear();
+                    if (fo.first_error.empty()) fo.first_error = fo2.first_error;
+                    continue;
+                }
+                take(again_call[i], fo2.answers[i]);
+            }
+            for (std::size_t r = 0; r < routes.size(); ++r) merge_route(r);
+        }
     }
     for (std::uint32_t s = 0; s < n_shards; ++s) {
         bool all = true;

@@ -30,6 +30,10 @@ int main(int argc, char** argv) {
     app.add_option("--io-threads", opt.io_threads, "I/O threads (one io_context each)")->capture_default_str();
     app.add_option("--timeout-ms", timeout_ms, "default per-request deadline")->capture_default_str()->check(CLI::Range(1, 600000));
     app.add_option("--hedge-ms", hedge_ms, "hedge delay: >0 fixed ms, 0 = the shard's recent p95, -1 = off")->capture_default_str();
+    app.add_option("--shard-k-epsilon", opt.router.shard_k_epsilon,
+                   "per-shard k reduction for queries that do not set shard_k_epsilon: each shard returns what it holds of "
+                   "the top-k with probability 1-epsilon, shards that may hide more are asked again (0 = off)")
+        ->check(CLI::Range(0.0, 0.49))->capture_default_str();
     app.add_option("--max-body-bytes", opt.max_body_bytes, "largest accepted request body")->capture_default_str();
     app.add_option("--max-batch", opt.limits.max_batch, "most queries in one /v1/search/batch")->capture_default_str();
     app.add_option("--max-k", opt.limits.max_k, "largest k")->capture_default_str();

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <random>
 #include <set>
 
@@ -71,6 +73,72 @@ TEST(Merge, ShardedExactSearchEqualsSingleIndex) {
             EXPECT_EQ(merge_topk(lists, 10), want) << n_shards << " shards, query " << q;
         }
     }
+}
+
+TEST(Merge, ReducedShardDepthHandComputed) {
+    // Binomial(10, 1/2): P(X > 8) = 11/1024 > 0.005 = epsilon / 2 shards, P(X > 9) = 1/1024 <= 0.005.
+    EXPECT_EQ(reduced_shard_depth(10, 2, 0.01), 9U);
+    // Binomial(10, 1/4): P(X > 6) = 0.00351 > 0.0025, P(X > 7) = 0.00042 <= 0.0025.
+    EXPECT_EQ(reduced_shard_depth(10, 4, 0.01), 7U);
+    EXPECT_EQ(reduced_shard_depth(10, 4, 0.0), 10U) << "epsilon 0: no reduction";
+    EXPECT_EQ(reduced_shard_depth(10, 1, 0.5), 10U) << "one shard holds everything";
+    EXPECT_EQ(reduced_shard_depth(1, 8, 0.1), 1U);
+    EXPECT_LT(reduced_shard_depth(100, 16, 0.001), 25U) << "16 shards need far fewer than 100 each";
+}
+
+TEST(Merge, ReducedShardDepthHoldsItsBoundBySimulation) {
+    // Spread the top-100 over 8 shards at random 20,000 times: a shard holding more than the reduced depth
+    // happens in at most epsilon of the trials (plus 4 standard deviations of sampling noise).
+    const std::uint32_t k = 100;
+    const std::uint32_t shards = 8;
+    const double eps = 0.02;
+    const auto d = reduced_shard_depth(k, shards, eps);
+    std::mt19937 rng(5);
+    std::uniform_int_distribution<std::uint32_t> pick(0, shards - 1);
+    int over = 0;
+    int over_smaller = 0;
+    const int trials = 20000;
+    for (int t = 0; t < trials; ++t) {
+        std::vector<std::uint32_t> count(shards, 0);
+        for (std::uint32_t i = 0; i < k; ++i) ++count[pick(rng)];
+        const auto most = *std::max_element(count.begin(), count.end());
+        over += most > d ? 1 : 0;
+        over_smaller += most > d - 1 ? 1 : 0;
+    }
+    EXPECT_LE(over, trials * eps + 4 * std::sqrt(trials * eps)) << "depth " << d;
+    EXPECT_GT(over_smaller, over) << "one less would be exceeded more often";
+}
+
+TEST(Merge, RefetchingShardsThatMayHideMoreRestoresTheExactTopK) {
+    // Shards answer only their top d; those whose list is full and still reaches the global cut are asked again
+    // for k. The final merge equals the merge of full lists, whatever the scores (ties included).
+    std::mt19937 rng(11);
+    std::uniform_int_distribution<int> score(1, 6);
+    for (int round = 0; round < 200; ++round) {
+        const std::size_t shards = 2 + static_cast<std::size_t>(round % 5);
+        const std::uint32_t k = 10;
+        const std::uint32_t d = 1 + static_cast<std::uint32_t>(round % 6);
+        Lists full(shards);
+        std::uint64_t next_doc = 0;
+        for (auto& l : full) {
+            const auto n = static_cast<std::size_t>(score(rng)) * 3;
+            for (std::size_t i = 0; i < n; ++i) l.push_back({next_doc++, static_cast<float>(score(rng))});
+            std::sort(l.begin(), l.end(), [](const GlobalHit& a, const GlobalHit& b) { return ranks_before(a, b); });
+            if (l.size() > k) l.resize(k);
+        }
+        Lists cut(shards);
+        for (std::size_t s = 0; s < shards; ++s) cut[s].assign(full[s].begin(), full[s].begin() + std::min<std::size_t>(d, full[s].size()));
+        const auto first = merge_topk(cut, k);
+        for (std::size_t s = 0; s < shards; ++s) {
+            if (may_hide_more(cut[s], d, first, k)) cut[s] = full[s];
+        }
+        EXPECT_EQ(merge_topk(cut, k), merge_topk(full, k)) << "round " << round;
+    }
+    const std::vector<GlobalHit> merged{{1, 5.0F}, {2, 4.0F}};
+    EXPECT_FALSE(may_hide_more(std::vector<GlobalHit>{{7, 9.0F}}, 2, merged, 2)) << "a short list has shown everything";
+    EXPECT_TRUE(may_hide_more(std::vector<GlobalHit>{{1, 5.0F}, {2, 4.0F}}, 2, merged, 2)) << "its last hit is the k-th";
+    EXPECT_FALSE(may_hide_more(std::vector<GlobalHit>{{1, 5.0F}, {3, 1.0F}}, 2, merged, 2)) << "its last hit is below the cut";
+    EXPECT_TRUE(may_hide_more(std::vector<GlobalHit>{{1, 5.0F}}, 1, merged, 3)) << "fewer than k merged";
 }
 
 }  // namespace

@@ -23,4 +23,15 @@ struct GlobalHit {
 /// of its shard, the result is the exact top-k of the union.
 [[nodiscard]] std::vector<GlobalHit> merge_topk(std::span<const std::vector<GlobalHit>> lists, std::size_t k);
 
+/// Per-shard k reduction: when documents are spread over `shards` shards independently of the query, how many
+/// of the global top-k one shard holds is Binomial(k, 1/shards). Returns the smallest depth d (1 <= d <= k)
+/// such that the chance that any shard holds more than d of the top-k is at most `epsilon` (union bound over
+/// shards). epsilon <= 0 or one shard: k (no reduction).
+[[nodiscard]] std::uint32_t reduced_shard_depth(std::uint32_t k, std::uint32_t shards, double epsilon);
+
+/// Whether a shard that answered with a reduced depth may hide more of the global top-k: its list is full and
+/// its last hit still ranks at or above the global k-th (or the merge has fewer than k hits).
+[[nodiscard]] bool may_hide_more(std::span<const GlobalHit> shard_list, std::uint32_t shard_depth,
+                                 std::span<const GlobalHit> merged, std::size_t k);
+
 }  // namespace aftershock

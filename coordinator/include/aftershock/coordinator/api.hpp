@@ -65,6 +65,9 @@ struct SearchQuery {
     std::uint32_t timeout_ms = 0;       ///< 0 = the coordinator's default
     double min_coverage = 1.0;          ///< fraction of shards that must answer
     bool exact = false;                 ///< brute-force search on the workers (oracle; also the recall shadow)
+    /// Per-shard k reduction: each shard returns only as many hits as it holds of the top-k with probability
+    /// 1 - epsilon; shards that may hide more are asked again, so answers stay exact. Unset: the coordinator's.
+    std::optional<double> shard_k_epsilon;
     std::optional<pipeline::RerankParams> rerank;  ///< sparse candidates, exact dense scores interpolated in
     std::optional<pipeline::PrfParams> prf;        ///< pseudo-relevance feedback
     [[nodiscard]] bool is_pipeline() const noexcept { return rerank.has_value() || prf.has_value(); }

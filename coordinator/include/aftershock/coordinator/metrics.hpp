@@ -26,6 +26,7 @@ struct CoordinatorMetrics {
     prometheus::Counter& partial_responses;
     prometheus::Counter& hedged_requests;
     prometheus::Counter& retries;
+    prometheus::Counter& shard_k_refetches;
     prometheus::Family<prometheus::Gauge>& recall_estimate;
     prometheus::Family<prometheus::Counter>& recall_samples;
     prometheus::Family<prometheus::Gauge>& index_documents;

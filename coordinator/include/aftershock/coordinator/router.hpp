@@ -25,6 +25,8 @@ struct RouterOptions {
     std::chrono::microseconds min_hedge_delay{500};
     std::chrono::milliseconds connect_timeout{500};
     std::uint32_t max_frame_bytes = wire::kDefaultMaxFrameBytes;
+    /// Per-shard k reduction for queries that do not set shard_k_epsilon: 0 = off (every shard returns k).
+    double shard_k_epsilon = 0.0;
 };
 
 struct SearchOutcome {
