@@ -49,18 +49,28 @@ json outcome_json(const SearchOutcome& o) {
             {"search_ms", o.search_ms}};
 }
 
-/// Status for an outcome: 200 (complete or partial within min_coverage), 504 when the deadline cut coverage
-/// below min_coverage, 503 when shards failed.
+/// Status for an outcome: 200 (complete or partial within min_coverage), 501 when a shard failed because no
+/// replica can serve this kind of request (each one tried answered `unsupported`: asking again will not help),
+/// 504 when the deadline cut coverage below min_coverage, 503 when shards failed.
 int outcome_status(const SearchOutcome& o) {
     if (o.coverage_ok) return 200;
+    if (o.unsupported) return 501;
     return o.deadline_hit ? 504 : 503;
+}
+
+const char* outcome_code(int status) {
+    switch (status) {
+    case 501: return "unsupported";
+    case 504: return "deadline_exceeded";
+    default: return "insufficient_coverage";
+    }
 }
 
 HttpAnswer coverage_error(const SearchOutcome& o) {
     const auto status = outcome_status(o);
     const auto msg = fmt::format("{} of {} shards answered, below min_coverage{}{}", o.answered, o.shards,
                                  o.first_error.empty() ? "" : "; ", o.first_error);
-    auto body = json{{"error", {{"code", status == 504 ? "deadline_exceeded" : "insufficient_coverage"}, {"message", msg}}},
+    auto body = json{{"error", {{"code", outcome_code(status)}, {"message", msg}}},
                      {"coverage", {{"shards", o.shards}, {"answered", o.answered}}}};
     return {status, body.dump(-1, ' ', false, json::error_handler_t::replace)};
 }

@@ -25,6 +25,7 @@ struct Router::RequestState {
     std::vector<Call> calls;
     std::vector<std::optional<Answer>> answers;  ///< by call
     std::string first_error;
+    bool unsupported = false;  ///< some call found no replica able to serve it (every one tried refused: unsupported)
 };
 
 /// The replicas tried for one call and the outcome.
@@ -36,7 +37,10 @@ struct Router::ShardCall {
     std::vector<std::size_t> tried;
     std::size_t in_flight = 0;
     bool succeeded = false;
-    bool fatal = false;  ///< the worker refused the query itself: another replica would too
+    bool fatal = false;  ///< the worker refused the query itself (bad_request): another replica would too
+    /// Replicas that answered `unsupported`: this replica lacks what the request needs (e.g. exact dense search
+    /// on a worker with --dense-store disk), another replica of the shard may have it, so it is retried.
+    std::size_t unsupported = 0;
 };
 
 Router::Router(asio::any_io_executor ex, ClusterState& cluster, CoordinatorMetrics& metrics, RouterOptions options)
@@ -75,6 +79,7 @@ awaitable<Router::FanOut> Router::fan_out(std::vector<Call> calls, Clock::time_p
     rs->finished = true;
     out.answers = std::move(rs->answers);
     out.first_error = rs->first_error;
+    out.unsupported = rs->unsupported;
     co_return out;
 }
 
@@ -195,6 +200,7 @@ awaitable<SearchOutcome> Router::search(const SearchQuery& q) {
     }
     out.coverage_ok = n_shards > 0 && static_cast<double>(out.answered) >= q.min_coverage * static_cast<double>(n_shards) - 1e-9;
     out.first_error = fo.first_error;
+    out.unsupported = fo.unsupported;
     if (n_shards == 0) out.first_error = "no worker has reported its shards yet";
     out.took_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
     co_return out;
@@ -226,6 +232,8 @@ awaitable<void> Router::shard_call(std::shared_ptr<RequestState> rs, std::size_t
                 if (sc->tried.empty()) {
                     if (rs->first_error.empty()) rs->first_error = fmt::format("shard {} has no live replica", shard);
                     m_metrics.shard_error(shard, "no_replica");
+                } else if (sc->unsupported == sc->tried.size()) {
+                    rs->unsupported = true;
                 }
                 break;
             }
@@ -282,7 +290,8 @@ awaitable<void> Router::attempt(std::shared_ptr<RequestState> rs, std::shared_pt
             const auto err = wire::decode_error_response(reply.payload);
             error = fmt::format("shard {} on {}: {}: {}", sc->shard, m_cluster.address(w).str(), wire::to_string(err.code), err.message);
             m_metrics.shard_error(sc->shard, wire::to_string(err.code));
-            if (err.code == wire::ErrorCode::bad_request || err.code == wire::ErrorCode::unsupported) sc->fatal = true;
+            if (err.code == wire::ErrorCode::bad_request) sc->fatal = true;
+            if (err.code == wire::ErrorCode::unsupported) ++sc->unsupported;
         } catch (const std::exception& e) {
             error = e.what();
             m_metrics.shard_error(sc->shard, "protocol");

@@ -86,6 +86,7 @@ awaitable<SearchOutcome> Router::search_pipeline(const SearchQuery& q, Clock::ti
             }
             auto fo = co_await fan_out(std::move(calls), deadline, q.exact);
             if (out.first_error.empty()) out.first_error = fo.first_error;
+            out.unsupported = out.unsupported || fo.unsupported;
             // Assemble one result per op; positions keep the op's document order, so sums run in the same order
             // as in a local run.
             std::vector<std::vector<std::vector<GlobalHit>>> lists(ops.size());

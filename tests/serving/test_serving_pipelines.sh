@@ -2,7 +2,8 @@
 # Issue 9 pipelines through HTTP: rerank and PRF answers equal `aftershock search` on the same index byte for
 # byte (1 and 4 shards, replicas); with exact first rounds the answers do not depend on the shard count (1 vs 4
 # shards identical, through HTTP and locally); a worker with --dense-store disk answers rerank and sparse PRF
-# exactly as one with the vectors in memory.
+# exactly as one with the vectors in memory; mixed replicas (disk + memory store) retry what the disk one
+# refuses (exact dense search) on the memory one; with no replica able to serve it, the answer is 501.
 source "$(dirname "$0")/lib.sh" "$@"
 
 "$CLI" gen --docs 4000 --queries 60 --seed 11 --dense-dim 32 --out "$WORK/c.h5" >"$WORK/gen.log" 2>&1 || fail "gen"
@@ -70,6 +71,33 @@ cmp -s "$WORK/http-drerank4.tsv" "$WORK/http-rerank4.tsv" || fail "rerank from a
 cmp -s "$WORK/local-disk.tsv" "$WORK/local-rerank4.tsv" || fail "local rerank from disk differs from memory"
 same sparse 4 dsprf --prf-sparse --prf-docs 3 --prf-terms 8
 echo "ok: dense store on disk: rerank and sparse PRF identical to memory"
-kill -TERM "$C_PID" "${W_PID[disk]}"
-wait "$C_PID" "${W_PID[disk]}" || fail "a server did not exit cleanly on SIGTERM"
+# No replica can search dense exactly (a Flat/none dense index is served exactly): 501 unsupported, not a
+# retryable 503.
+dq=$(printf '0.1,%.0s' $(seq 1 31))0.1
+http_post /v1/search "{\"k\":5,\"dense\":[$dq],\"exact\":true}"
+[ "$HTTP_CODE" = 501 ] || fail "exact dense with only a disk store: HTTP $HTTP_CODE (want 501): $HTTP_BODY"
+grep -q '"code":"unsupported"' <<<"$HTTP_BODY" || fail "501 body: $HTTP_BODY"
+grep -q 'vectors in memory' <<<"$HTTP_BODY" || fail "501 body does not say why: $HTTP_BODY"
+echo "ok: exact dense with only a disk store: 501 unsupported"
+kill -TERM "$C_PID"
+wait "$C_PID" || fail "the coordinator did not exit cleanly on SIGTERM"
+
+# Mixed replicas (disk store + memory store): what the disk replica refuses as unsupported (dense searches)
+# is retried on the memory replica, so every request succeeds with the answers of an all-memory cluster.
+start_worker mem --index "$WORK/idx4"
+start_coordinator --recall-sample 0
+wait_ready 20
+same dense 4 mxdense --exact
+same hybrid 4 mdprf_after --prf-dense --prf-docs 3 --prf-interpolate after
+cmp -s "$WORK/http-mdprf_after4.tsv" "$WORK/http-dprf_after4.tsv" || fail "dense PRF on mixed replicas differs from memory"
+same hybrid 4 mrerank --rerank-depth 100 --rerank-weight 0.6
+cmp -s "$WORK/http-mrerank4.tsv" "$WORK/http-rerank4.tsv" || fail "rerank on mixed replicas differs from memory"
+refused=$(metric 'aftershock_shard_errors_total{reason="unsupported",shard="0"}')
+retried=$(metric aftershock_retried_requests_total)
+if [ "${refused%.*}" -eq 0 ] || [ "${retried%.*}" -eq 0 ]; then
+  fail "the disk replica was never asked (unsupported $refused, retried $retried): the test proves nothing"
+fi
+echo "ok: mixed replicas: dense searches refused by the disk store ($refused on shard 0) retried on the memory one ($retried retries)"
+kill -TERM "$C_PID" "${W_PID[disk]}" "${W_PID[mem]}"
+wait "$C_PID" "${W_PID[disk]}" "${W_PID[mem]}" || fail "a server did not exit cleanly on SIGTERM"
 echo "PASS"

@@ -75,6 +75,31 @@ TEST(SparsePrf, MixesL1NormalisedQueryAndExpansion) {
     EXPECT_EQ(sparse_prf(q, {}, 5, 0.5, 0.5), q) << "no feedback: the query unchanged";
 }
 
+TEST(SparsePrf, TermInQueryAndExpansionGetsEachShareOnce) {
+    // Feedback docs that repeat the query's term (the usual case): term 4 is in q (3/4 of its L1) and in the
+    // expansion (mean weights {4: 2, 6: 1}, so 2/3 of its L1); the mix counts each share once, scale-free.
+    const SparseVector q{{2, 4}, {1.0F, 3.0F}};
+    const std::vector<SparseVector> docs{{{4, 6}, {1.0F, 2.0F}}, {{4}, {3.0F}}};
+    const auto out = sparse_prf(q, docs, 2, 0.7, 0.3);
+    ASSERT_EQ(out.indices, (std::vector<std::uint32_t>{2, 4, 6}));
+    EXPECT_FLOAT_EQ(out.values[0], 0.7F * 0.25F);
+    EXPECT_FLOAT_EQ(out.values[1], 0.7F * 0.75F + 0.3F * 2.0F / 3.0F);
+    EXPECT_FLOAT_EQ(out.values[2], 0.3F * 1.0F / 3.0F);
+    // Scaling the documents' weights (e.g. another BM25 k1) or the query changes nothing: alpha and beta are
+    // the two parts' L1 masses.
+    std::vector<SparseVector> scaled = docs;
+    for (auto& d : scaled) {
+        for (auto& v : d.values) v *= 10.0F;
+    }
+    const auto out2 = sparse_prf(SparseVector{{2, 4}, {2.0F, 6.0F}}, scaled, 2, 0.7, 0.3);
+    ASSERT_EQ(out2.indices, out.indices);
+    for (std::size_t i = 0; i < out.values.size(); ++i) EXPECT_FLOAT_EQ(out2.values[i], out.values[i]);
+    // beta 0 keeps the query's ranking (its terms, scaled by alpha / |q|_1); the expansion terms drop out.
+    const auto alone = sparse_prf(q, docs, 2, 1.0, 0.0);
+    EXPECT_EQ(alone.indices, q.indices);
+    EXPECT_FLOAT_EQ(alone.values[1] / alone.values[0], 3.0F);
+}
+
 PipelineQuery hybrid() {
     PipelineQuery q;
     q.k = 2;

@@ -1,5 +1,6 @@
 #pragma once
-// Fan-out of one query to every shard (one replica each), with retry on another replica after a failure,
+// Fan-out of one query to every shard (one replica each), with retry on another replica after a failure
+// (a connection failure, a timeout, or an `unsupported` answer: replicas may differ, e.g. in their dense store),
 // a hedged second request after the hedge delay, a per-request deadline, exact merge per route and fusion
 // of the routes' global lists. One Router per I/O thread; it owns that thread's worker connections.
 #include "aftershock/coordinator/api.hpp"
@@ -36,7 +37,8 @@ struct SearchOutcome {
     std::uint32_t answered = 0;    ///< shards for which every route answered
     bool deadline_hit = false;
     bool coverage_ok = false;      ///< answered / shards >= min_coverage
-    std::string first_error;       ///< a failed shard's reason, for the 503/504 message
+    std::string first_error;       ///< a failed shard's reason, for the 501/503/504 message
+    bool unsupported = false;      ///< a shard failed because every replica tried refused it as `unsupported` (501)
     double took_ms = 0.0;
     double search_ms = 0.0;        ///< the slowest answering shard's own search time (the fan-out's critical path; pipelines: summed over their steps)
     [[nodiscard]] bool partial() const noexcept { return answered < shards; }
@@ -68,6 +70,7 @@ private:
         std::vector<std::optional<Answer>> answers;  ///< by call; empty where every replica failed
         bool deadline_hit = false;
         std::string first_error;
+        bool unsupported = false;  ///< a call failed because every replica tried answered `unsupported`
     };
     /// Sends every call (retry on another replica, hedging) and waits for all of them or the deadline.
     boost::asio::awaitable<FanOut> fan_out(std::vector<Call> calls, Clock::time_point deadline, bool exact);
