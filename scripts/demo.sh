@@ -66,6 +66,11 @@ ndocs=$(awk '/^documents/{print $2}' <<<"$info")
 
 # 2. The index: 2 MPI ranks, 2 shards. lambda keeps about 25% of the nonzeros in the posting lists.
 IDX="$WORK/$(basename "$CORPUS" .h5).index"
+# An index left by an older build (another shard format version) or a broken one is rebuilt, not served.
+if [[ -f "$IDX/manifest.json" ]] && ! why=$("$BIN/aftershock" inspect --index "$IDX" 2>&1 >/dev/null); then
+  echo "demo.sh: rebuilding $IDX: $(tail -1 <<<"$why")"
+  rm -rf "$IDX"
+fi
 if [[ ! -f "$IDX/manifest.json" ]]; then
   args=()
   if grep -q '^sparse' <<<"$info"; then
