@@ -22,7 +22,7 @@ struct WorkerConnection::Pending {
 WorkerConnection::WorkerConnection(asio::any_io_executor ex, HostPort address, std::chrono::milliseconds connect_timeout,
                                    std::uint32_t max_frame_bytes)
     : m_ex(std::move(ex)), m_address(std::move(address)), m_connect_timeout(connect_timeout),
-      m_max_frame_bytes(max_frame_bytes), m_socket(m_ex), m_connect_done(m_ex), m_alive(std::make_shared<bool>(true)) {}
+      m_max_frame_bytes(max_frame_bytes), m_socket(tcp::socket(m_ex)), m_connect_done(m_ex), m_alive(std::make_shared<bool>(true)) {}
 
 WorkerConnection::~WorkerConnection() {
     *m_alive = false;
@@ -66,11 +66,11 @@ awaitable<bool> WorkerConnection::ensure_connected(Clock::time_point deadline, s
         tcp::resolver resolver(m_ex);
         const auto endpoints = co_await resolver.async_resolve(m_address.host, std::to_string(m_address.port), use_awaitable);
         if (!*alive) co_return false;
-        m_socket = tcp::socket(m_ex);
+        m_socket.reset(tcp::socket(m_ex));
         asio::steady_timer timer(m_ex);
         timer.expires_at(std::min(deadline, Clock::now() + m_connect_timeout));
         boost::system::error_code ec;
-        auto result = co_await (asio::async_connect(m_socket, endpoints, asio::redirect_error(use_awaitable, ec)) ||
+        auto result = co_await (asio::async_connect(m_socket.socket(), endpoints, asio::redirect_error(use_awaitable, ec)) ||
                                 timer.async_wait(use_awaitable));
         if (!*alive) co_return false;
         if (result.index() == 1) {
@@ -78,7 +78,7 @@ awaitable<bool> WorkerConnection::ensure_connected(Clock::time_point deadline, s
         } else if (ec) {
             m_last_error = "connect: " + ec.message();
         } else {
-            m_socket.set_option(tcp::no_delay(true), ec);
+            m_socket.socket().set_option(tcp::no_delay(true), ec);
             m_socket.non_blocking(true, ec);  // call() writes directly and must never block the I/O thread
             ok = true;
         }

@@ -1,6 +1,7 @@
 #include "aftershock/worker/server.hpp"
 
 #include "aftershock/common/host_port.hpp"
+#include "aftershock/common/net/stream.hpp"
 #include "aftershock/common/parallel.hpp"
 #include "aftershock/common/wire/frame_buffer.hpp"
 
@@ -80,7 +81,7 @@ struct Server::Impl {
 
     struct Connection : std::enable_shared_from_this<Connection> {
         Connection(tcp::socket s, std::uint32_t max_frame_bytes) : socket(std::move(s)), watchdog(socket.get_executor()), in(max_frame_bytes) {}
-        tcp::socket socket;
+        net::Stream socket;  ///< plain TCP, or TLS over it
         // Timeouts without a timer per read: the read loop moves `deadline`; a watchdog coroutine sleeps until
         // it and closes the socket once it has passed (only shortening it re-arms the timer).
         asio::steady_timer watchdog;

@@ -3,6 +3,7 @@
 // order, and answered in any order; each caller waits for its own answer or its deadline. Connects lazily
 // and again after a failure. Single-threaded: use it only from its executor's thread.
 #include "aftershock/common/host_port.hpp"
+#include "aftershock/common/net/stream.hpp"
 #include "aftershock/common/wire/protocol.hpp"
 
 #include <boost/asio.hpp>
@@ -53,7 +54,7 @@ private:
     HostPort m_address;
     std::chrono::milliseconds m_connect_timeout;
     std::uint32_t m_max_frame_bytes;
-    boost::asio::ip::tcp::socket m_socket;
+    net::Stream m_socket;  ///< plain TCP, or TLS over it
     boost::asio::steady_timer m_connect_done;  ///< callers waiting for a connect in progress wait on this
     State m_state = State::idle;
     std::uint64_t m_generation = 0;  ///< bumped per connection, so loops of an old socket stand down

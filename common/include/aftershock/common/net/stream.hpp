@@ -63,6 +63,9 @@ public:
     template <typename Buffers>
     std::size_t write_some(const Buffers& b) { return m_tls ? m_tls->write_some(b) : m_socket.write_some(b); }
 
+    /// Same as tcp::socket's. Non-blocking mode: the direct write_some of a TLS stream is not supported (a
+    /// would-block write could leave a record half sent); async reads and writes handle it either way.
+    void non_blocking(bool mode, error_code& ec) { m_socket.non_blocking(mode, ec); }
     /// Same as tcp::socket's: ends the TCP connection (TLS sessions are not resumed, so no close_notify wait).
     void shutdown(tcp::socket::shutdown_type what, error_code& ec) { m_socket.shutdown(what, ec); }
     void close(error_code& ec) { m_socket.close(ec); }
