@@ -1,6 +1,7 @@
 // libFuzzer target: the coordinator <-> worker wire protocol decoder (common/src/wire/protocol.cpp).
 // Input: a frame (24-byte header + payload). The header goes through decode_header; the payload goes through
-// the decoder its type field names (whether the header was accepted or not, so every decode_* is reached).
+// the decoder its type field names (whether the header was accepted or not, so every decode_* is reached; the
+// auth decoders share the default branch).
 // A payload that decodes is re-encoded and decoded again: the second encoding must equal the first.
 #include "aftershock/common/wire/protocol.hpp"
 
@@ -49,7 +50,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                 if (decode_info_response(std::span<const std::byte>(a).subspan(kHeaderBytes)) != s) std::abort();
                 break;
             }
-            default: (void)to_string(static_cast<MessageType>(type)); break;
+            default: {
+                (void)to_string(static_cast<MessageType>(type));
+                // Shared-secret messages: fixed 32-byte payloads (the nonce and the proof decode alike).
+                const auto proof = decode_auth_response(payload);
+                const auto again = encode_auth_response(proof);
+                if (decode_auth_challenge(std::span<const std::byte>(again).subspan(kHeaderBytes)) != proof) std::abort();
+                break;
+            }
         }
     } catch (const Error&) {
     }

@@ -3,6 +3,7 @@
 // ProtocolError rather than a crash or an absurd allocation.
 #include "aftershock/common/wire/protocol.hpp"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -201,6 +202,38 @@ TEST(WireProtocol, ScoreAndFetchTruncationsAndBadFieldsAreRefused) {
     // A sparse row whose value count differs from its index count.
     const auto mism = encode(1, FetchResponse{1, 2, FetchKind::sparse, {{{1, 2}, {1.0F}, {}}}});
     EXPECT_THROW((void)decode_fetch_response(payload_of(mism)), ProtocolError);
+}
+
+TEST(WireProtocol, SharedSecretChallenge) {
+    const std::string secret = "correct-horse-battery-staple";
+    const auto nonce = make_auth_nonce();
+    EXPECT_NE(nonce, make_auth_nonce()) << "nonces must be fresh";
+    const auto challenge = encode_auth_challenge(nonce);
+    const auto h = decode_header(header_of(challenge), kDefaultMaxFrameBytes);
+    EXPECT_EQ(h.type, MessageType::auth_challenge);
+    EXPECT_EQ(h.request_id, 0U);
+    EXPECT_EQ(decode_auth_challenge(payload_of(challenge)), nonce);
+    const auto proof = auth_proof(secret, nonce);
+    EXPECT_EQ(decode_auth_response(payload_of(encode_auth_response(proof))), proof);
+    EXPECT_EQ(decode_header(header_of(encode_auth_ok()), kDefaultMaxFrameBytes).type, MessageType::auth_ok);
+    EXPECT_TRUE(check_auth_proof(secret, nonce, proof));
+    EXPECT_FALSE(check_auth_proof("correct-horse-battery-stapl3", nonce, proof)) << "wrong secret";
+    EXPECT_FALSE(check_auth_proof(secret, make_auth_nonce(), proof)) << "replayed on another nonce";
+    auto flipped = proof;
+    flipped[31] ^= std::byte{1};
+    EXPECT_FALSE(check_auth_proof(secret, nonce, flipped));
+    // Pinned against the openssl CLI, so other implementations can check theirs: (printf 'aftershock-worker-auth-v1';
+    // head -c 32 /dev/zero) | openssl dgst -sha256 -hmac correct-horse-battery-staple
+    const auto pinned = auth_proof(secret, AuthNonce{});
+    std::string hex;
+    for (const auto b : pinned) hex += fmt::format("{:02x}", std::to_integer<unsigned>(b));
+    EXPECT_EQ(hex, "baa44bdd47b6a4cd8f33e7d23ec60de181f8a4712b909ce6bc4fdac78dc0f1f3");
+    EXPECT_THROW((void)decode_auth_challenge(payload_of(challenge).first(31)), ProtocolError);
+    auto longer = std::vector<std::byte>(payload_of(challenge).begin(), payload_of(challenge).end());
+    longer.push_back(std::byte{0});
+    EXPECT_THROW((void)decode_auth_response(longer), ProtocolError);
+    EXPECT_STREQ(to_string(ErrorCode::unauthorized), "unauthorized");
+    EXPECT_EQ(decode_error_response(payload_of(encode(0, ErrorResponse{ErrorCode::unauthorized, "no"}))).code, ErrorCode::unauthorized);
 }
 
 }  // namespace

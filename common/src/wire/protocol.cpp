@@ -99,7 +99,24 @@ private:
     std::size_t m_pos = 0;
 };
 
-bool known_type(std::uint16_t t) { return t >= 1 && t <= 11; }
+bool known_type(std::uint16_t t) { return t >= 1 && t <= 14; }
+
+/// A payload of exactly N raw bytes (nonce, proof).
+template <std::size_t N>
+std::array<std::byte, N> decode_fixed(std::span<const std::byte> payload, const char* what) {
+    Reader rd(payload);
+    std::array<std::byte, N> out{};
+    for (auto& b : out) b = rd.get<std::byte>(what);
+    rd.done(what);
+    return out;
+}
+
+template <std::size_t N>
+std::vector<std::byte> encode_fixed(MessageType type, const std::array<std::byte, N>& bytes) {
+    Writer w(type, 0);
+    for (const auto b : bytes) w.put(b);
+    return w.finish();
+}
 
 }  // namespace
 
@@ -133,6 +150,20 @@ std::vector<std::byte> encode_health_request(std::uint64_t request_id) {
 
 std::vector<std::byte> encode_info_request(std::uint64_t request_id) {
     return Writer(MessageType::info_request, request_id).finish();
+}
+
+std::vector<std::byte> encode_auth_challenge(const AuthNonce& nonce) { return encode_fixed(MessageType::auth_challenge, nonce); }
+
+std::vector<std::byte> encode_auth_response(const AuthProof& proof) { return encode_fixed(MessageType::auth_response, proof); }
+
+std::vector<std::byte> encode_auth_ok() { return Writer(MessageType::auth_ok, 0).finish(); }
+
+AuthNonce decode_auth_challenge(std::span<const std::byte> payload) {
+    return decode_fixed<kAuthNonceBytes>(payload, "auth challenge");
+}
+
+AuthProof decode_auth_response(std::span<const std::byte> payload) {
+    return decode_fixed<kAuthProofBytes>(payload, "auth response");
 }
 
 std::vector<std::byte> encode(std::uint64_t request_id, const SearchRequest& r) {
@@ -249,7 +280,7 @@ ErrorResponse decode_error_response(std::span<const std::byte> payload) {
     Reader rd(payload);
     ErrorResponse r;
     const auto code = rd.get<std::uint16_t>("code");
-    ensure<ProtocolError>(code >= 1 && code <= 7, "wire: unknown error code {}", code);
+    ensure<ProtocolError>(code >= 1 && code <= 8, "wire: unknown error code {}", code);
     r.code = static_cast<ErrorCode>(code);
     r.message = rd.get_string("message");
     rd.done("error response");
@@ -402,6 +433,7 @@ const char* to_string(ErrorCode c) noexcept {
     case ErrorCode::overloaded: return "overloaded";
     case ErrorCode::internal: return "internal";
     case ErrorCode::shutting_down: return "shutting_down";
+    case ErrorCode::unauthorized: return "unauthorized";
     }
     return "unknown";
 }
@@ -419,6 +451,9 @@ const char* to_string(MessageType t) noexcept {
     case MessageType::score_response: return "score_response";
     case MessageType::fetch_request: return "fetch_request";
     case MessageType::fetch_response: return "fetch_response";
+    case MessageType::auth_challenge: return "auth_challenge";
+    case MessageType::auth_response: return "auth_response";
+    case MessageType::auth_ok: return "auth_ok";
     }
     return "unknown";
 }

@@ -4,6 +4,7 @@
 // Pure encoding and decoding with bounds checks on every field; sockets live in worker/ and coordinator/.
 #include "aftershock/common/error.hpp"
 #include "aftershock/common/merge.hpp"
+#include "aftershock/common/wire/auth.hpp"
 
 #include <array>
 #include <cstddef>
@@ -38,6 +39,10 @@ enum class MessageType : std::uint16_t {
     score_response = 9,
     fetch_request = 10,
     fetch_response = 11,
+    // Shared secret (docs/PROTOCOL.md): only on connections to a worker started with one.
+    auth_challenge = 12,  ///< worker -> client, first frame: a nonce
+    auth_response = 13,   ///< client -> worker: HMAC over the nonce
+    auth_ok = 14,         ///< worker -> client: requests may follow
 };
 
 struct FrameHeader {
@@ -133,6 +138,7 @@ enum class ErrorCode : std::uint16_t {
     overloaded = 5,
     internal = 6,
     shutting_down = 7,
+    unauthorized = 8,    ///< the shared-secret proof was missing or wrong (the worker then closes the connection)
 };
 
 struct ErrorResponse {
@@ -160,6 +166,11 @@ struct HealthResponse {
 /// Info is a JSON document (shards served, their ranges and parts): small, rare and meant to evolve.
 [[nodiscard]] std::vector<std::byte> encode_info_response(std::uint64_t request_id, const std::string& json);
 
+/// Shared-secret messages (request id 0): the challenge carries the nonce, the response the proof.
+[[nodiscard]] std::vector<std::byte> encode_auth_challenge(const AuthNonce& nonce);
+[[nodiscard]] std::vector<std::byte> encode_auth_response(const AuthProof& proof);
+[[nodiscard]] std::vector<std::byte> encode_auth_ok();
+
 /// Sets the request id of an encoded frame (clients number requests per connection when they send them).
 void set_request_id(std::vector<std::byte>& frame, std::uint64_t request_id);
 
@@ -173,6 +184,8 @@ void set_request_id(std::vector<std::byte>& frame, std::uint64_t request_id);
 [[nodiscard]] ScoreResponse decode_score_response(std::span<const std::byte> payload);
 [[nodiscard]] FetchRequest decode_fetch_request(std::span<const std::byte> payload);
 [[nodiscard]] FetchResponse decode_fetch_response(std::span<const std::byte> payload);
+[[nodiscard]] AuthNonce decode_auth_challenge(std::span<const std::byte> payload);
+[[nodiscard]] AuthProof decode_auth_response(std::span<const std::byte> payload);
 
 [[nodiscard]] const char* to_string(ErrorCode c) noexcept;
 [[nodiscard]] const char* to_string(MessageType t) noexcept;
