@@ -80,8 +80,9 @@ struct Server::Impl {
     std::atomic<std::uint64_t> in_flight{0};
 
     struct Connection : std::enable_shared_from_this<Connection> {
-        Connection(tcp::socket s, std::uint32_t max_frame_bytes) : socket(std::move(s)), watchdog(socket.get_executor()), in(max_frame_bytes) {}
-        net::Stream socket;  ///< plain TCP, or TLS over it
+        Connection(tcp::socket s, std::uint32_t max_frame_bytes, net::TlsContext* tls)
+            : socket(std::move(s), tls), watchdog(socket.get_executor()), in(max_frame_bytes) {}
+        net::Stream socket;  ///< plain TCP, or TLS over it (ServerOptions::tls)
         // Timeouts without a timer per read: the read loop moves `deadline`; a watchdog coroutine sleeps until
         // it and closes the socket once it has passed (only shortening it re-arms the timer).
         asio::steady_timer watchdog;
@@ -152,10 +153,10 @@ struct Server::Impl {
             }
             socket.set_option(tcp::no_delay(true), ec);
             socket.non_blocking(true, ec);  // send() writes directly and must never block the network thread
-            auto conn = std::make_shared<Connection>(std::move(socket), opt.max_frame_bytes);
+            auto conn = std::make_shared<Connection>(std::move(socket), opt.max_frame_bytes, opt.tls.get());
             connections.insert(conn);
             metrics.connections.Increment();
-            asio::co_spawn(io, read_loop(conn), asio::detached);
+            asio::co_spawn(io, session(conn), asio::detached);
             asio::co_spawn(io, watchdog(conn), asio::detached);
         }
     }
@@ -173,6 +174,69 @@ struct Server::Impl {
             const auto want = asio::ip::make_address(a, bad);
             return !bad && want == addr;
         });
+    }
+
+    awaitable<void> session(std::shared_ptr<Connection> conn) {
+        const char* refused = co_await admit(conn);
+        if (refused == nullptr) {
+            co_await read_loop(conn);
+            co_return;
+        }
+        metrics.protocol_error(refused);
+        spdlog::debug("refused a connection: {}", refused);
+        finish(conn);
+    }
+
+    /// Before the first request: the TLS handshake, then the shared-secret challenge (docs/PROTOCOL.md), each
+    /// when configured, together within the frame timeout (the watchdog closes a connection stalling here).
+    /// nullptr when admitted, else the reason to count. Each co_await is a statement of its own, arguments by
+    /// value: a first version with co_awaits inside conditions crashed under GCC 12 (a dangling argument).
+    awaitable<const char*> admit(std::shared_ptr<Connection> conn) {
+        if (conn->socket.tls() == nullptr && opt.shared_secret.empty()) co_return nullptr;
+        conn->expect_by(Clock::now() + opt.frame_timeout, false);
+        boost::system::error_code ec;
+        if (conn->socket.tls() != nullptr) {
+            co_await conn->socket.async_handshake(asio::ssl::stream_base::server, asio::redirect_error(use_awaitable, ec));
+            if (ec) {
+                spdlog::debug("TLS handshake failed: {}", ec.message());
+                co_return "tls_handshake";
+            }
+        }
+        if (opt.shared_secret.empty()) co_return nullptr;
+        const auto nonce = wire::make_auth_nonce();
+        const auto challenge = wire::encode_auth_challenge(nonce);
+        co_await asio::async_write(conn->socket, asio::buffer(challenge), asio::redirect_error(use_awaitable, ec));
+        // The answer is read through the connection's buffer: requests pipelined behind it stay there.
+        std::optional<wire::FrameBuffer::Frame> frame;
+        while (!ec) {
+            try {
+                frame = conn->in.next();
+            } catch (const wire::ProtocolError&) {
+                co_return "auth_missing";
+            }
+            if (frame) break;
+            const auto room = conn->in.writable();
+            const auto n = co_await conn->socket.async_read_some(asio::buffer(room.data(), room.size()), asio::redirect_error(use_awaitable, ec));
+            conn->in.commit(ec ? 0 : n);
+        }
+        if (ec) co_return "auth_missing";
+        const char* refused = nullptr;
+        if (frame->header.type != wire::MessageType::auth_response) {
+            refused = "auth_missing";
+        } else {
+            try {
+                if (!wire::check_auth_proof(opt.shared_secret, nonce, wire::decode_auth_response(frame->payload))) refused = "auth_failed";
+            } catch (const wire::ProtocolError&) {
+                refused = "auth_failed";
+            }
+        }
+        // Said either way; a refusal before closing, so the client can log why (it learns nothing of the secret).
+        const auto verdict = refused == nullptr ? wire::encode_auth_ok()
+                                                : wire::encode(frame->header.request_id, wire::ErrorResponse{wire::ErrorCode::unauthorized,
+                                                                                                              "the shared-secret handshake failed"});
+        co_await asio::async_write(conn->socket, asio::buffer(verdict), asio::redirect_error(use_awaitable, ec));
+        if (refused == nullptr && ec) refused = "auth_missing";
+        co_return refused;
     }
 
     /// Closes a connection whose deadline passed: idle too long, or a frame that stalled half-way.
@@ -360,7 +424,7 @@ struct Server::Impl {
     /// what the socket did not take) through the connection's write loop, which keeps answers in order.
     void send(const std::shared_ptr<Connection>& conn, std::vector<std::byte> frame) {
         if (conn->closed) return;
-        if (!conn->writing) {
+        if (!conn->writing && conn->socket.tls() == nullptr) {  // (a TLS record must not be half written)
             boost::system::error_code ec;
             const auto n = conn->socket.write_some(asio::buffer(frame), ec);
             if (!ec && n == frame.size()) return;
@@ -427,8 +491,9 @@ std::uint16_t Server::port() const noexcept { return m_impl->acceptor.local_endp
 
 void Server::run() {
     asio::co_spawn(m_impl->io, m_impl->accept_loop(), asio::detached);
-    spdlog::info("worker listening on {}:{} ({} search threads)", m_impl->acceptor.local_endpoint().address().to_string(),
-                 port(), resolve_threads(m_impl->opt.threads));
+    spdlog::info("worker listening on {}:{} ({} search threads{}{})", m_impl->acceptor.local_endpoint().address().to_string(),
+                 port(), resolve_threads(m_impl->opt.threads), m_impl->opt.tls ? ", TLS" : "",
+                 m_impl->opt.shared_secret.empty() ? "" : ", shared secret required");
     m_impl->io.run();
     m_impl->pool.join();
     spdlog::info("worker stopped");

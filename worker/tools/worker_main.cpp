@@ -2,6 +2,7 @@
 // (docs/PROTOCOL.md), with its own Prometheus /metrics. SIGTERM drains in-flight requests, then exits 0.
 #include "aftershock/common/error.hpp"
 #include "aftershock/common/host_port.hpp"
+#include "aftershock/common/wire/auth.hpp"
 #include "aftershock/worker/server.hpp"
 #include "aftershock/worker/shard_service.hpp"
 
@@ -54,6 +55,13 @@ int main(int argc, char** argv) {
     app.add_option("--drain-timeout-ms", drain_ms, "SIGTERM: wait this long for in-flight searches")->capture_default_str();
     app.add_option("--allow-from", opt.allow_from, "only these coordinator IP addresses may connect (comma-separated; default any)")
         ->delimiter(',');
+    net::TlsFiles tls;
+    std::string secret_file;
+    app.add_option("--tls-cert", tls.cert, "serve the protocol over TLS 1.2+ with this certificate chain (PEM; needs --tls-key)");
+    app.add_option("--tls-key", tls.key, "private key of --tls-cert (PEM)");
+    app.add_option("--tls-ca", tls.ca, "mutual TLS: clients must present a certificate signed by this CA (PEM)");
+    app.add_option("--shared-secret-file", secret_file, "clients must prove they know this secret (HMAC challenge) before any "
+                                                        "request; also AFTERSHOCK_SHARED_SECRET");
     app.add_option("--test-delay-ms", opt.test_delay_ms, "")->group("");  // test-only slow replica
     app.add_option("--log-level", log_level, "trace|debug|info|warn|error|off")
         ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
@@ -67,6 +75,10 @@ int main(int argc, char** argv) {
     opt.frame_timeout = std::chrono::milliseconds(frame_ms);
     opt.drain_timeout = std::chrono::milliseconds(drain_ms);
     try {
+        ensure<UsageError>(tls.cert.empty() == tls.key.empty() && (tls.ca.empty() || !tls.cert.empty()),
+                           "--tls-cert and --tls-key go together, and --tls-ca needs them");
+        if (!tls.cert.empty()) opt.tls = net::make_server_tls(tls);
+        opt.shared_secret = wire::load_shared_secret(secret_file);
         auto registry = std::make_shared<prometheus::Registry>();
         const auto service = worker::ShardService::open(index, worker::parse_shard_list(shards), defaults, {}, dense_store);
         worker::Server server(service, opt, *registry);

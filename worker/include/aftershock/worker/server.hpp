@@ -3,6 +3,7 @@
 // on a thread pool and writes answers as they finish (pipelined, matched by request id). One network thread
 // owns every connection; search threads hand results back to it, so connection state needs no locks. When
 // nothing else is running, a search runs on the network thread itself (lowest latency at low load).
+#include "aftershock/common/net/tls.hpp"
 #include "aftershock/worker/shard_service.hpp"
 
 #include <prometheus/registry.h>
@@ -25,6 +26,8 @@ struct ServerOptions {
     std::chrono::milliseconds drain_timeout{10'000};  ///< graceful stop: how long in-flight requests may finish
     std::vector<std::string> allow_from;  ///< peer IP addresses allowed to connect (empty = any)
     bool inline_when_idle = true;  ///< an idle worker searches on the network thread (no hand-off to the pool)
+    std::shared_ptr<net::TlsContext> tls;  ///< null: plain TCP (see net::make_server_tls; with a CA: mutual TLS)
+    std::string shared_secret;             ///< non-empty: clients must pass the challenge (wire/auth.hpp) first
     unsigned test_delay_ms = 0;  ///< test-only: sleep before each search (slow-replica tests; never in production)
 };
 
