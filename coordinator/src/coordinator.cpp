@@ -324,6 +324,7 @@ struct Coordinator::Impl {
     awaitable<void> health_loop(std::size_t w) {
         asio::steady_timer timer(*contexts[0]);
         bool was_up = false;
+        std::string last_why;
         while (!stopping) {
             bool up = false;
             std::string why;
@@ -355,9 +356,12 @@ struct Coordinator::Impl {
             }
             if (up) {
                 cluster.mark_healthy(w);
-            } else {
-                cluster.mark_unhealthy(w, why);
+            } else if (!cluster.mark_unhealthy(w, why) && why != last_why) {
+                // Not a fall from up (that is logged there): a worker not reachable yet, or for a new reason (a TLS
+                // or shared-secret failure, say). Once per reason, not once per probe.
+                spdlog::warn("worker {} unavailable: {}", cluster.address(w).str(), why);
             }
+            last_why = up ? "" : why;
             was_up = up;
             update_cluster_gauges(w, up);
             timer.expires_after(opt.health_interval);
@@ -403,8 +407,9 @@ void Coordinator::run() {
     auto& impl = *m_impl;
     asio::co_spawn(*impl.contexts[0], impl.accept_loop(), asio::detached);
     for (std::size_t w = 0; w < impl.cluster.n_workers(); ++w) asio::co_spawn(*impl.contexts[0], impl.health_loop(w), asio::detached);
-    spdlog::info("coordinator listening on {}:{} ({} I/O threads, {} workers)", impl.acceptor.local_endpoint().address().to_string(),
-                 port(), impl.contexts.size(), impl.cluster.n_workers());
+    spdlog::info("coordinator listening on {}:{} ({} I/O threads, {} workers{}{})", impl.acceptor.local_endpoint().address().to_string(),
+                 port(), impl.contexts.size(), impl.cluster.n_workers(), impl.opt.router.worker_security.tls ? ", TLS to workers" : "",
+                 impl.opt.router.worker_security.shared_secret.empty() ? "" : ", shared secret");
     std::vector<std::thread> threads;
     for (std::size_t i = 1; i < impl.contexts.size(); ++i) threads.emplace_back([&impl, i] { impl.contexts[i]->run(); });
     impl.contexts[0]->run();

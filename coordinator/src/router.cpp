@@ -47,7 +47,7 @@ Router::Router(asio::any_io_executor ex, ClusterState& cluster, CoordinatorMetri
     : m_ex(std::move(ex)), m_cluster(cluster), m_metrics(metrics), m_opt(options) {
     for (std::size_t w = 0; w < cluster.n_workers(); ++w) {
         m_connections.push_back(std::make_unique<WorkerConnection>(m_ex, cluster.address(w), m_opt.connect_timeout,
-                                                                   m_opt.max_frame_bytes));
+                                                                   m_opt.max_frame_bytes, m_opt.worker_security));
     }
 }
 

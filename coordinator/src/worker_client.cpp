@@ -20,9 +20,9 @@ struct WorkerConnection::Pending {
 };
 
 WorkerConnection::WorkerConnection(asio::any_io_executor ex, HostPort address, std::chrono::milliseconds connect_timeout,
-                                   std::uint32_t max_frame_bytes)
+                                   std::uint32_t max_frame_bytes, WorkerSecurity security)
     : m_ex(std::move(ex)), m_address(std::move(address)), m_connect_timeout(connect_timeout),
-      m_max_frame_bytes(max_frame_bytes), m_socket(tcp::socket(m_ex)), m_connect_done(m_ex), m_alive(std::make_shared<bool>(true)) {}
+      m_max_frame_bytes(max_frame_bytes), m_security(std::move(security)), m_socket(tcp::socket(m_ex)), m_connect_done(m_ex), m_alive(std::make_shared<bool>(true)) {}
 
 WorkerConnection::~WorkerConnection() {
     *m_alive = false;
@@ -66,7 +66,7 @@ awaitable<bool> WorkerConnection::ensure_connected(Clock::time_point deadline, s
         tcp::resolver resolver(m_ex);
         const auto endpoints = co_await resolver.async_resolve(m_address.host, std::to_string(m_address.port), use_awaitable);
         if (!*alive) co_return false;
-        m_socket.reset(tcp::socket(m_ex));
+        m_socket.reset(tcp::socket(m_ex), m_security.tls.get());
         asio::steady_timer timer(m_ex);
         timer.expires_at(std::min(deadline, Clock::now() + m_connect_timeout));
         boost::system::error_code ec;
@@ -80,6 +80,8 @@ awaitable<bool> WorkerConnection::ensure_connected(Clock::time_point deadline, s
         } else {
             m_socket.socket().set_option(tcp::no_delay(true), ec);
             m_socket.non_blocking(true, ec);  // call() writes directly and must never block the I/O thread
+            co_await secure(timer);  // throws with the reason
+            if (!*alive) co_return false;
             ok = true;
         }
     } catch (const std::exception& e) {
@@ -98,6 +100,59 @@ awaitable<bool> WorkerConnection::ensure_connected(Clock::time_point deadline, s
     why = m_last_error;
     m_connect_done.cancel();
     co_return ok;
+}
+
+namespace {
+
+/// Runs one connection set-up step (`op` reports into `ec`) unless `timer` fires first; throws Error naming it.
+template <typename T>
+awaitable<void> step(awaitable<T> op, const boost::system::error_code& ec, asio::steady_timer& timer, const char* what) {
+    const auto done = co_await (std::move(op) || timer.async_wait(use_awaitable));
+    ensure(done.index() == 0, "{} timed out", what);
+    ensure(!ec, "{}: {}", what, ec.message());
+}
+
+struct Frame {
+    wire::FrameHeader header;
+    std::vector<std::byte> payload;
+};
+
+/// Reads one whole frame during connection set-up.
+awaitable<Frame> read_frame(net::Stream& s, std::uint32_t max_frame_bytes, asio::steady_timer& timer, const char* what) {
+    std::array<std::byte, wire::kHeaderBytes> header{};
+    boost::system::error_code ec;
+    co_await step(asio::async_read(s, asio::buffer(header), asio::redirect_error(use_awaitable, ec)), ec, timer, what);
+    const auto h = wire::decode_header(header, max_frame_bytes);
+    std::vector<std::byte> payload(h.length);
+    if (h.length > 0) co_await step(asio::async_read(s, asio::buffer(payload), asio::redirect_error(use_awaitable, ec)), ec, timer, what);
+    co_return Frame{h, std::move(payload)};
+}
+
+}  // namespace
+
+awaitable<void> WorkerConnection::secure(asio::steady_timer& timer) {
+    const auto alive = m_alive;
+    boost::system::error_code ec;
+    if (m_socket.tls() != nullptr) {
+        m_socket.set_peer_name(m_address.host);
+        co_await step(m_socket.async_handshake(asio::ssl::stream_base::client, asio::redirect_error(use_awaitable, ec)), ec, timer,
+                      "TLS handshake");
+    }
+    if (m_security.shared_secret.empty() || !*alive) co_return;
+    // docs/PROTOCOL.md, "Shared secret": nonce in, HMAC out, then auth_ok (or an unauthorized error and EOF).
+    const auto challenge = co_await read_frame(m_socket, m_max_frame_bytes, timer,
+                                               "waiting for the worker's shared-secret challenge (does it use --shared-secret-file?)");
+    ensure<wire::ProtocolError>(challenge.header.type == wire::MessageType::auth_challenge, "expected the shared-secret challenge, got {}",
+                                wire::to_string(challenge.header.type));
+    const auto answer = wire::encode_auth_response(wire::auth_proof(m_security.shared_secret, wire::decode_auth_challenge(challenge.payload)));
+    co_await step(asio::async_write(m_socket, asio::buffer(answer), asio::redirect_error(use_awaitable, ec)), ec, timer,
+                  "sending the shared-secret answer");
+    const auto verdict = co_await read_frame(m_socket, m_max_frame_bytes, timer, "waiting for the shared-secret verdict");
+    if (verdict.header.type == wire::MessageType::error_response) {
+        throw Error("the worker refused the shared secret: " + wire::decode_error_response(verdict.payload).message);
+    }
+    ensure<wire::ProtocolError>(verdict.header.type == wire::MessageType::auth_ok, "expected auth_ok, got {}",
+                                wire::to_string(verdict.header.type));
 }
 
 awaitable<Reply> WorkerConnection::call(std::vector<std::byte> frame, Clock::time_point deadline) {
@@ -124,7 +179,7 @@ awaitable<Reply> WorkerConnection::call(std::vector<std::byte> frame, Clock::tim
 void WorkerConnection::send(std::vector<std::byte> frame) {
     // Straight to the socket when nothing is queued before it (the usual case: a frame is far smaller than the
     // socket buffer); what the socket does not take goes through the write loop, which keeps frames in order.
-    if (!m_writing) {
+    if (!m_writing && m_socket.tls() == nullptr) {  // (a TLS record must not be half written)
         boost::system::error_code ec;
         const auto n = m_socket.write_some(asio::buffer(frame), ec);
         if (!ec && n == frame.size()) return;
@@ -169,6 +224,9 @@ awaitable<void> WorkerConnection::read_loop(std::uint64_t generation) {
             if (!*alive || generation != m_generation) co_return;
             in.commit(n);
             while (const auto frame = in.next()) {
+                if (frame->header.type == wire::MessageType::auth_challenge) {
+                    throw Error("the worker requires a shared secret (start the coordinator with --shared-secret-file)");
+                }
                 const auto it = m_pending.find(frame->header.request_id);
                 if (it == m_pending.end()) continue;  // its caller gave up (deadline); the late answer is dropped
                 it->second->reply = Reply{Reply::Kind::answer, frame->header.type, {frame->payload.begin(), frame->payload.end()}, {}};

@@ -1,6 +1,7 @@
 // aftershock-coordinator: the HTTP front end of a cluster of aftershock-worker processes (DESIGN.md §7).
 #include "aftershock/common/error.hpp"
 #include "aftershock/common/host_port.hpp"
+#include "aftershock/common/wire/auth.hpp"
 #include "aftershock/coordinator/coordinator.hpp"
 
 #include <CLI/CLI.hpp>
@@ -47,6 +48,14 @@ int main(int argc, char** argv) {
     app.add_option("--auth-tokens-file", auth_file, "bearer tokens, one per line: the API then needs 'Authorization: Bearer <token>' "
                                                     "(also AFTERSHOCK_AUTH_TOKENS=t1,t2); /healthz and /readyz stay open");
     app.add_flag("--metrics-public", opt.metrics_public, "serve /metrics without a token when auth is on");
+    net::TlsFiles worker_tls;
+    std::string secret_file;
+    app.add_option("--worker-tls-ca", worker_tls.ca, "talk to the workers over TLS 1.2+, verifying their certificates (name or IP "
+                                                     "of --workers) against this CA (PEM)");
+    app.add_option("--worker-tls-cert", worker_tls.cert, "mutual TLS: client certificate shown to the workers (PEM; needs --worker-tls-key)");
+    app.add_option("--worker-tls-key", worker_tls.key, "private key of --worker-tls-cert (PEM)");
+    app.add_option("--shared-secret-file", secret_file, "answer the workers' shared-secret challenge with this secret; also "
+                                                        "AFTERSHOCK_SHARED_SECRET");
     app.add_option("--log-level", log_level, "trace|debug|info|warn|error|off")
         ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
     try {
@@ -63,6 +72,9 @@ int main(int argc, char** argv) {
             opt.auth = BearerAuth::from_list(env);
         }
         if (opt.auth.enabled()) spdlog::info("bearer-token auth on{}", opt.metrics_public ? " (/metrics public)" : "");
+        ensure<UsageError>(worker_tls.cert.empty() || !worker_tls.ca.empty(), "--worker-tls-cert needs --worker-tls-ca");
+        if (!worker_tls.ca.empty()) opt.router.worker_security.tls = net::make_client_tls(worker_tls);
+        opt.router.worker_security.shared_secret = wire::load_shared_secret(secret_file);
         opt.router.default_timeout = std::chrono::milliseconds(timeout_ms);
         opt.router.hedge_delay = std::chrono::milliseconds(hedge_ms);
         opt.idle_timeout = std::chrono::milliseconds(idle_ms);

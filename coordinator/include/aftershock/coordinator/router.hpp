@@ -28,6 +28,7 @@ struct RouterOptions {
     std::uint32_t max_frame_bytes = wire::kDefaultMaxFrameBytes;
     /// Per-shard k reduction for queries that do not set shard_k_epsilon: 0 = off (every shard returns k).
     double shard_k_epsilon = 0.0;
+    WorkerSecurity worker_security;  ///< TLS and shared secret towards the workers (default: plain, none)
 };
 
 struct SearchOutcome {

@@ -4,6 +4,7 @@
 // and again after a failure. Single-threaded: use it only from its executor's thread.
 #include "aftershock/common/host_port.hpp"
 #include "aftershock/common/net/stream.hpp"
+#include "aftershock/common/net/tls.hpp"
 #include "aftershock/common/wire/protocol.hpp"
 
 #include <boost/asio.hpp>
@@ -26,11 +27,17 @@ struct Reply {
     std::string failure;             ///< when kind != answer
 };
 
+/// How connections to workers are secured (both optional; a connection is ready only once both passed).
+struct WorkerSecurity {
+    std::shared_ptr<net::TlsContext> tls;  ///< null: plain TCP (see net::make_client_tls)
+    std::string shared_secret;             ///< non-empty: answer the worker's challenge (wire/auth.hpp)
+};
+
 class WorkerConnection {
 public:
     using Clock = std::chrono::steady_clock;
     WorkerConnection(boost::asio::any_io_executor ex, HostPort address, std::chrono::milliseconds connect_timeout,
-                     std::uint32_t max_frame_bytes);
+                     std::uint32_t max_frame_bytes, WorkerSecurity security = {});
     ~WorkerConnection();
     WorkerConnection(const WorkerConnection&) = delete;
     WorkerConnection& operator=(const WorkerConnection&) = delete;
@@ -45,6 +52,8 @@ private:
     enum class State { idle, connecting, connected };
     struct Pending;
     boost::asio::awaitable<bool> ensure_connected(Clock::time_point deadline, std::string& why);
+    /// After the TCP connect: TLS handshake, shared-secret challenge (each when configured) before `timer`.
+    boost::asio::awaitable<void> secure(boost::asio::steady_timer& timer);
     boost::asio::awaitable<void> read_loop(std::uint64_t generation);
     boost::asio::awaitable<void> write_loop(std::uint64_t generation);
     void send(std::vector<std::byte> frame);
@@ -54,6 +63,7 @@ private:
     HostPort m_address;
     std::chrono::milliseconds m_connect_timeout;
     std::uint32_t m_max_frame_bytes;
+    WorkerSecurity m_security;
     net::Stream m_socket;  ///< plain TCP, or TLS over it
     boost::asio::steady_timer m_connect_done;  ///< callers waiting for a connect in progress wait on this
     State m_state = State::idle;
