@@ -6,6 +6,7 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <nlohmann/json.hpp>
 #include <prometheus/text_serializer.h>
 #include <spdlog/spdlog.h>
@@ -155,25 +156,58 @@ struct Coordinator::Impl {
         return *routers[0];
     }
 
+    /// One HTTP or HTTPS connection (CoordinatorOptions::tls). A failed or slow TLS handshake is counted and
+    /// closes only that connection.
     awaitable<void> session(tcp::socket socket) {
-        beast::tcp_stream stream(std::move(socket));
+        if (opt.tls) {
+            beast::ssl_stream<beast::tcp_stream> stream(std::move(socket), *opt.tls);
+            beast::get_lowest_layer(stream).expires_after(opt.tls_handshake_timeout);
+            boost::system::error_code ec;
+            co_await stream.async_handshake(asio::ssl::stream_base::server, asio::redirect_error(use_awaitable, ec));
+            if (ec) {
+                metrics.tls_handshake_failures.Increment();
+                spdlog::debug("TLS handshake failed: {}", ec.message());
+            } else {
+                co_await serve(stream);
+            }
+            // No close_notify exchange: every answer is length-delimited, so a truncation cannot go unnoticed.
+            close(beast::get_lowest_layer(stream).socket());
+        } else {
+            beast::tcp_stream stream(std::move(socket));
+            co_await serve(stream);
+            close(stream.socket());
+        }
+        --connections;
+        metrics.http_connections.Decrement();
+    }
+
+    static void close(tcp::socket& socket) {
+        boost::system::error_code ec;
+        socket.shutdown(tcp::socket::shutdown_send, ec);
+        socket.close(ec);
+    }
+
+    /// Keep-alive request loop over a beast::tcp_stream or an ssl_stream of one.
+    template <typename Stream>
+    awaitable<void> serve(Stream& stream) {
         beast::flat_buffer buffer;
         auto& router = router_for(co_await asio::this_coro::executor);
+        auto& tcp_stream = beast::get_lowest_layer(stream);
         try {
             for (;;) {
                 http::request_parser<http::string_body> parser;
                 parser.body_limit(opt.max_body_bytes);
                 parser.header_limit(16 * 1024);
                 // Idle keep-alive connections and slow senders both end at the timeout.
-                stream.expires_after(buffer.size() > 0 ? opt.read_timeout : opt.idle_timeout);
+                tcp_stream.expires_after(buffer.size() > 0 ? opt.read_timeout : opt.idle_timeout);
                 boost::system::error_code ec;
                 co_await http::async_read_header(stream, buffer, parser, asio::redirect_error(use_awaitable, ec));
                 if (!ec) {
-                    stream.expires_after(opt.read_timeout);
+                    tcp_stream.expires_after(opt.read_timeout);
                     co_await http::async_read(stream, buffer, parser, asio::redirect_error(use_awaitable, ec));
                 }
                 if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == asio::error::eof ||
-                    ec == asio::error::connection_reset || ec == asio::error::operation_aborted) {
+                    ec == asio::error::connection_reset || ec == asio::error::operation_aborted || ec == asio::ssl::error::stream_truncated) {
                     break;
                 }
                 if (ec) {
@@ -190,21 +224,17 @@ struct Coordinator::Impl {
                 auto answer = co_await handle(router, req, endpoint);
                 metrics.request(endpoint, answer.status, std::chrono::duration<double>(Clock::now() - start).count());
                 const bool keep = req.keep_alive() && !stopping;
-                stream.expires_after(opt.read_timeout);
+                tcp_stream.expires_after(opt.read_timeout);
                 co_await write(stream, answer, req.version(), keep);
                 if (!keep) break;
             }
         } catch (const std::exception& e) {
             spdlog::debug("http session: {}", e.what());
         }
-        boost::system::error_code ec;
-        stream.socket().shutdown(tcp::socket::shutdown_send, ec);
-        stream.socket().close(ec);
-        --connections;
-        metrics.http_connections.Decrement();
     }
 
-    static awaitable<void> write(beast::tcp_stream& stream, const HttpAnswer& a, unsigned version, bool keep_alive) {
+    template <typename Stream>
+    static awaitable<void> write(Stream& stream, const HttpAnswer& a, unsigned version, bool keep_alive) {
         http::response<http::string_body> res{static_cast<http::status>(a.status), version};
         res.set(http::field::server, "aftershock");
         res.set(http::field::content_type, a.content_type);
@@ -407,8 +437,9 @@ void Coordinator::run() {
     auto& impl = *m_impl;
     asio::co_spawn(*impl.contexts[0], impl.accept_loop(), asio::detached);
     for (std::size_t w = 0; w < impl.cluster.n_workers(); ++w) asio::co_spawn(*impl.contexts[0], impl.health_loop(w), asio::detached);
-    spdlog::info("coordinator listening on {}:{} ({} I/O threads, {} workers{}{})", impl.acceptor.local_endpoint().address().to_string(),
-                 port(), impl.contexts.size(), impl.cluster.n_workers(), impl.opt.router.worker_security.tls ? ", TLS to workers" : "",
+    spdlog::info("coordinator listening on {}://{}:{} ({} I/O threads, {} workers{}{})", impl.opt.tls ? "https" : "http",
+                 impl.acceptor.local_endpoint().address().to_string(), port(), impl.contexts.size(), impl.cluster.n_workers(),
+                 impl.opt.router.worker_security.tls ? ", TLS to workers" : "",
                  impl.opt.router.worker_security.shared_secret.empty() ? "" : ", shared secret");
     std::vector<std::thread> threads;
     for (std::size_t i = 1; i < impl.contexts.size(); ++i) threads.emplace_back([&impl, i] { impl.contexts[i]->run(); });

@@ -29,7 +29,9 @@ CoordinatorMetrics::CoordinatorMetrics(Registry& r)
       worker_up(BuildGauge().Name("aftershock_worker_up").Help("1 when the worker answers health checks").Register(r)),
       http_connections(BuildGauge().Name("aftershock_http_connections").Help("Open HTTP connections").Register(r).Add({})),
       http_rejected_connections(BuildCounter().Name("aftershock_http_rejected_connections_total")
-                                    .Help("HTTP connections closed at once because the connection cap was reached").Register(r).Add({})) {}
+                                    .Help("HTTP connections closed at once because the connection cap was reached").Register(r).Add({})),
+      tls_handshake_failures(BuildCounter().Name("aftershock_http_tls_handshake_failures_total")
+                                 .Help("HTTPS connections closed because the TLS handshake failed or timed out").Register(r).Add({})) {}
 
 Histogram::BucketBoundaries CoordinatorMetrics::latency_buckets() {
     return {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0};

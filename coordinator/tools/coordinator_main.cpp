@@ -48,6 +48,9 @@ int main(int argc, char** argv) {
     app.add_option("--auth-tokens-file", auth_file, "bearer tokens, one per line: the API then needs 'Authorization: Bearer <token>' "
                                                     "(also AFTERSHOCK_AUTH_TOKENS=t1,t2); /healthz and /readyz stay open");
     app.add_flag("--metrics-public", opt.metrics_public, "serve /metrics without a token when auth is on");
+    net::TlsFiles http_tls;
+    app.add_option("--tls-cert", http_tls.cert, "serve HTTPS (TLS 1.2+) on --listen with this certificate chain (PEM; needs --tls-key)");
+    app.add_option("--tls-key", http_tls.key, "private key of --tls-cert (PEM)");
     net::TlsFiles worker_tls;
     std::string secret_file;
     app.add_option("--worker-tls-ca", worker_tls.ca, "talk to the workers over TLS 1.2+, verifying their certificates (name or IP "
@@ -72,6 +75,7 @@ int main(int argc, char** argv) {
             opt.auth = BearerAuth::from_list(env);
         }
         if (opt.auth.enabled()) spdlog::info("bearer-token auth on{}", opt.metrics_public ? " (/metrics public)" : "");
+        if (!http_tls.cert.empty() || !http_tls.key.empty()) opt.tls = net::make_server_tls(http_tls);
         ensure<UsageError>(worker_tls.cert.empty() || !worker_tls.ca.empty(), "--worker-tls-cert needs --worker-tls-ca");
         if (!worker_tls.ca.empty()) opt.router.worker_security.tls = net::make_client_tls(worker_tls);
         opt.router.worker_security.shared_secret = wire::load_shared_secret(secret_file);

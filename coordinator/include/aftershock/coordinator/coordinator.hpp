@@ -3,6 +3,7 @@
 // io_contexts, one Router per context, a health loop that learns and tracks the workers, the online recall
 // shadow search, and /metrics.
 #include "aftershock/common/host_port.hpp"
+#include "aftershock/common/net/tls.hpp"
 #include "aftershock/coordinator/api.hpp"
 #include "aftershock/coordinator/auth.hpp"
 #include "aftershock/coordinator/router.hpp"
@@ -32,6 +33,8 @@ struct CoordinatorOptions {
     std::string vocab;             ///< optional: vocabulary for token and text queries (see load_query_encoder)
     BearerAuth auth;               ///< off unless tokens are configured; /healthz and /readyz are always open
     bool metrics_public = false;   ///< serve /metrics without a token when auth is on
+    std::shared_ptr<net::TlsContext> tls;  ///< HTTPS on --listen when set (net::make_server_tls); plain HTTP otherwise
+    std::chrono::milliseconds tls_handshake_timeout{5'000};
 };
 
 class Coordinator {

@@ -34,6 +34,7 @@ struct CoordinatorMetrics {
     prometheus::Family<prometheus::Gauge>& worker_up;
     prometheus::Gauge& http_connections;
     prometheus::Counter& http_rejected_connections;
+    prometheus::Counter& tls_handshake_failures;
 
     static prometheus::Histogram::BucketBoundaries latency_buckets();
 };
