@@ -1,4 +1,4 @@
-// aftershock load: drives a coordinator over HTTP with the queries of a corpus file: a bounded load loop
+// aftershock load: drives a coordinator over HTTP or HTTPS with the queries of a corpus file: a bounded load loop
 // with N concurrent keep-alive connections; prints throughput, latency percentiles and status codes, and
 // can write the answers as a run file (to compare with `aftershock search` or score with `aftershock recall`).
 #include "commands.hpp"
@@ -8,6 +8,8 @@
 #include "aftershock/common/error.hpp"
 #include "aftershock/common/host_port.hpp"
 #include "aftershock/common/latency.hpp"
+#include "aftershock/common/net/stream.hpp"
+#include "aftershock/common/net/tls.hpp"
 
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
@@ -36,6 +38,8 @@ using Clock = std::chrono::steady_clock;
 
 struct LoadOptions {
     std::string url;
+    bool tls = false;
+    std::string ca;
     std::string corpus;
     std::string mode = "sparse";
     std::uint32_t k = 10;
@@ -99,10 +103,10 @@ std::string body_for(const LoadOptions& o, const Corpus& c, std::size_t q) {
     return b.dump();
 }
 
-/// One keep-alive HTTP/1.1 connection; reconnects after errors.
+/// One keep-alive HTTP/1.1 connection (TLS when a context is given); reconnects after errors.
 class Client {
 public:
-    explicit Client(HostPort hp) : m_hp(std::move(hp)), m_stream(m_io) {}
+    Client(HostPort hp, net::TlsContext* tls) : m_hp(std::move(hp)), m_tls(tls), m_stream(asio::ip::tcp::socket(m_io)) {}
     /// Returns (status, body); status 0 = transport error (body holds the message).
     std::pair<int, std::string> post(const std::string& target, const std::string& body) {
         for (int attempt = 0; attempt < 2; ++attempt) {
@@ -130,23 +134,35 @@ public:
 
 private:
     void connect() {
-        beast::error_code ec;
-        m_stream.socket().close(ec);
+        m_stream.reset(asio::ip::tcp::socket(m_io), m_tls);
         m_buffer.clear();
         asio::ip::tcp::resolver r(m_io);
-        m_stream.connect(r.resolve(m_hp.host, std::to_string(m_hp.port)));
+        asio::connect(m_stream.socket(), r.resolve(m_hp.host, std::to_string(m_hp.port)));
         m_stream.socket().set_option(asio::ip::tcp::no_delay(true));
+        if (m_stream.tls() != nullptr) {
+            m_stream.set_peer_name(m_hp.host);
+            m_stream.handshake(asio::ssl::stream_base::client);
+        }
         m_connected = true;
     }
     HostPort m_hp;
+    net::TlsContext* m_tls;
     asio::io_context m_io;
-    beast::tcp_stream m_stream;
+    net::Stream m_stream;
     beast::flat_buffer m_buffer;
     bool m_connected = false;
 };
 
 void run_load(const LoadOptions& o) {
-    const auto hp = parse_host_port(o.url);
+    // host:port, http://host:port or https://host:port (https, --tls or --ca: TLS, verified against --ca or the
+    // system's trust store).
+    std::string_view url = o.url;
+    const bool https = url.starts_with("https://");
+    if (https) url.remove_prefix(8);
+    if (url.starts_with("http://")) url.remove_prefix(7);
+    if (url.ends_with('/')) url.remove_suffix(1);
+    const auto hp = parse_host_port(std::string(url));
+    const auto tls = https || o.tls || !o.ca.empty() ? net::make_client_tls({.cert = {}, .key = {}, .ca = o.ca}) : nullptr;
     CorpusParts parts;
     parts.docs = false;
     parts.sparse = o.mode != "dense";
@@ -177,7 +193,7 @@ void run_load(const LoadOptions& o) {
     std::vector<std::thread> threads;
     for (unsigned t = 0; t < std::max(1U, o.concurrency); ++t) {
         threads.emplace_back([&] {
-            Client client(hp);
+            Client client(hp, tls.get());
             std::vector<double> mine;
             std::vector<double> my_search;
             std::vector<double> my_overhead;
@@ -245,7 +261,9 @@ void run_load(const LoadOptions& o) {
 void register_load(CLI::App& app) {
     auto o = std::make_shared<LoadOptions>();
     auto* sub = app.add_subcommand("load", "send a corpus's queries to a coordinator over HTTP (load loop, latency, run file)");
-    sub->add_option("--url", o->url, "coordinator host:port")->required();
+    sub->add_option("--url", o->url, "coordinator host:port (or http://host:port, https://host:port)")->required();
+    sub->add_flag("--tls", o->tls, "HTTPS (the certificate is verified against --ca or the system's trust store)");
+    sub->add_option("--ca", o->ca, "CA bundle (PEM) that the coordinator's certificate must chain to; implies --tls");
     sub->add_option("--corpus", o->corpus, "corpus HDF5 file with /queries")->required()->check(CLI::ExistingFile);
     sub->add_option("--mode", o->mode, "sparse | dense | hybrid")->capture_default_str()->check(CLI::IsMember({"sparse", "dense", "hybrid"}));
     sub->add_option("--k", o->k, "results per query")->capture_default_str();
