@@ -11,7 +11,7 @@ PACKAGES=(
   libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools
   libboost1.81-dev prometheus-cpp-dev libfaiss-dev libopenblas0-openmp
   nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
-  libgtest-dev libgmock-dev libbenchmark-dev gnuplot-nox curl
+  libgtest-dev libgmock-dev libbenchmark-dev gnuplot-nox curl openssl
 )
 
 install_packages() {

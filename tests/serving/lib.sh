@@ -4,6 +4,7 @@
 # Usage: source "$(dirname "$0")/lib.sh" CLI BUILD WORKER COORDINATOR
 # Gives: $CLI $BUILD $WORKER $COORD $WORK, fail, build_index CORPUS DIR SHARDS [ARGS],
 #        start_worker NAME ARGS... (sets W_PID[NAME], W_PORT[NAME]), start_coordinator ARGS... (sets C_PID, C_PORT),
+#        start_coordinator_on NAME WORKER_ADDRS ARGS... (the same, over given workers),
 #        wait_ready SECONDS, http_post PATH BODY (sets HTTP_CODE, HTTP_BODY), metric NAME_WITH_LABELS.
 set -euo pipefail
 CLI="$1"
@@ -66,14 +67,21 @@ start_worker() {
 
 # start_coordinator ARGS...: the coordinator on a free port over every worker in W_PORT.
 start_coordinator() {
-  local port_file="$WORK/coordinator.port" addrs="" n
+  local addrs="" n
   for n in "${!W_PORT[@]}"; do addrs+="${addrs:+,}127.0.0.1:${W_PORT[$n]}"; done
-  rm -f "$port_file"
-  "$COORD" --listen 127.0.0.1:0 --port-file "$port_file" --workers "$addrs" "$@" >>"$WORK/coordinator.log" 2>&1 &
+  start_coordinator_on "" "$addrs" "$@"
+}
+
+# start_coordinator_on NAME ADDRS ARGS...: a coordinator on a free port over the workers ADDRS (host:port,...),
+# logging to coordinator[-NAME].log; sets C_PID and C_PORT.
+start_coordinator_on() {
+  local tag="coordinator${1:+-$1}" addrs="$2"; shift 2
+  rm -f "$WORK/$tag.port"
+  "$COORD" --listen 127.0.0.1:0 --port-file "$WORK/$tag.port" --workers "$addrs" "$@" >>"$WORK/$tag.log" 2>&1 &
   C_PID=$!
   BG_PIDS+=("$C_PID")
-  wait_file "$port_file" 30 || fail "coordinator did not start"
-  C_PORT=$(cat "$port_file")
+  wait_file "$WORK/$tag.port" 30 || fail "$tag did not start"
+  C_PORT=$(cat "$WORK/$tag.port")
 }
 
 # wait_ready SECONDS: until /readyz says every shard has a live replica.
