@@ -6,8 +6,8 @@
 #  - plain HTTP to the HTTPS port fails cleanly, is counted, and the coordinator keeps serving;
 #  - a coordinator trusting another CA cannot use a TLS worker (not ready, "certificate verify failed" logged);
 #  - a worker requiring client certificates (mutual TLS) refuses a coordinator without one and serves one with one;
-#  - shared secret: the right secret serves; a wrong or missing one is refused, logged by the coordinator and
-#    counted by the worker, which keeps serving.
+#  - shared secret: the right secret serves (also inside TLS); a wrong or missing one is refused, logged by the
+#    coordinator and counted by the worker, which keeps serving.
 source "$(dirname "$0")/lib.sh" "$@"
 command -v openssl >/dev/null || { echo "SKIP: openssl not found"; exit 77; }
 
@@ -129,6 +129,11 @@ wait_code 200 "127.0.0.1:$C_PORT/readyz"
 [ "$(search_code "127.0.0.1:$C_PORT/v1/search")" = 200 ] || fail "search with the shared secret failed"
 AFTERSHOCK_SHARED_SECRET=correct-horse-battery-staple-42 start_coordinator_on secretenv "$(addr secret)" --recall-sample 0
 wait_code 200 "127.0.0.1:$C_PORT/readyz"
+# Both at once: the challenge runs inside the TLS session.
+start_worker both --index "$WORK/idx" "${SERVER_TLS[@]}" --shared-secret-file "$WORK/secret"
+start_coordinator_on both "$(addr both)" --recall-sample 0 --worker-tls-ca "$PKI/ca.crt" --shared-secret-file "$WORK/secret"
+wait_code 200 "127.0.0.1:$C_PORT/readyz"
+[ "$(search_code "127.0.0.1:$C_PORT/v1/search")" = 200 ] || fail "search over TLS with the shared secret failed"
 kill -0 "${W_PID[secret]}" && kill -0 "${W_PID[mtls]}" && kill -0 "${W_PID[tls]}" || fail "a worker died"
-echo "ok: client certificate and shared secret (file and environment) accepted; workers kept serving"
+echo "ok: client certificate, shared secret (file, environment, and inside TLS) accepted; workers kept serving"
 echo "PASS"
