@@ -84,6 +84,13 @@ std::string content_checksum(const Shard& s, const std::vector<std::uint8_t>& fa
     return h.hex();
 }
 
+/// What a failed write means, for the one-line error.
+std::string write_error(int err) {
+    if (err == ENOSPC) return "disk full";
+    if (err == EFBIG) return "file size limit reached (EFBIG: ulimit -f / RLIMIT_FSIZE)";
+    return std::strerror(err);
+}
+
 /// Writes bytes to a new file with POSIX calls, so a full disk is an error we see and report (HDF5 1.10
 /// crashes at exit after a failed flush of a file it wrote itself), then fsyncs it.
 void write_bytes(const std::string& path, const std::vector<unsigned char>& bytes) {
@@ -97,14 +104,14 @@ void write_bytes(const std::string& path, const std::vector<unsigned char>& byte
             const int err = errno;
             ::close(fd);
             throw Error(fmt::format("write of {} failed after {} of {} bytes: {}", path, done, bytes.size(),
-                                    err == ENOSPC ? "disk full" : std::strerror(err)));
+                                    write_error(err)));
         }
         done += static_cast<std::size_t>(n);
     }
     const int rc = ::fsync(fd);
     const int err = errno;
     ::close(fd);
-    ensure(rc == 0, "fsync of {} failed: {}", path, err == ENOSPC ? "disk full" : std::strerror(err));
+    ensure(rc == 0, "fsync of {} failed: {}", path, write_error(err));
 }
 
 void fsync_path(const std::string& path, bool directory) {
