@@ -389,5 +389,22 @@ TEST(CorpusIo, VlenStringLayoutsAreCheckedOrRefused) {
                 HasSubstr("variable-length strings in a filtered (compressed) dataset cannot be checked"));
 }
 
+TEST(CorpusIo, FixedLengthStringsThatFillTheirWidthKeepEveryByte) {
+    // h5py's fixed-length byte strings (dtype "S4") are null-padded, not null-terminated: "doc1" fills all 4 bytes.
+    test::ScratchDir dir;
+    const auto path = dir.file("fixed.h5");
+    {
+        h5::File f(path, h5::File::Mode::truncate);
+        h5::Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
+        H5Tset_size(type.get(), 4);
+        H5Tset_strpad(type.get(), H5T_STR_NULLPAD);
+        const hsize_t n = 3;
+        h5::Handle space(H5Screate_simple(1, &n, nullptr), H5Sclose);
+        h5::Handle ds(H5Dcreate2(f.id(), "/strings", type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Dclose);
+        ASSERT_GE(H5Dwrite(ds.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, "doc1ab\0\0xyzw"), 0);
+    }
+    EXPECT_EQ(h5::File(path, h5::File::Mode::read).read_strings("/strings"), (std::vector<std::string>{"doc1", "ab", "xyzw"}));
+}
+
 }  // namespace
 }  // namespace aftershock
