@@ -1,6 +1,9 @@
 // aftershock load: drives a coordinator over HTTP or HTTPS with the queries of a corpus file: a bounded load loop
 // with N concurrent keep-alive connections; prints throughput, latency percentiles and status codes, and
 // can write the answers as a run file (to compare with `aftershock search` or score with `aftershock recall`).
+// --rate paces the requests open-loop (request i is due at start + i/rate, whichever connection is free sends it,
+// and its latency counts from when it was due, so a slow server cannot hide its queueing); --trace writes one
+// line per request (due time, latency, status, partial) for the fault and soak tests to cut into windows.
 #include "commands.hpp"
 #include "search_pipeline.hpp"
 
@@ -18,6 +21,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -64,6 +68,8 @@ struct LoadOptions {
     std::string out;
     bool fail_on_error = false;
     double think_ms = 0.0;
+    double rate = 0.0;  ///< target requests per second over all connections (0: as fast as they answer)
+    std::string trace;  ///< file for one line per request
     PipelineFlags pipeline;  ///< rerank / prf fields of every request
 };
 
@@ -102,6 +108,14 @@ std::string body_for(const LoadOptions& o, const Corpus& c, std::size_t q) {
     b.update(pipeline_json(o.pipeline));
     return b.dump();
 }
+
+/// One request as --trace writes it.
+struct TraceRow {
+    double start_ms;    ///< since the start of the run: when it was due (--rate) or sent
+    double latency_ms;  ///< from start_ms to the answer
+    int status;         ///< HTTP status, 0 for a transport error
+    bool partial;
+};
 
 /// One keep-alive HTTP/1.1 connection (TLS when a context is given); reconnects after errors.
 class Client {
@@ -179,6 +193,8 @@ void run_load(const LoadOptions& o) {
     ensure<UsageError>(!record || (total == n_queries && o.duration <= 0), "--out needs each query sent once (no --requests/--duration)");
 
     std::atomic<std::size_t> next{0};
+    std::vector<TraceRow> trace;
+    double max_lag_ms = 0.0;  // --rate: the most a request was sent after it was due (the driver or server fell behind)
     std::mutex mutex;
     std::vector<double> latencies_ms;
     std::vector<double> search_ms;    // the workers' own time on the critical path (from the answers)
@@ -190,6 +206,10 @@ void run_load(const LoadOptions& o) {
     const auto start = Clock::now();
     const auto stop_at = o.duration > 0 ? start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.duration))
                                         : Clock::time_point::max();
+    const auto due = [&](std::size_t i) {
+        return start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(static_cast<double>(i) / o.rate));
+    };
+    const auto ms_since = [](Clock::time_point from, Clock::time_point to) { return std::chrono::duration<double, std::milli>(to - from).count(); };
     std::vector<std::thread> threads;
     for (unsigned t = 0; t < std::max(1U, o.concurrency); ++t) {
         threads.emplace_back([&] {
@@ -199,20 +219,32 @@ void run_load(const LoadOptions& o) {
             std::vector<double> my_overhead;
             std::map<int, std::size_t> my_codes;
             std::size_t my_partial = 0;
+            std::vector<TraceRow> my_trace;
+            double my_lag = 0.0;
             for (;;) {
                 const auto i = next.fetch_add(1);
-                if (i >= total || Clock::now() >= stop_at) break;
+                if (i >= total) break;
+                auto t0 = Clock::now();
+                if (o.rate > 0) {
+                    const auto when = due(i);
+                    if (when >= stop_at) break;
+                    std::this_thread::sleep_until(when);
+                    my_lag = std::max(my_lag, ms_since(when, Clock::now()));
+                    t0 = when;
+                }
+                if (Clock::now() >= stop_at) break;  // (--rate: a request still due when the run ends is not sent)
                 const auto q = i % n_queries;
-                const auto t0 = Clock::now();
                 auto [status, body] = client.post("/v1/search", bodies[q]);
-                mine.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+                mine.push_back(ms_since(t0, Clock::now()));
                 ++my_codes[status];
                 if (const auto at = body.find("\"search_ms\":"); status == 200 && at != std::string::npos) {
                     const double s = std::strtod(body.c_str() + at + 12, nullptr);
                     my_search.push_back(s);
                     my_overhead.push_back(mine.back() - s);
                 }
-                if (status == 200 && body.find("\"partial\":true") != std::string::npos) ++my_partial;
+                const bool is_partial = status == 200 && body.find("\"partial\":true") != std::string::npos;
+                my_partial += is_partial ? 1 : 0;
+                if (!o.trace.empty()) my_trace.push_back({ms_since(start, t0), mine.back(), status, is_partial});
                 if (status != 200) {
                     std::lock_guard lock(mutex);
                     if (first_error.empty()) first_error = fmt::format("query {}: HTTP {}: {}", q, status, body.substr(0, 300));
@@ -226,6 +258,8 @@ void run_load(const LoadOptions& o) {
             overhead_ms.insert(overhead_ms.end(), my_overhead.begin(), my_overhead.end());
             for (const auto& [c, n] : my_codes) codes[c] += n;
             partial += my_partial;
+            trace.insert(trace.end(), my_trace.begin(), my_trace.end());
+            max_lag_ms = std::max(max_lag_ms, my_lag);
         });
     }
     for (auto& t : threads) t.join();
@@ -238,7 +272,16 @@ void run_load(const LoadOptions& o) {
                "p50_search_ms={:.3f} p50_overhead_ms={:.3f} concurrency={}\n",
                latencies_ms.size(), ok, code_list, partial, seconds, static_cast<double>(latencies_ms.size()) / seconds, summary.mean,
                summary.p50, summary.p99, percentile(search_ms, 50), percentile(overhead_ms, 50), o.concurrency);
+    if (o.rate > 0) fmt::print("target_qps={:.1f} max_lag_ms={:.3f}\n", o.rate, max_lag_ms);
     if (!first_error.empty()) spdlog::warn("{}", first_error);
+    if (!o.trace.empty()) {
+        std::sort(trace.begin(), trace.end(), [](const TraceRow& a, const TraceRow& b) { return a.start_ms < b.start_ms; });
+        std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(o.trace.c_str(), "w"), &std::fclose);
+        ensure<InputError>(file != nullptr, "cannot write {}", o.trace);
+        fmt::print(file.get(), "# start_ms latency_ms status partial\n");
+        for (const auto& r : trace) fmt::print(file.get(), "{:.3f} {:.3f} {} {}\n", r.start_ms, r.latency_ms, r.status, r.partial ? 1 : 0);
+        ensure(std::fflush(file.get()) == 0 && std::ferror(file.get()) == 0, "write of {} failed", o.trace);
+    }
     if (record) {
         std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(o.out.c_str(), "w"), &std::fclose);
         ensure<InputError>(file != nullptr, "cannot write {}", o.out);
@@ -286,6 +329,11 @@ void register_load(CLI::App& app) {
     sub->add_option("--duration", o->duration, "run for this many seconds instead (queries cycle)");
     sub->add_option("--max-queries", o->max_queries, "use only the first N queries");
     sub->add_option("--think-ms", o->think_ms, "pause between a connection's requests (open-loop-ish pacing)");
+    sub->add_option("--rate", o->rate,
+                    "open-loop pacing: this many requests per second over all connections (request i is due at i/rate s; "
+                    "its latency counts from then; the connections bound the requests outstanding)")
+        ->check(CLI::PositiveNumber);
+    sub->add_option("--trace", o->trace, "write one line per request: start_ms latency_ms status partial (sorted by start)");
     sub->add_option("--out", o->out, "write the answers as a run file (qid docid rank score)");
     sub->add_flag("--fail-on-error", o->fail_on_error, "exit non-zero if any request did not return 200");
     add_pipeline_flags(*sub, std::shared_ptr<PipelineFlags>(o, &o->pipeline));

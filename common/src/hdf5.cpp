@@ -1,6 +1,7 @@
 #include "aftershock/common/hdf5.hpp"
 
 #include "aftershock/common/error.hpp"
+#include "hdf5_vlen.hpp"
 
 #include <fmt/ranges.h>
 
@@ -23,6 +24,9 @@ herr_t walk_cb(unsigned n, const H5E_error2_t* err, void* out) {
     return 0;
 }
 
+/// The longest string attribute written or read (JSON build parameters are a few hundred bytes).
+constexpr std::size_t kMaxAttrString = std::size_t{1} << 20;
+
 Handle make_plist(hid_t cls) { return Handle(H5Pcreate(cls), H5Pclose); }
 
 Handle space_for(const std::vector<hsize_t>& dims, const std::vector<hsize_t>* maxdims = nullptr) {
@@ -30,18 +34,25 @@ Handle space_for(const std::vector<hsize_t>& dims, const std::vector<hsize_t>* m
                   H5Sclose);
 }
 
-/// Object creation without modification times: the same content gives byte-identical files, which the
-/// distributed build relies on (shards built by 1, 2 or 4 ranks must not differ).
-Handle dataset_plist() {
-    auto dcpl = make_plist(H5P_DATASET_CREATE);
-    H5Pset_obj_track_times(dcpl.get(), 0);
-    return dcpl;
+/// How every object (file root group, group, dataset) is created:
+/// - without modification times: the same content gives byte-identical files, which the distributed build relies
+///   on (shards built by 1, 2 or 4 ranks must not differ);
+/// - with attribute creation order tracked, which makes HDF5 write version 2 object headers: they carry a
+///   checksum, so a flipped byte in a header (its attributes included) is refused by HDF5 instead of being decoded
+///   (version 1 headers have none). The superblock stays version 0: HDF5 1.10.8's file image of a newer one has a
+///   stale checksum.
+Handle object_plist(hid_t cls) {
+    auto plist = make_plist(cls);
+    H5Pset_obj_track_times(plist.get(), 0);
+    H5Pset_attr_creation_order(plist.get(), H5P_CRT_ORDER_TRACKED);
+    return plist;
 }
 
-/// Creates every missing group on the way to `object` (timeless, see dataset_plist).
+Handle dataset_plist() { return object_plist(H5P_DATASET_CREATE); }
+
+/// Creates every missing group on the way to `object` (see object_plist).
 void create_parents(hid_t file, const std::string& object, const std::string& where) {
-    auto gcpl = make_plist(H5P_GROUP_CREATE);
-    H5Pset_obj_track_times(gcpl.get(), 0);
+    auto gcpl = object_plist(H5P_GROUP_CREATE);
     std::size_t pos = 0;
     while ((pos = object.find('/', pos + 1)) != std::string::npos) {
         const auto prefix = object.substr(0, pos);
@@ -126,12 +137,12 @@ File::File(const std::string& path, Mode mode) : m_path(path) {
     silence_hdf5();
     hid_t id = H5I_INVALID_HID;
     if (mode == Mode::truncate) {
-        id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+        id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, object_plist(H5P_FILE_CREATE).get(), H5P_DEFAULT);
         ensure(id >= 0, "cannot create HDF5 file {}: {}", path, last_error());
     } else if (mode == Mode::in_memory) {
         auto fapl = make_plist(H5P_FILE_ACCESS);
         H5Pset_fapl_core(fapl.get(), std::size_t{64} << 20, 0);  // grow by 64 MiB, never touch the disk
-        id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get());
+        id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, object_plist(H5P_FILE_CREATE).get(), fapl.get());
         ensure(id >= 0, "cannot create in-memory HDF5 file {}: {}", path, last_error());
     } else {
         id = H5Fopen(path.c_str(), mode == Mode::read ? H5F_ACC_RDONLY : H5F_ACC_RDWR, H5P_DEFAULT);
@@ -246,7 +257,9 @@ std::vector<std::string> File::read_strings(const std::string& dataset, std::uin
     auto mem_space = space_for({n});
     out.reserve(n);
     if (H5Tis_variable_str(ftype.get()) > 0) {
+        detail::check_vlen_strings(m_file.get(), m_path, ds.get(), begin, end, where(dataset));
         auto mtype = string_type();
+        H5Tset_cset(mtype.get(), H5Tget_cset(ftype.get()));  // ASCII (h5py's bytes) or UTF-8: no conversion between them
         std::vector<char*> raw(n, nullptr);
         ensure<InputError>(H5Dread(ds.get(), mtype.get(), mem_space.get(), file_space.get(), H5P_DEFAULT, raw.data()) >= 0,
                            "{}: read failed: {}", where(dataset), last_error());
@@ -257,6 +270,9 @@ std::vector<std::string> File::read_strings(const std::string& dataset, std::uin
         const auto width = H5Tget_size(ftype.get());
         Handle mtype(H5Tcopy(H5T_C_S1), H5Tclose);
         H5Tset_size(mtype.get(), width);
+        // Null-padded, not null-terminated: a string that fills its width keeps its last byte (h5py writes these).
+        H5Tset_strpad(mtype.get(), H5T_STR_NULLPAD);
+        H5Tset_cset(mtype.get(), H5Tget_cset(ftype.get()));  // HDF5 converts no string between ASCII and UTF-8
         std::vector<char> buf(n * width);
         ensure<InputError>(H5Dread(ds.get(), mtype.get(), mem_space.get(), file_space.get(), H5P_DEFAULT, buf.data()) >= 0,
                            "{}: read failed: {}", where(dataset), last_error());
@@ -381,9 +397,18 @@ bool File::has_attr(const std::string& object, const std::string& name) const {
     return H5Aexists_by_name(m_file.get(), object.c_str(), name.c_str(), H5P_DEFAULT) > 0;
 }
 
-std::uint64_t File::read_attr_u64(const std::string& object, const std::string& name) const {
+Handle File::open_attr(const std::string& object, const std::string& name) const {
     ensure<InputError>(has_attr(object, name), "{}: attribute '{}' missing", where(object), name);
     Handle attr(H5Aopen_by_name(m_file.get(), object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+    ensure<InputError>(attr.valid(), "{}: attribute '{}' unreadable: {}", where(object), name, last_error());
+    Handle space(H5Aget_space(attr.get()), H5Sclose);
+    ensure<InputError>(space.valid() && H5Sget_simple_extent_npoints(space.get()) == 1,
+                       "{}: attribute '{}' is not a single value (corrupt file?)", where(object), name);
+    return attr;
+}
+
+std::uint64_t File::read_attr_u64(const std::string& object, const std::string& name) const {
+    const auto attr = open_attr(object, name);
     Handle type(H5Aget_type(attr.get()), H5Tclose);
     ensure<InputError>(H5Tget_class(type.get()) == H5T_INTEGER, "{}: attribute '{}' is not an integer", where(object),
                        name);
@@ -400,14 +425,16 @@ std::uint64_t File::read_attr_u64(const std::string& object, const std::string& 
     return value;
 }
 
-std::string File::read_attr_string(const std::string& object, const std::string& name) const {
-    ensure<InputError>(has_attr(object, name), "{}: attribute '{}' missing", where(object), name);
-    Handle attr(H5Aopen_by_name(m_file.get(), object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+std::string File::read_attr_string(const std::string& object, const std::string& name, Strings allow) const {
+    const auto attr = open_attr(object, name);
     Handle ftype(H5Aget_type(attr.get()), H5Tclose);
     ensure<InputError>(H5Tget_class(ftype.get()) == H5T_STRING, "{}: attribute '{}' is not a string", where(object),
                        name);
     if (H5Tis_variable_str(ftype.get()) > 0) {
+        ensure<InputError>(allow == Strings::any, "{}: attribute '{}' is a variable-length string where a fixed-length one is "
+                           "expected (older format or corrupt file)", where(object), name);
         auto mtype = string_type();
+        H5Tset_cset(mtype.get(), H5Tget_cset(ftype.get()));
         char* s = nullptr;
         ensure<InputError>(H5Aread(attr.get(), mtype.get(), &s) >= 0, "{}: attribute '{}' unreadable", where(object),
                            name);
@@ -416,9 +443,13 @@ std::string File::read_attr_string(const std::string& object, const std::string&
         return out;
     }
     const auto width = H5Tget_size(ftype.get());
+    ensure<InputError>(width > 0 && width <= kMaxAttrString, "{}: attribute '{}': a string of {} bytes (corrupt file?)", where(object),
+                       name, width);
     std::string buf(width, '\0');
     Handle mtype(H5Tcopy(H5T_C_S1), H5Tclose);
     H5Tset_size(mtype.get(), width);
+    H5Tset_strpad(mtype.get(), H5T_STR_NULLPAD);  // as in read_strings: a string that fills its width keeps its last byte
+    H5Tset_cset(mtype.get(), H5Tget_cset(ftype.get()));  // HDF5 converts no string between ASCII and UTF-8
     ensure<InputError>(H5Aread(attr.get(), mtype.get(), buf.data()) >= 0, "{}: attribute '{}' unreadable",
                        where(object), name);
     buf.resize(strnlen(buf.c_str(), width));
@@ -436,20 +467,24 @@ void File::write_attr(const std::string& object, const std::string& name, std::u
 }
 
 void File::write_attr(const std::string& object, const std::string& name, const std::string& value) {
+    ensure(value.size() <= kMaxAttrString, "{}: attribute '{}' of {} bytes is too long", where(object), name, value.size());
     if (has_attr(object, name)) H5Adelete_by_name(m_file.get(), object.c_str(), name.c_str(), H5P_DEFAULT);
     Handle space(H5Screate(H5S_SCALAR), H5Sclose);
-    auto type = string_type();
+    // Fixed length, null-padded: stored inside the attribute message, no global heap (see read_attr_string).
+    const std::string bytes = value.empty() ? std::string(1, '\0') : value;
+    Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
+    H5Tset_size(type.get(), bytes.size());
+    H5Tset_strpad(type.get(), H5T_STR_NULLPAD);
+    H5Tset_cset(type.get(), H5T_CSET_UTF8);
     Handle attr(H5Acreate_by_name(m_file.get(), object.c_str(), name.c_str(), type.get(), space.get(), H5P_DEFAULT,
                                   H5P_DEFAULT, H5P_DEFAULT),
                 H5Aclose);
-    const char* s = value.c_str();
-    ensure(attr.valid() && H5Awrite(attr.get(), type.get(), &s) >= 0, "{}: cannot write attribute '{}': {}",
+    ensure(attr.valid() && H5Awrite(attr.get(), type.get(), bytes.data()) >= 0, "{}: cannot write attribute '{}': {}",
            where(object), name, last_error());
 }
 
 double File::read_attr_f64(const std::string& object, const std::string& name) const {
-    ensure<InputError>(has_attr(object, name), "{}: attribute '{}' missing", where(object), name);
-    Handle attr(H5Aopen_by_name(m_file.get(), object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+    const auto attr = open_attr(object, name);
     Handle type(H5Aget_type(attr.get()), H5Tclose);
     const auto cls = H5Tget_class(type.get());
     ensure<InputError>(cls == H5T_FLOAT || cls == H5T_INTEGER, "{}: attribute '{}' is not a number", where(object), name);

@@ -84,6 +84,13 @@ std::string content_checksum(const Shard& s, const std::vector<std::uint8_t>& fa
     return h.hex();
 }
 
+/// What a failed write means, for the one-line error.
+std::string write_error(int err) {
+    if (err == ENOSPC) return "disk full";
+    if (err == EFBIG) return "file size limit reached (EFBIG: ulimit -f / RLIMIT_FSIZE)";
+    return std::strerror(err);
+}
+
 /// Writes bytes to a new file with POSIX calls, so a full disk is an error we see and report (HDF5 1.10
 /// crashes at exit after a failed flush of a file it wrote itself), then fsyncs it.
 void write_bytes(const std::string& path, const std::vector<unsigned char>& bytes) {
@@ -97,14 +104,14 @@ void write_bytes(const std::string& path, const std::vector<unsigned char>& byte
             const int err = errno;
             ::close(fd);
             throw Error(fmt::format("write of {} failed after {} of {} bytes: {}", path, done, bytes.size(),
-                                    err == ENOSPC ? "disk full" : std::strerror(err)));
+                                    write_error(err)));
         }
         done += static_cast<std::size_t>(n);
     }
     const int rc = ::fsync(fd);
     const int err = errno;
     ::close(fd);
-    ensure(rc == 0, "fsync of {} failed: {}", path, err == ENOSPC ? "disk full" : std::strerror(err));
+    ensure(rc == 0, "fsync of {} failed: {}", path, write_error(err));
 }
 
 void fsync_path(const std::string& path, bool directory) {
@@ -195,19 +202,25 @@ Shard read_shard(const std::string& path, DenseStoreMode dense_store) {
     const auto require = [&](bool ok, auto&& describe) {
         if (!ok) throw InputError(where(describe()));
     };
-    require(f.has_attr("/", "format") && f.read_attr_string("/", "format") == kFormatName,
-            [] { return std::string("not an Aftershock shard file"); });
+    // Every string attribute is read fixed-length only (see h5::File::Strings): version 3 writes no other kind.
+    constexpr auto fixed = h5::File::Strings::fixed_only;
+    require(f.has_attr("/", "format") && f.has_attr("/", "format_version"), [] { return std::string("not an Aftershock shard file"); });
     const auto version = f.read_attr_u64("/", "format_version");
+    require(version != 2, [] {
+        return std::string("format version 2 is no longer read: its string attributes are variable-length, which HDF5 1.10 cannot "
+                           "read safely from a corrupt file; rebuild the index with this aftershock-build (format version 3)");
+    });
     require(version == kShardFormatVersion, [&] {
         return fmt::format("format version {} is not supported (this build reads version {} only; rebuild the index "
                            "with this aftershock-build)", version, kShardFormatVersion);
     });
+    require(f.read_attr_string("/", "format", fixed) == kFormatName, [] { return std::string("not an Aftershock shard file"); });
     Shard s;
     s.meta.shard = static_cast<std::uint32_t>(f.read_attr_u64("/", "shard"));
     s.meta.n_shards = static_cast<std::uint32_t>(f.read_attr_u64("/", "n_shards"));
     s.meta.doc_begin = f.read_attr_u64("/", "doc_begin");
     s.meta.doc_end = f.read_attr_u64("/", "doc_end");
-    s.meta.build_params = f.read_attr_string("/", "build_params");
+    s.meta.build_params = f.read_attr_string("/", "build_params", fixed);
     require(s.meta.doc_begin <= s.meta.doc_end && s.meta.shard < s.meta.n_shards, [] { return std::string("bad shard metadata"); });
     {
         const auto id_offsets = f.read<std::uint64_t>("/ids/offsets");
@@ -271,8 +284,8 @@ Shard read_shard(const std::string& path, DenseStoreMode dense_store) {
     if (f.exists("/dense")) {
         DenseShard d;
         try {
-            d.vectors.metric = parse_metric(f.read_attr_string("/dense", "metric"));
-            d.params = dense::from_json(f.read_attr_string("/dense", "index_params"));
+            d.vectors.metric = parse_metric(f.read_attr_string("/dense", "metric", fixed));
+            d.params = dense::from_json(f.read_attr_string("/dense", "index_params", fixed));
         } catch (const Error& e) {
             throw InputError(where(fmt::format("/dense: {}", e.what())));
         }
@@ -282,7 +295,7 @@ Shard read_shard(const std::string& path, DenseStoreMode dense_store) {
             return fmt::format("/dense/vectors has shape {} for {} documents of dimension {}", fmt::join(shape, "x"),
                                s.ids.size(), d.vectors.d);
         });
-        require(dense::to_string(d.params.type) == f.read_attr_string("/dense", "index_type") &&
+        require(dense::to_string(d.params.type) == f.read_attr_string("/dense", "index_type", fixed) &&
                     d.params.type != dense::IndexType::automatic,
                 [] { return std::string("/dense index_type disagrees with index_params"); });
         d.vectors.n = shape[0];
@@ -295,7 +308,7 @@ Shard read_shard(const std::string& path, DenseStoreMode dense_store) {
         if (has_index) faiss_bytes = f.read<std::uint8_t>("/dense/faiss");
         s.dense = std::move(d);
     }
-    const auto stored = f.read_attr_string("/", "checksum");
+    const auto stored = f.read_attr_string("/", "checksum", fixed);
     VectorStream stream;
     if (s.dense && dense_store == DenseStoreMode::disk) {
         // Streamed in blocks of an even number of rows: every update but the last is a multiple of 8 bytes, so

@@ -296,8 +296,15 @@ struct Coordinator::Impl {
         }
     }
 
+    /// What queries are validated against. Until a worker has told the coordinator what the index holds (just after a
+    /// start or restart) there is nothing to validate against: 503, not a 4xx blaming a correct query.
+    IndexFacts learned_facts() const {
+        if (cluster.n_shards() == 0) throw ApiError(503, "not_ready", "no worker has described the index yet; retry shortly");
+        return cluster.facts();
+    }
+
     awaitable<HttpAnswer> search(Router& router, const std::string& body) {
-        const auto q = parse_search(body, opt.limits, cluster.facts(), encoder ? &*encoder : nullptr);
+        const auto q = parse_search(body, opt.limits, learned_facts(), encoder ? &*encoder : nullptr);
         auto o = co_await router.search(q);
         co_return finish(router, q, o);
     }
@@ -311,7 +318,7 @@ struct Coordinator::Impl {
     }
 
     awaitable<HttpAnswer> search_batch(Router& router, const std::string& body) {
-        const auto qs = parse_search_batch(body, opt.limits, cluster.facts(), encoder ? &*encoder : nullptr);
+        const auto qs = parse_search_batch(body, opt.limits, learned_facts(), encoder ? &*encoder : nullptr);
         // Every query runs concurrently; the last to finish wakes this coroutine.
         auto ex = co_await asio::this_coro::executor;
         auto done = std::make_shared<asio::steady_timer>(ex, Clock::time_point::max());

@@ -3,9 +3,10 @@
 # picked by the OS (--port-file), wait for readiness, and stop every process by PID at exit.
 # Usage: source "$(dirname "$0")/lib.sh" CLI BUILD WORKER COORDINATOR
 # Gives: $CLI $BUILD $WORKER $COORD $WORK, fail, build_index CORPUS DIR SHARDS [ARGS],
-#        start_worker NAME ARGS... (sets W_PID[NAME], W_PORT[NAME]), start_coordinator ARGS... (sets C_PID, C_PORT),
+#        start_worker NAME ARGS... (sets W_PID[NAME], W_PORT[NAME]), start_coordinator ARGS... (sets C_PID, C_PORT, C_ARGS),
 #        start_coordinator_on NAME WORKER_ADDRS ARGS... (the same, over given workers),
-#        wait_ready SECONDS, http_post PATH BODY (sets HTTP_CODE, HTTP_BODY), metric NAME_WITH_LABELS.
+#        wait_ready SECONDS, http_post PATH BODY (sets HTTP_CODE, HTTP_BODY), metric NAME_WITH_LABELS,
+#        wait_metric NAME_WITH_LABELS VALUE MS (sets WAITED_MS), worker_metric NAME NAME_WITH_LABELS, now_ms.
 set -euo pipefail
 CLI="$1"
 BUILD="$2"
@@ -23,6 +24,7 @@ declare -A W_PID W_PORT
 BG_PIDS=()
 C_PID=""
 C_PORT=""
+C_ARGS=()
 cleanup() {
   local p
   for p in "${BG_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
@@ -65,19 +67,21 @@ start_worker() {
   W_PORT[$name]=$(cat "$port_file")
 }
 
-# start_coordinator ARGS...: the coordinator on a free port over every worker in W_PORT.
+# start_coordinator ARGS...: the coordinator on a free port over every worker in W_PORT (on port C_LISTEN_PORT when
+# that is set: a restart at the same address, as in `C_LISTEN_PORT=$C_PORT start_coordinator "${C_ARGS[@]}"`).
 start_coordinator() {
   local addrs="" n
   for n in "${!W_PORT[@]}"; do addrs+="${addrs:+,}127.0.0.1:${W_PORT[$n]}"; done
+  C_ARGS=("$@")
   start_coordinator_on "" "$addrs" "$@"
 }
 
-# start_coordinator_on NAME ADDRS ARGS...: a coordinator on a free port over the workers ADDRS (host:port,...),
-# logging to coordinator[-NAME].log; sets C_PID and C_PORT.
+# start_coordinator_on NAME ADDRS ARGS...: a coordinator on a free port (C_LISTEN_PORT when set) over the workers
+# ADDRS (host:port,...), logging to coordinator[-NAME].log; sets C_PID and C_PORT.
 start_coordinator_on() {
   local tag="coordinator${1:+-$1}" addrs="$2"; shift 2
   rm -f "$WORK/$tag.port"
-  "$COORD" --listen 127.0.0.1:0 --port-file "$WORK/$tag.port" --workers "$addrs" "$@" >>"$WORK/$tag.log" 2>&1 &
+  "$COORD" --listen "127.0.0.1:${C_LISTEN_PORT:-0}" --port-file "$WORK/$tag.port" --workers "$addrs" "$@" >>"$WORK/$tag.log" 2>&1 &
   C_PID=$!
   BG_PIDS+=("$C_PID")
   wait_file "$WORK/$tag.port" 30 || fail "$tag did not start"
@@ -101,8 +105,37 @@ http_post() {
   HTTP_BODY="${out%$'\n'*}"
 }
 
-# metric LINE_PREFIX: the value of the first /metrics line starting with LINE_PREFIX (0 if absent).
-metric() {
+# metrics_value URL LINE_PREFIX: the value of the first line of a Prometheus page starting with LINE_PREFIX (0 if absent).
+metrics_value() {
   # awk reads to the end: an early exit would SIGPIPE curl and, under pipefail, fail the caller's assignment.
-  curl -s "127.0.0.1:$C_PORT/metrics" | awk -v p="$1" '!found && index($0, p) == 1 { v = $NF; found = 1 } END { print found ? v : 0 }'
+  # Bounded: a stopped (SIGSTOP) process accepts the connection and never answers.
+  curl -s --max-time 5 "$1" | awk -v p="$2" '!found && index($0, p) == 1 { v = $NF; found = 1 } END { print found ? v : 0 }'
 }
+
+# metric LINE_PREFIX: the coordinator's metric.
+metric() { metrics_value "127.0.0.1:$C_PORT/metrics" "$1"; }
+
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+
+# wait_metric LINE_PREFIX VALUE MS: polls the coordinator's /metrics until the line has VALUE; sets WAITED_MS; returns
+# 1 after MS milliseconds without it.
+wait_metric() {
+  local t0
+  t0=$(now_ms)
+  until [ "$(metric "$1")" = "$2" ]; do
+    WAITED_MS=$(( $(now_ms) - t0 ))
+    [ "$WAITED_MS" -lt "$3" ] || return 1
+    sleep 0.02
+  done
+  WAITED_MS=$(( $(now_ms) - t0 ))
+}
+
+# worker_metric NAME LINE_PREFIX: like metric, from worker NAME's own /metrics (a worker started with
+# --metrics-listen 127.0.0.1:0; its port is read from the worker's log line "metrics on http://HOST:PORT/metrics").
+worker_metric() {
+  local port
+  port=$(sed -n 's|.*metrics on http://[^:]*:\([0-9]*\)/metrics.*|\1|p' "$WORK/worker-$1.log" | tail -1)
+  [ -n "$port" ] || fail "worker $1 has no metrics port in its log"
+  metrics_value "127.0.0.1:$port/metrics" "$2"
+}
+

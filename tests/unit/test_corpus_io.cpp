@@ -2,16 +2,20 @@
 // one-line message naming the dataset and, where it applies, the row.
 #include "aftershock/common/corpus.hpp"
 #include "aftershock/common/error.hpp"
+#include "aftershock/common/hdf5.hpp"
 #include "test_support.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <limits>
+#include <string>
+#include <vector>
 
 namespace aftershock {
 namespace {
@@ -241,6 +245,165 @@ TEST(CorpusIo, TruncatedMissingAndForeignFilesAreRefused) {
     const auto text = dir.file("text.h5");
     std::ofstream(text) << "not an hdf5 file\n";
     EXPECT_THAT(read_error(text), HasSubstr("cannot open HDF5 file"));
+}
+
+// ---- variable-length strings (ids, vocab): corrupt global heaps are refused before HDF5 follows them ----
+
+std::uint64_t little_endian(const std::string& bytes, std::size_t at, std::size_t n) {
+    std::uint64_t v = 0;
+    for (std::size_t i = 0; i < n; ++i) v |= std::uint64_t{static_cast<unsigned char>(bytes[at + i])} << (8 * i);
+    return v;
+}
+
+std::string little_endian_bytes(std::uint64_t v, std::size_t n) {
+    std::string out(n, '\0');
+    for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<char>((v >> (8 * i)) & 0xFF);
+    return out;
+}
+
+/// A global heap collection found in a file's bytes (8-byte lengths): its offset and size, the offsets of its
+/// objects' 16-byte headers (index u16, references u16, reserved, size u64) and of the free-space object.
+struct HeapCollection {
+    std::size_t at = 0;
+    std::uint64_t size = 0;
+    std::vector<std::size_t> objects;
+    std::size_t free_space = std::string::npos;
+};
+
+std::vector<HeapCollection> heap_collections(const std::string& bytes) {
+    std::vector<HeapCollection> out;
+    for (auto at = bytes.find("GCOL"); at != std::string::npos; at = bytes.find("GCOL", at + 4)) {
+        HeapCollection c;
+        c.at = at;
+        c.size = little_endian(bytes, at + 8, 8);
+        for (std::size_t p = at + 16; p + 16 <= at + c.size && p + 16 <= bytes.size();) {
+            if (little_endian(bytes, p, 2) == 0) {
+                c.free_space = p;
+                break;
+            }
+            c.objects.push_back(p);
+            p += 16 + (little_endian(bytes, p + 8, 8) + 7) / 8 * 8;
+        }
+        out.push_back(c);
+    }
+    return out;
+}
+
+TEST(CorpusIo, CorruptStringHeapsAreRefusedBeforeHdf5FollowsThem) {
+    test::ScratchDir dir;
+    const auto good = dir.file("good.h5");
+    const auto corpus = small_corpus();
+    write_corpus(good, corpus);
+    const auto bytes = test::file_bytes(good);
+    const auto heaps = heap_collections(bytes);
+    ASSERT_FALSE(heaps.empty());
+    const auto& heap = heaps.front();
+    ASSERT_GE(heap.objects.size(), 3U);
+    ASSERT_NE(heap.free_space, std::string::npos);
+    const auto corrupt = [&](const std::string& name, std::size_t at, const std::string& with) {
+        const auto path = dir.file(name);
+        std::filesystem::copy_file(good, path, std::filesystem::copy_options::overwrite_existing);
+        test::poke_bytes(path, at, with);
+        return path;
+    };
+    const struct {
+        const char* name;
+        std::size_t at;
+        std::string with;
+        const char* expected;
+    } cases[] = {
+        // HDF5 1.10 steps through a collection by each object's size: 0 never moves on (an endless loop in H5HG__protect).
+        {"free-space-0.h5", heap.free_space + 8, little_endian_bytes(0, 8), "does not fit at offset"},
+        // An index the collection does not hold: H5HG_read copies from a null pointer.
+        {"index.h5", heap.objects[0], little_endian_bytes(0x7777, 2), "is not in the collection"},
+        // An object larger than the string it backs: H5HG_read copies past the string's buffer.
+        {"longer.h5", heap.objects[1] + 8, little_endian_bytes(little_endian(bytes, heap.objects[1] + 8, 8) + 8, 8), "corrupt file"},
+        {"huge.h5", heap.at + 8, little_endian_bytes(std::uint64_t{1} << 40, 8), "past the end of the file"},
+        {"signature.h5", heap.at, "GCOX", "no global heap collection"},
+    };
+    for (const auto& c : cases) {
+        SCOPED_TRACE(c.name);
+        const auto path = corrupt(c.name, c.at, c.with);
+        const auto msg = read_error(path);
+        EXPECT_THAT(msg, HasSubstr(c.expected));
+        EXPECT_THAT(msg, HasSubstr(path));
+    }
+    // Every byte of the collection header and of each object header, flipped: refused, or the strings read the same.
+    std::vector<std::size_t> positions;
+    for (std::size_t i = 0; i < 16; ++i) positions.push_back(heap.at + i);
+    for (auto o : heap.objects) {
+        for (std::size_t i = 0; i < 16; ++i) positions.push_back(o + i);
+    }
+    for (std::size_t i = 0; i < 16; ++i) positions.push_back(heap.free_space + i);
+    int refused = 0;
+    for (const auto pos : positions) {
+        const auto path = dir.file("flip.h5");
+        std::filesystem::copy_file(good, path, std::filesystem::copy_options::overwrite_existing);
+        test::flip_byte(path, pos, 0xFF);
+        try {
+            const auto r = read_corpus(path);
+            EXPECT_EQ(r.doc_ids, corpus.doc_ids) << "flip at " << pos;
+            EXPECT_EQ(r.query_ids, corpus.query_ids) << "flip at " << pos;
+            EXPECT_EQ(r.vocab, corpus.vocab) << "flip at " << pos;
+        } catch (const InputError& e) {
+            EXPECT_THAT(std::string(e.what()), HasSubstr("flip.h5"));
+            ++refused;
+        }
+    }
+    EXPECT_GE(refused, static_cast<int>(positions.size()) / 4) << "sizes, indices and the signature are most of a header";
+}
+
+/// A 1-D variable-length string dataset written with the HDF5 C API: contiguous (h5py's default) or chunked and
+/// compressed.
+void write_vlen_strings(const std::string& path, const std::vector<std::string>& values, bool compressed) {
+    h5::File f(path, h5::File::Mode::truncate);
+    h5::Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
+    H5Tset_size(type.get(), H5T_VARIABLE);
+    const hsize_t n = values.size();
+    h5::Handle space(H5Screate_simple(1, &n, nullptr), H5Sclose);
+    h5::Handle dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+    if (compressed) {
+        H5Pset_chunk(dcpl.get(), 1, &n);
+        H5Pset_deflate(dcpl.get(), 6);
+    }
+    h5::Handle ds(H5Dcreate2(f.id(), "/strings", type.get(), space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT), H5Dclose);
+    std::vector<const char*> ptrs;
+    for (const auto& v : values) ptrs.push_back(v.c_str());
+    ASSERT_GE(H5Dwrite(ds.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()), 0);
+}
+
+TEST(CorpusIo, VlenStringLayoutsAreCheckedOrRefused) {
+    test::ScratchDir dir;
+    const std::vector<std::string> values = {"alpha", "", "gamma", "a longer string with spaces", "\xce\xb1\xce\xb2"};
+    const auto read = [](const std::string& path) { return h5::File(path, h5::File::Mode::read).read_strings("/strings"); };
+    const auto contiguous = dir.file("contiguous.h5");
+    write_vlen_strings(contiguous, values, false);
+    EXPECT_EQ(read(contiguous), values);
+    const auto heaps = heap_collections(test::file_bytes(contiguous));
+    ASSERT_EQ(heaps.size(), 1U);
+    test::poke_bytes(contiguous, heaps[0].free_space + 8, little_endian_bytes(0, 8));
+    EXPECT_THAT(test::input_error_of([&] { (void)read(contiguous); }), HasSubstr("/strings: heap collection at"));
+    const auto compressed = dir.file("compressed.h5");
+    write_vlen_strings(compressed, values, true);
+    EXPECT_THAT(test::input_error_of([&] { (void)read(compressed); }),
+                HasSubstr("variable-length strings in a filtered (compressed) dataset cannot be checked"));
+}
+
+TEST(CorpusIo, FixedLengthStringsThatFillTheirWidthKeepEveryByte) {
+    // h5py's fixed-length byte strings (dtype "S4") are null-padded, not null-terminated: "doc1" fills all 4 bytes.
+    test::ScratchDir dir;
+    const auto path = dir.file("fixed.h5");
+    {
+        h5::File f(path, h5::File::Mode::truncate);
+        h5::Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
+        H5Tset_size(type.get(), 4);
+        H5Tset_strpad(type.get(), H5T_STR_NULLPAD);
+        const hsize_t n = 3;
+        h5::Handle space(H5Screate_simple(1, &n, nullptr), H5Sclose);
+        h5::Handle ds(H5Dcreate2(f.id(), "/strings", type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Dclose);
+        ASSERT_GE(H5Dwrite(ds.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, "doc1ab\0\0xyzw"), 0);
+    }
+    EXPECT_EQ(h5::File(path, h5::File::Mode::read).read_strings("/strings"), (std::vector<std::string>{"doc1", "ab", "xyzw"}));
 }
 
 }  // namespace

@@ -45,11 +45,6 @@ Shard dense_shard(const DenseMatrix& all, std::uint32_t shard, std::uint32_t n_s
     return s;
 }
 
-std::string bytes_of(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), {}};
-}
-
 std::string load_error(const std::string& path) {
     return test::input_error_of([&] { (void)read_shard(path); });
 }
@@ -77,7 +72,7 @@ TEST(DenseShard, RoundTripSearchesIdenticallyForEveryType) {
         }
         const auto b = dir.file(name + "-b.h5");
         write_shard(b, loaded);
-        EXPECT_EQ(bytes_of(a), bytes_of(b)) << name << ": no timestamps, deterministic FAISS bytes";
+        EXPECT_EQ(test::file_bytes(a), test::file_bytes(b)) << name << ": no timestamps, deterministic FAISS bytes";
     }
 }
 
@@ -116,7 +111,7 @@ TEST(DenseShard, CorruptDenseBytesAndVectorsAreRefused) {
                 HasSubstr("checksum mismatch"));
     {
         const auto path = tamper("v1.h5", [](h5::File& f) { f.write_attr("/", "format_version", std::uint64_t{1}); });
-        EXPECT_THAT(load_error(path), HasSubstr("format version 1 is not supported (this build reads version 2"));
+        EXPECT_THAT(load_error(path), HasSubstr("format version 1 is not supported (this build reads version 3"));
     }
 }
 

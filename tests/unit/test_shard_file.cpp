@@ -8,8 +8,6 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <random>
 #include <set>
 
@@ -48,11 +46,6 @@ Shard make_shard(std::uint32_t knn) {
     return s;
 }
 
-std::string bytes_of(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), {}};
-}
-
 TEST(ShardFile, RoundTripIsBitIdenticalAndSearchesTheSame) {
     test::ScratchDir dir;
     const auto shard = make_shard(5);
@@ -74,7 +67,7 @@ TEST(ShardFile, RoundTripIsBitIdenticalAndSearchesTheSame) {
     // Writing the loaded shard again gives the same bytes: no timestamps, deterministic layout.
     const auto b = dir.file("b.h5");
     write_shard(b, loaded);
-    EXPECT_EQ(bytes_of(a), bytes_of(b));
+    EXPECT_EQ(test::file_bytes(a), test::file_bytes(b));
     const auto queries = docs_for_test(30);
     seismic::SearchParams sp;
     sp.knn = 5;
@@ -103,15 +96,8 @@ TEST(ShardFile, CorruptTruncatedAndForeignFilesAreRefused) {
     for (int i = 1; i <= 40; ++i) {
         const auto bad = dir.file("flip.h5");
         std::filesystem::copy_file(good, bad, std::filesystem::copy_options::overwrite_existing);
-        std::fstream f(bad, std::ios::in | std::ios::out | std::ios::binary);
-        const auto pos = static_cast<std::streamoff>(size * static_cast<std::uintmax_t>(i) / 41);
-        f.seekg(pos);
-        char c = 0;
-        f.read(&c, 1);
-        c = static_cast<char>(c ^ 0x5A);
-        f.seekp(pos);
-        f.write(&c, 1);
-        f.close();
+        const auto pos = size * static_cast<std::uintmax_t>(i) / 41;
+        test::flip_byte(bad, pos);
         try {
             const auto loaded = read_shard(bad);
             EXPECT_EQ(loaded.checksum, original.checksum) << "flip at " << pos;
@@ -146,6 +132,68 @@ TEST(ShardFile, CorruptTruncatedAndForeignFilesAreRefused) {
     }
     EXPECT_THAT(load_error(dir.file("wrap.h5")), HasSubstr("id offsets for"));
     EXPECT_THAT(load_error(dir.file("missing.h5")), HasSubstr("cannot open HDF5 file"));
+}
+
+/// The stored bytes of a fixed-length string attribute are inside its object header; the type must not be
+/// variable-length (that would put them in the global heap, which HDF5 1.10 reads unchecked).
+bool is_variable_length(const std::string& path, const char* object, const char* name) {
+    const h5::File f(path, h5::File::Mode::read);
+    h5::Handle attr(H5Aopen_by_name(f.id(), object, name, H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+    h5::Handle type(H5Aget_type(attr.get()), H5Tclose);
+    return H5Tis_variable_str(type.get()) > 0;
+}
+
+TEST(ShardFile, StringAttributesAreFixedLengthAndFlipsInThemAreRefused) {
+    test::ScratchDir dir;
+    const auto good = dir.file("good.h5");
+    write_shard(good, make_shard(0));
+    const auto original = read_shard(good);
+    for (const auto* name : {"format", "build_params", "checksum"}) EXPECT_FALSE(is_variable_length(good, "/", name)) << name;
+    const auto bytes = test::file_bytes(good);
+    // Each string attribute's value, and the 48 bytes before it (the rest of its attribute message: name, datatype
+    // with the string length, dataspace): a flip there must be refused, or (outside the checked header) change nothing.
+    int flips = 0;
+    for (const auto& value : {std::string("aftershock-shard"), original.checksum, original.meta.build_params}) {
+        const auto at = bytes.find(value);
+        ASSERT_NE(at, std::string::npos) << value;
+        for (auto pos = at - std::min<std::size_t>(at, 48); pos < at + value.size(); pos += (pos < at ? 1 : 3)) {
+            const auto bad = dir.file("flip.h5");
+            std::filesystem::copy_file(good, bad, std::filesystem::copy_options::overwrite_existing);
+            test::flip_byte(bad, pos);
+            ++flips;
+            try {
+                const auto loaded = read_shard(bad);
+                ADD_FAILURE() << "a flip at byte " << pos << " (attribute value '" << value.substr(0, 20) << "' at " << at
+                              << ") was not refused";
+                EXPECT_EQ(loaded.checksum, original.checksum);
+            } catch (const InputError& e) {
+                EXPECT_THAT(std::string(e.what()), HasSubstr("flip.h5"));
+            }
+        }
+    }
+    EXPECT_GT(flips, 100);
+    {
+        // Version 2 wrote variable-length string attributes: refused with the reason, not parsed.
+        const auto v2 = dir.file("v2.h5");
+        std::filesystem::copy_file(good, v2);
+        h5::File(v2, h5::File::Mode::read_write).write_attr("/", "format_version", std::uint64_t{2});
+        EXPECT_THAT(load_error(v2), HasSubstr("format version 2 is no longer read: its string attributes are variable-length"));
+    }
+    {
+        // A variable-length attribute in a version 3 file (forged or corrupt) is refused before HDF5 follows it.
+        const auto vlen = dir.file("vlen.h5");
+        std::filesystem::copy_file(good, vlen);
+        const h5::File f(vlen, h5::File::Mode::read_write);
+        H5Adelete_by_name(f.id(), "/", "checksum", H5P_DEFAULT);
+        h5::Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
+        H5Tset_size(type.get(), H5T_VARIABLE);
+        h5::Handle space(H5Screate(H5S_SCALAR), H5Sclose);
+        h5::Handle attr(H5Acreate_by_name(f.id(), "/", "checksum", type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                        H5Aclose);
+        const char* value = original.checksum.c_str();
+        ASSERT_GE(H5Awrite(attr.get(), type.get(), &value), 0);
+    }
+    EXPECT_THAT(load_error(dir.file("vlen.h5")), HasSubstr("attribute 'checksum' is a variable-length string where a fixed-length"));
 }
 
 }  // namespace

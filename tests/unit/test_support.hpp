@@ -5,8 +5,11 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <filesystem>
+#include <fstream>
 #include <functional>
+#include <iterator>
 #include <string>
 
 namespace aftershock::test {
@@ -41,6 +44,30 @@ inline std::string shared_data(const std::string& rel) {
     do {                                                                             \
         if (!std::filesystem::exists(path)) GTEST_SKIP() << "shared data missing: " << (path); \
     } while (0)
+
+/// The whole file as bytes.
+inline std::string file_bytes(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), {}};
+}
+
+/// XORs the byte at `pos` of a file with `mask` (corruption tests).
+inline void flip_byte(const std::string& path, std::uint64_t pos, unsigned char mask = 0x5A) {
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekg(static_cast<std::streamoff>(pos));
+    char c = 0;
+    f.read(&c, 1);
+    c = static_cast<char>(c ^ static_cast<char>(mask));
+    f.seekp(static_cast<std::streamoff>(pos));
+    f.write(&c, 1);
+}
+
+/// Overwrites bytes of a file at `pos` (corruption tests).
+inline void poke_bytes(const std::string& path, std::uint64_t pos, const std::string& bytes) {
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(pos));
+    f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
 
 /// The message of the InputError `fn` throws, or "<no InputError>".
 inline std::string input_error_of(const std::function<void()>& fn) {

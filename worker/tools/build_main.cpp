@@ -30,6 +30,7 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <csignal>
 #include <ctime>
 #include <filesystem>
 #include <list>
@@ -483,6 +484,9 @@ int run(Options& o, int rank, int size, bool threaded) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    // A file size limit (ulimit -f, RLIMIT_FSIZE) signals SIGXFSZ, which kills with a core dump by default. Ignored,
+    // the write fails with EFBIG instead and is reported like a full disk: one clear line, exit 1, no manifest.
+    std::signal(SIGXFSZ, SIG_IGN);
     int provided = MPI_THREAD_SINGLE;
     MPI_Init_thread(&argc, &argv, MPI_THREAD_SERIALIZED, &provided);
     int rank = 0;

@@ -1,6 +1,7 @@
 #pragma once
 // A thin RAII layer over the HDF5 C API: files, 1-D/2-D numeric datasets (whole or by row range),
-// extendable datasets for streaming writers, string datasets and scalar attributes.
+// extendable datasets for streaming writers, string datasets and scalar attributes. Every object it creates has a
+// checksummed (version 2) object header and no timestamps.
 // Every failure throws InputError (reading) or Error (writing) naming the file and the dataset.
 #include <hdf5.h>
 
@@ -105,9 +106,14 @@ public:
 
     [[nodiscard]] bool has_attr(const std::string& object, const std::string& name) const;
     [[nodiscard]] std::uint64_t read_attr_u64(const std::string& object, const std::string& name) const;
-    [[nodiscard]] std::string read_attr_string(const std::string& object, const std::string& name) const;
+    /// Which string attributes read_attr_string accepts. A variable-length string's bytes live in the global heap, which
+    /// HDF5 1.10 follows unchecked (a corrupt one crashes or hangs it, see src/hdf5_vlen.hpp) and which cannot be checked
+    /// for an attribute: files this project writes use fixed-length attributes and are read with fixed_only.
+    enum class Strings { any, fixed_only };
+    [[nodiscard]] std::string read_attr_string(const std::string& object, const std::string& name, Strings allow = Strings::any) const;
     [[nodiscard]] double read_attr_f64(const std::string& object, const std::string& name) const;
     void write_attr(const std::string& object, const std::string& name, std::uint64_t value);
+    /// A fixed-length (null-padded, UTF-8) string attribute.
     void write_attr(const std::string& object, const std::string& name, const std::string& value);
     void write_attr_f64(const std::string& object, const std::string& name, double value);
 
@@ -127,6 +133,8 @@ public:
 private:
     [[nodiscard]] Handle open_dataset(const std::string& dataset) const;
     [[nodiscard]] Handle open_object(const std::string& object) const;
+    /// Opens an attribute that must exist and hold exactly one value (a forged dataspace would overflow the reader).
+    [[nodiscard]] Handle open_attr(const std::string& object, const std::string& name) const;
     [[nodiscard]] std::string where(const std::string& object) const { return m_path + ":" + object; }
     std::string m_path;
     Handle m_file;

@@ -14,8 +14,9 @@
 
 namespace aftershock {
 
-/// 2: the /dense group (version 1 shards, sparse only, must be rebuilt).
-inline constexpr std::uint64_t kShardFormatVersion = 2;
+/// 2: the /dense group (version 1 shards, sparse only, must be rebuilt). 3: fixed-length string attributes (version 2
+/// wrote variable-length ones, which HDF5 1.10 follows into the global heap unchecked: refused, must be rebuilt).
+inline constexpr std::uint64_t kShardFormatVersion = 3;
 
 struct ShardMeta {
     std::uint32_t shard = 0;
