@@ -61,7 +61,10 @@ std::vector<std::vector<GlobalHit>> run_pipeline_queries(const LocalIndex& index
         base.prf = p;
     }
     const auto nq = sparse != nullptr ? sparse->n_rows() : dense->n;
-    ensure<InputError>(sparse == nullptr || dense == nullptr || dense->n == nq, "{} sparse but {} dense queries", nq, dense->n);
+    // ensure() evaluates its message arguments too: dense->n only where dense is there (UBSan: null member access).
+    if (sparse != nullptr && dense != nullptr) {
+        ensure<InputError>(dense->n == nq, "{} sparse but {} dense queries", nq, dense->n);
+    }
     {
         // Flag combinations are checked once, up front, with the query parts the run will have.
         auto probe = base;
