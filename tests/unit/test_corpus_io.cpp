@@ -142,7 +142,7 @@ TEST(CorpusIo, GroundTruthRoundTrip) {
 
 // ---- bad-input catalogue -------------------------------------------------------------------------
 
-struct BadCase {
+struct CorpusBadCase {
     const char* name;
     std::function<void(h5::File&)> corrupt;
     const char* expected;  ///< substring of the one-line error
@@ -166,7 +166,7 @@ template <typename T> void overwrite(h5::File& f, const std::string& ds, std::ve
 TEST(CorpusIo, BadInputCatalogue) {
     const float nan = std::numeric_limits<float>::quiet_NaN();
     const float inf = std::numeric_limits<float>::infinity();
-    const std::vector<BadCase> cases = {
+    const std::vector<CorpusBadCase> cases = {
         {"non-monotone indptr", [](h5::File& f) { overwrite<std::uint64_t>(f, "/docs/sparse/indptr", {0, 3, 2, 5}); },
          "/docs/sparse/indptr row 1: not monotone"},
         {"indptr not starting at 0", [](h5::File& f) { overwrite<std::uint64_t>(f, "/docs/sparse/indptr", {1, 3, 3, 5}); },
