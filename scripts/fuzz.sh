@@ -18,14 +18,17 @@ TARGETS=("$@")
 ((${#TARGETS[@]})) || TARGETS=("${ALL[@]}")
 
 if [[ ! -f "$DIR/build.ninja" ]]; then
-  # -O1 and line tables only: fast enough to build on 2 cores, stack traces still name file:line.
+  # -O1 and line tables only: fast enough to build on 2 cores, stack traces still name file:line. Unity build and
+  # precompiled headers as in scripts/sanitize.sh. Its own build directory: the coverage instrumentation of
+  # fuzzer-no-link would make the ASan test stage 2-3x slower (docs/BENCHMARKS.md), and only aftershock_common and
+  # the targets are built here.
   CC=clang-14 CXX=clang++-14 cmake -S "$ROOT" -B "$DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only" -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only" \
-    -DAFTERSHOCK_FUZZ=ON -DAFTERSHOCK_BUILD_TESTS=OFF -DAFTERSHOCK_BUILD_BENCH=OFF >/dev/null
+    -DAFTERSHOCK_FUZZ=ON -DAFTERSHOCK_BUILD_TESTS=OFF -DAFTERSHOCK_BUILD_BENCH=OFF \
+    -DCMAKE_UNITY_BUILD=ON -DCMAKE_UNITY_BUILD_BATCH_SIZE=8 -DAFTERSHOCK_PCH=ON >/dev/null
 fi
-start=$(date +%s)
-cmake --build "$DIR" -j "$JOBS" --target "${TARGETS[@]}"
-echo "fuzz: build $(($(date +%s) - start)) s"
+TIMEFORMAT="fuzz: build %0R s wall, %0U s user + %0S s sys"
+time cmake --build "$DIR" -j "$JOBS" --target "${TARGETS[@]}"
 
 # allocator_may_return_null=1: a corrupt size field makes (uninstrumented) HDF5 ask malloc for petabytes; as in
 # production it gets NULL and reports an error, instead of ASan aborting. Leak checking stays on
