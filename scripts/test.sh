@@ -17,7 +17,8 @@ set -euo pipefail
 EXTRA_PACKAGES=(slurm-wlm munge prometheus)
 [[ "${AFTERSHOCK_SLOW_STAGES:-1}" == 1 ]] && EXTRA_PACKAGES+=(clang-14 libclang-rt-14-dev libomp-14-dev)
 command -v npm >/dev/null || EXTRA_PACKAGES+=(nodejs npm)  # the image's NodeSource nodejs already ships npm
-source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
+TIMEFORMAT="=== set-up and Release build: %0R s wall, %0U s user + %0S s sys"
+time source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 cd "$BUILD_DIR"
 
 stage() {  # stage NAME LIMIT_S COMMAND...: wall and CPU (user + sys, of all the stage's processes) time
