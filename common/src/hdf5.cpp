@@ -99,6 +99,10 @@ void check_storage(hid_t ds, hid_t ftype, const std::vector<hsize_t>& dims, cons
     const std::uint64_t stored = H5Dget_storage_size(ds);
     ensure<InputError>(need <= stored, "{}: a {} dataset of {}-byte elements needs {} bytes but the file stores {} "
                        "(truncated or corrupt file?)", where, fmt::join(dims, "x"), elem, need, stored);
+    if (H5Pget_layout(dcpl.get()) == H5D_CONTIGUOUS) {
+        const haddr_t addr = H5Dget_offset(ds);
+        if (addr != HADDR_UNDEF) detail::check_below_eoa(ds, addr, need, where);
+    }
 }
 
 }  // namespace

@@ -140,6 +140,15 @@ private:
 
 }  // namespace
 
+void check_below_eoa(hid_t obj, std::uint64_t addr, std::uint64_t bytes, const std::string& where) {
+    Handle file(H5Iget_file_id(obj), H5Fclose);
+    haddr_t eoa = HADDR_UNDEF;
+    ensure<InputError>(file.valid() && H5Fget_eoa(file.get(), &eoa) >= 0 && eoa != HADDR_UNDEF, "{}: unreadable end of file address: {}",
+                       where, last_error());
+    ensure<InputError>(addr <= eoa && bytes <= eoa - addr, "{}: data at byte {} (+{}) lies past the file's end of allocation {} "
+                       "(corrupt superblock or truncated file)", where, addr, bytes, eoa);
+}
+
 void check_vlen_strings(hid_t file, const std::string& path, hid_t ds, std::uint64_t begin, std::uint64_t end, const std::string& where) {
     if (begin >= end) return;
     {
@@ -185,6 +194,7 @@ void check_vlen_strings(hid_t file, const std::string& path, hid_t ds, std::uint
         if (addr == HADDR_UNDEF) return;  // never written: every row reads as the (empty) fill value
         ensure<InputError>(end <= max_rows && addr <= raw.size(), "{}: {} string references at byte {} do not fit in the file "
                            "(corrupt or truncated)", where, end, addr);
+        check_below_eoa(ds, addr + begin * elem, (end - begin) * elem, where);
         check_rows(raw.read(userblock + addr + begin * elem, (end - begin) * elem, "the string references"), begin);
     } else if (layout == H5D_CHUNKED) {
         hsize_t chunk = 0;
@@ -200,6 +210,7 @@ void check_vlen_strings(hid_t file, const std::string& path, hid_t ds, std::uint
             ensure<InputError>(addr <= raw.size(), "{}: chunk at row {} lies past the end of the file (corrupt)", where, first);
             ensure<InputError>(size >= chunk * elem, "{}: chunk at row {} stores {} bytes, needs {} (corrupt file)", where, first, size,
                                chunk * elem);
+            check_below_eoa(ds, addr, chunk * elem, where);
             check_rows(raw.read(userblock + addr, chunk * elem, "a chunk of string references"), first);
         }
     } else {

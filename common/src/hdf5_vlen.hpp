@@ -19,6 +19,13 @@ namespace aftershock::h5::detail {
 /// `file` (opened from `path`) can be read by HDF5 safely. Contiguous and unfiltered chunked layouts are
 /// checked; compact, filtered (compressed) or virtual vlen datasets are refused, since their raw references
 /// cannot be reached without HDF5 following them.
+/// Throws InputError (naming `where`) unless [addr, addr + bytes) lies below the end of allocation (EOA) of the file
+/// that holds `obj`. HDF5 1.10 reads raw data through its sieve buffer only up to the EOA and then copies the whole
+/// request out of that buffer: with a corrupt superblock (an end-of-file or base address that moves the EOA below
+/// the data) the rest of the rows come from whatever the buffer held before (fuzz_corpus: a heap object index read
+/// as 0, then a 4 KiB copy past a heap collection).
+void check_below_eoa(hid_t obj, std::uint64_t addr, std::uint64_t bytes, const std::string& where);
+
 void check_vlen_strings(hid_t file, const std::string& path, hid_t ds, std::uint64_t begin, std::uint64_t end,
                         const std::string& where);
 
