@@ -191,7 +191,12 @@ File::File(const std::string& path, Mode mode) : m_path(path) {
         id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, object_plist(H5P_FILE_CREATE).get(), fapl.get());
         ensure(id >= 0, "cannot create in-memory HDF5 file {}: {}", path, last_error());
     } else {
-        id = H5Fopen(path.c_str(), mode == Mode::read ? H5F_ACC_RDONLY : H5F_ACC_RDWR, H5P_DEFAULT);
+        // Strong close: HDF5 1.10 can leave an internal object open when an open fails on corrupt metadata; with the
+        // default (weak) close the file then stays open, and a later open of the same path (same inode, rewritten)
+        // shares its stale metadata cache.
+        auto fapl = make_plist(H5P_FILE_ACCESS);
+        H5Pset_fclose_degree(fapl.get(), H5F_CLOSE_STRONG);
+        id = H5Fopen(path.c_str(), mode == Mode::read ? H5F_ACC_RDONLY : H5F_ACC_RDWR, fapl.get());
         ensure<InputError>(id >= 0, "cannot open HDF5 file {} (missing, truncated or not HDF5): {}", path,
                            last_error());
     }
