@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Sanitizer stages of scripts/test.sh (CI runs both); each has its own build directory beside build/.
-#   scripts/sanitize.sh asan   ASan+UBSan (GCC): build-asan, the whole test suite (ctest -j2)
-#   scripts/sanitize.sh tsan   TSan (GCC): build-tsan, the coordinator/worker tests: tests/serving (TSan workers and
+#   scripts/sanitize.sh asan   ASan+UBSan (clang-14): build-asan, the whole test suite (ctest -j2)
+#   scripts/sanitize.sh tsan   TSan (clang-14): build-tsan, the coordinator/worker tests: tests/serving (TSan workers and
 #                              coordinator over loopback; the index made by build/'s Release aftershock-build) and the
-#                              wire-protocol unit tests
+#                              wire-protocol, frame-buffer, shard-service, API, auth and cluster unit tests
 # Extra arguments go to ctest. Findings fail the stage: UBSan does not recover, TSan halts on the first report.
 # Suppressions live in tests/sanitizers/ and each one says why it is there.
+# Build cost on 2 cores (docs/BENCHMARKS.md "Sanitizer stages and CI cost"): clang, not the Release GCC (a second
+# compiler for the same code, and faster at -O1), -O1 with line tables only (file:line in every report), no
+# benchmarks, unity build (8 sources per translation unit) and precompiled headers (AFTERSHOCK_PCH).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 KIND="${1:?usage: scripts/sanitize.sh asan|tsan [ctest args]}"
@@ -30,20 +33,21 @@ case "$KIND" in
     # TSan: an instrumented Seismic build is ~20x slower, Open MPI is not TSan-clean (tests/sanitizers/tsan.supp),
     # and it is not coordinator/worker code. The MPI and SLURM tests are not run under TSan for the same reason.
     TARGETS=(aftershock aftershock-worker aftershock-coordinator aftershock_unit_tests)
-    FILTER=(-R '^(serving_|WireProtocol\.)')
+    FILTER=(-R '^(serving_|(WireProtocol|FrameBuffer|ShardService|Api|BearerAuth|ClusterState|RecallEstimator)\.)')
     export AFTERSHOCK_SERVING_BUILD="${AFTERSHOCK_SERVING_BUILD:-$ROOT/build/bin/aftershock-build}"
     export TSAN_OPTIONS="suppressions=$SUPP/tsan.supp:halt_on_error=1:second_deadlock_stack=1:report_signal_unsafe=0"
     ;;
   *) echo "usage: scripts/sanitize.sh asan|tsan [ctest args]" >&2; exit 2 ;;
 esac
 if [[ ! -f "$DIR/build.ninja" ]]; then
-  # -O1: sanitizer builds compile and run in reasonable time; -g1: line tables for the reports.
-  cmake -S "$ROOT" -B "$DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" \
-    -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g1" -DAFTERSHOCK_SANITIZE="$SAN" -DAFTERSHOCK_BUILD_BENCH=OFF >/dev/null
+  CC=clang-14 CXX=clang++-14 cmake -S "$ROOT" -B "$DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only" -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only" \
+    -DAFTERSHOCK_SANITIZE="$SAN" -DAFTERSHOCK_BUILD_BENCH=OFF \
+    -DCMAKE_UNITY_BUILD=ON -DCMAKE_UNITY_BUILD_BATCH_SIZE=8 -DAFTERSHOCK_PCH=ON >/dev/null
 fi
-start=$(date +%s)
-cmake --build "$DIR" -j "$JOBS" --target "${TARGETS[@]}"
-built=$(date +%s)
+# CPU time beside wall time: on a shared machine the wall time says little (docs/BENCHMARKS.md).
+TIMEFORMAT="sanitize $KIND build: %0R s wall, %0U s user + %0S s sys"
+time cmake --build "$DIR" -j "$JOBS" --target "${TARGETS[@]}"
 cd "$DIR"
-ctest --output-on-failure -j "$JOBS" --timeout 900 ${FILTER[@]+"${FILTER[@]}"} "$@"
-echo "sanitize $KIND: build $((built - start)) s, tests $(($(date +%s) - built)) s"
+TIMEFORMAT="sanitize $KIND tests: %0R s wall, %0U s user + %0S s sys"
+time ctest --output-on-failure -j "$JOBS" --timeout 900 ${FILTER[@]+"${FILTER[@]}"} "$@"

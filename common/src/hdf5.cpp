@@ -80,9 +80,14 @@ std::vector<hsize_t> dims_of(hid_t ds) {
 /// HDF5 1.10 trusts a dataset's layout message: a corrupt one (say compact with 0 bytes for a 2x2 dataspace) makes
 /// H5Dread copy from a null buffer (SIGSEGV inside HDF5, found by fuzz_import_ann_benchmarks), and a forged
 /// dataspace makes the caller allocate whatever it claims. A dataset without filters stores at least the bytes of
-/// its elements, so that is checked before any buffer is sized or read. (Filtered datasets are compressed: their
-/// stored size bounds nothing and they are not checked. Variable-length strings store heap references, also not.)
-void check_storage(hid_t ds, hid_t ftype, const std::vector<hsize_t>& dims, const std::string& where) {
+/// its elements, so that is checked before any buffer is sized or read, for the rows [begin, end) to be read:
+/// contiguous data must lie below the end of allocation, and every chunk those rows touch must store exactly one
+/// chunk's bytes (fuzz_corpus: a chunk shape of 509 floats over a 96-byte chunk made H5Dread copy 96 bytes out of
+/// a 24-byte buffer) of a sane size (a forged shape made HDF5 allocate 4 GiB per chunk). (Filtered datasets are
+/// compressed: their stored size bounds nothing and they are not checked. Variable-length strings store heap
+/// references: common/src/hdf5_vlen.cpp.)
+void check_storage(hid_t ds, hid_t ftype, const std::vector<hsize_t>& dims, std::uint64_t begin, std::uint64_t end,
+                   const std::string& where) {
     Handle dcpl(H5Dget_create_plist(ds), H5Pclose);
     ensure<InputError>(dcpl.valid(), "{}: unreadable dataset properties: {}", where, last_error());
     const int filters = H5Pget_nfilters(dcpl.get());
@@ -99,6 +104,47 @@ void check_storage(hid_t ds, hid_t ftype, const std::vector<hsize_t>& dims, cons
     const std::uint64_t stored = H5Dget_storage_size(ds);
     ensure<InputError>(need <= stored, "{}: a {} dataset of {}-byte elements needs {} bytes but the file stores {} "
                        "(truncated or corrupt file?)", where, fmt::join(dims, "x"), elem, need, stored);
+    const auto layout = H5Pget_layout(dcpl.get());
+    if (layout == H5D_CONTIGUOUS) {
+        const haddr_t addr = H5Dget_offset(ds);
+        if (addr != HADDR_UNDEF) detail::check_below_eoa(ds, addr, need, where);
+        return;
+    }
+    if (layout != H5D_CHUNKED || begin >= end || dims.empty()) return;
+    std::vector<hsize_t> chunk(dims.size(), 0);
+    ensure<InputError>(H5Pget_chunk(dcpl.get(), static_cast<int>(chunk.size()), chunk.data()) == static_cast<int>(dims.size()),
+                       "{}: chunk shape does not match the dataspace (corrupt file)", where);
+    constexpr std::uint64_t kMaxChunkBytes = std::uint64_t{1} << 30;  // our writers use MiB-sized chunks; h5py's are smaller
+    std::uint64_t chunk_bytes = elem;
+    for (const auto c : chunk) {
+        ensure<InputError>(c > 0 && chunk_bytes <= kMaxChunkBytes / c, "{}: chunks of {} elements of {} bytes exceed 1 GiB (corrupt file?)",
+                           where, fmt::join(chunk, "x"), elem);
+        chunk_bytes *= c;
+    }
+    // The chunks holding rows [begin, end): one B-tree lookup each, so a row range costs what it reads.
+    std::vector<hsize_t> at(dims.size(), 0);
+    const auto check_chunk = [&]() {
+        unsigned mask = 0;
+        haddr_t addr = HADDR_UNDEF;
+        hsize_t size = 0;
+        ensure<InputError>(H5Dget_chunk_info_by_coord(ds, at.data(), &mask, &addr, &size) >= 0, "{}: chunk at {} unreadable: {}", where,
+                           fmt::join(at, ","), last_error());
+        if (addr == HADDR_UNDEF) return;  // not written: HDF5 reads fill values
+        ensure<InputError>(size == chunk_bytes, "{}: chunk at {} stores {} bytes where a {} chunk of {}-byte elements takes {} (corrupt file)",
+                           where, fmt::join(at, ","), size, fmt::join(chunk, "x"), elem, chunk_bytes);
+        detail::check_below_eoa(ds, addr, size, where);
+    };
+    for (hsize_t row = begin / chunk[0] * chunk[0]; row < end; row += chunk[0]) {
+        at[0] = row;
+        if (dims.size() == 1) {
+            check_chunk();
+            continue;
+        }
+        for (hsize_t col = 0; col < dims[1]; col += chunk[1]) {
+            at[1] = col;
+            check_chunk();
+        }
+    }
 }
 
 }  // namespace
@@ -145,7 +191,12 @@ File::File(const std::string& path, Mode mode) : m_path(path) {
         id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, object_plist(H5P_FILE_CREATE).get(), fapl.get());
         ensure(id >= 0, "cannot create in-memory HDF5 file {}: {}", path, last_error());
     } else {
-        id = H5Fopen(path.c_str(), mode == Mode::read ? H5F_ACC_RDONLY : H5F_ACC_RDWR, H5P_DEFAULT);
+        // Strong close: HDF5 1.10 can leave an internal object open when an open fails on corrupt metadata; with the
+        // default (weak) close the file then stays open, and a later open of the same path (same inode, rewritten)
+        // shares its stale metadata cache.
+        auto fapl = make_plist(H5P_FILE_ACCESS);
+        H5Pset_fclose_degree(fapl.get(), H5F_CLOSE_STRONG);
+        id = H5Fopen(path.c_str(), mode == Mode::read ? H5F_ACC_RDONLY : H5F_ACC_RDWR, fapl.get());
         ensure<InputError>(id >= 0, "cannot open HDF5 file {} (missing, truncated or not HDF5): {}", path,
                            last_error());
     }
@@ -216,7 +267,7 @@ std::vector<T> File::read(const std::string& dataset, std::uint64_t begin, std::
         Handle type(H5Dget_type(ds.get()), H5Tclose);
         const auto cls = H5Tget_class(type.get());
         ensure<InputError>(cls == H5T_INTEGER || cls == H5T_FLOAT, "{}: expected a numeric dataset", where(dataset));
-        check_storage(ds.get(), type.get(), dims, where(dataset));
+        check_storage(ds.get(), type.get(), dims, begin, end, where(dataset));
     }
     const hsize_t cols = dims.size() == 2 ? dims[1] : 1;
     std::vector<T> out((end - begin) * cols);
@@ -255,9 +306,9 @@ std::vector<std::string> File::read_strings(const std::string& dataset, std::uin
     hsize_t start = begin;
     H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, &start, nullptr, &n, nullptr);
     auto mem_space = space_for({n});
-    out.reserve(n);
     if (H5Tis_variable_str(ftype.get()) > 0) {
-        detail::check_vlen_strings(m_file.get(), m_path, ds.get(), begin, end, where(dataset));
+        if (auto strings = detail::read_vlen_strings(m_file.get(), m_path, ds.get(), begin, end, where(dataset))) return std::move(*strings);
+        out.reserve(n);  // a file in memory: written by this process, read by HDF5
         auto mtype = string_type();
         H5Tset_cset(mtype.get(), H5Tget_cset(ftype.get()));  // ASCII (h5py's bytes) or UTF-8: no conversion between them
         std::vector<char*> raw(n, nullptr);
@@ -266,7 +317,8 @@ std::vector<std::string> File::read_strings(const std::string& dataset, std::uin
         for (auto* s : raw) out.emplace_back(s != nullptr ? s : "");
         H5Dvlen_reclaim(mtype.get(), mem_space.get(), H5P_DEFAULT, raw.data());
     } else {
-        check_storage(ds.get(), ftype.get(), dims, where(dataset));
+        check_storage(ds.get(), ftype.get(), dims, begin, end, where(dataset));
+        out.reserve(n);
         const auto width = H5Tget_size(ftype.get());
         Handle mtype(H5Tcopy(H5T_C_S1), H5Tclose);
         H5Tset_size(mtype.get(), width);

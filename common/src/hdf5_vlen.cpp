@@ -10,6 +10,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <optional>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -74,25 +76,35 @@ public:
 
     [[nodiscard]] std::size_t element_size() const noexcept { return 4 + m_sa + 4; }
 
-    /// One stored element: a 4-byte length, the collection's address and a 4-byte object index.
-    void check(const unsigned char* element, std::uint64_t row) {
+    /// One stored element: a 4-byte length, the collection's address and a 4-byte object index. Returns the string
+    /// it names, read from the checked collection bytes (up to its first NUL, as a C string reads).
+    [[nodiscard]] std::string string_of(const unsigned char* element, std::uint64_t row) {
         const auto len = decode_le(element, 4);
         const auto addr = decode_le(element + 4, m_sa);
         const auto idx = decode_le(element + 4 + m_sa, 4);
-        if (len == 0) return;  // an empty string, or a row never written: HDF5 reads no heap object
+        if (len == 0) return {};  // an empty string, or a row never written: HDF5 reads no heap object
         ensure<InputError>(addr != 0, "{}: row {}: a {}-byte string without a heap address (corrupt file)", m_where, row, len);
-        const auto& objects = collection(addr, row);
-        const auto it = objects.find(idx);
-        ensure<InputError>(it != objects.end(), "{}: row {}: heap object {} is not in the collection at {} (corrupt file)", m_where,
+        const auto& heap = collection(addr, row);
+        const auto it = heap.objects.find(idx);
+        ensure<InputError>(it != heap.objects.end(), "{}: row {}: heap object {} is not in the collection at {} (corrupt file)", m_where,
                            row, idx, addr);
-        ensure<InputError>(it->second == len, "{}: row {}: a {}-byte string stored in a heap object of {} bytes (corrupt file)",
-                           m_where, row, len, it->second);
+        ensure<InputError>(it->second.size == len, "{}: row {}: a {}-byte string stored in a heap object of {} bytes (corrupt file)",
+                           m_where, row, len, it->second.size);
+        const auto* text = reinterpret_cast<const char*>(heap.bytes.data() + it->second.data);
+        return {text, strnlen(text, len)};
     }
 
 private:
-    using Objects = std::unordered_map<std::uint64_t, std::uint64_t>;  // object index -> size in bytes
+    struct Object {
+        std::uint64_t data;  ///< offset of its bytes in the collection
+        std::uint64_t size;
+    };
+    struct Collection {
+        std::vector<unsigned char> bytes;
+        std::unordered_map<std::uint64_t, Object> objects;  ///< by object index
+    };
 
-    const Objects& collection(std::uint64_t addr, std::uint64_t row) {
+    const Collection& collection(std::uint64_t addr, std::uint64_t row) {
         if (const auto it = m_collections.find(addr); it != m_collections.end()) return it->second;
         const auto at = m_base + addr;
         ensure<InputError>(at >= addr && m_raw.holds(at, kMinCollection),
@@ -105,9 +117,9 @@ private:
         ensure<InputError>(size >= kMinCollection && m_raw.holds(at, size),
                            "{}: heap collection at {}: size {} is below {} or past the end of the file (corrupt file)", m_where, addr,
                            size, kMinCollection);
-        const auto heap = m_raw.read(at, size, "a global heap collection");
+        Collection c{m_raw.read(at, size, "a global heap collection"), {}};
+        const auto& heap = c.bytes;
         const auto object_header = align8(2 + 2 + 4 + m_ss);
-        Objects objects;
         std::uint64_t p = header_size;
         while (p < size) {
             if (p + object_header > size) break;  // a tail too small for an object: free space, as HDF5 reads it
@@ -122,12 +134,13 @@ private:
                                "{}: heap collection at {}: object {} of {} bytes does not fit at offset {} of {} (corrupt file)",
                                m_where, addr, idx, bytes, p, size);
             if (idx > 0) {
-                ensure<InputError>(objects.emplace(idx, bytes).second, "{}: heap collection at {}: object {} appears twice (corrupt file)",
+                ensure<InputError>(c.objects.emplace(idx, Object{p + object_header, bytes}).second,
+                                   "{}: heap collection at {}: object {} appears twice (corrupt file)",
                                    m_where, addr, idx);
             }
             p += need;
         }
-        return m_collections.emplace(addr, std::move(objects)).first->second;
+        return m_collections.emplace(addr, std::move(c)).first->second;
     }
 
     const RawFile& m_raw;
@@ -135,18 +148,28 @@ private:
     std::size_t m_sa;
     std::size_t m_ss;
     const std::string& m_where;
-    std::unordered_map<std::uint64_t, Objects> m_collections;
+    std::unordered_map<std::uint64_t, Collection> m_collections;
 };
 
 }  // namespace
 
-void check_vlen_strings(hid_t file, const std::string& path, hid_t ds, std::uint64_t begin, std::uint64_t end, const std::string& where) {
-    if (begin >= end) return;
+void check_below_eoa(hid_t obj, std::uint64_t addr, std::uint64_t bytes, const std::string& where) {
+    Handle file(H5Iget_file_id(obj), H5Fclose);
+    haddr_t eoa = HADDR_UNDEF;
+    ensure<InputError>(file.valid() && H5Fget_eoa(file.get(), &eoa) >= 0 && eoa != HADDR_UNDEF, "{}: unreadable end of file address: {}",
+                       where, last_error());
+    ensure<InputError>(addr <= eoa && bytes <= eoa - addr, "{}: data at byte {} (+{}) lies past the file's end of allocation {} "
+                       "(corrupt superblock or truncated file)", where, addr, bytes, eoa);
+}
+
+std::optional<std::vector<std::string>> read_vlen_strings(hid_t file, const std::string& path, hid_t ds, std::uint64_t begin,
+                                                          std::uint64_t end, const std::string& where) {
+    if (begin >= end) return std::vector<std::string>{};
     {
         Handle fapl(H5Fget_access_plist(file), H5Pclose);
         // A file built in memory (h5::File::Mode::in_memory) has no bytes on disk to check, and holds only what this
         // process wrote itself.
-        if (fapl.valid() && H5Pget_driver(fapl.get()) == H5FD_CORE) return;
+        if (fapl.valid() && H5Pget_driver(fapl.get()) == H5FD_CORE) return std::nullopt;
         unsigned intent = 0;
         // Written through this handle and read back: the raw reads below must see what HDF5 still buffers.
         if (H5Fget_intent(file, &intent) >= 0 && (intent & H5F_ACC_RDWR) != 0) H5Fflush(file, H5F_SCOPE_LOCAL);
@@ -175,17 +198,21 @@ void check_vlen_strings(hid_t file, const std::string& path, hid_t ds, std::uint
     if (H5Pget_nfilters(dcpl.get()) != 0) refuse("filtered (compressed)");
     // Every stored row takes `elem` bytes of the file: this bounds the row numbers before any offset is computed.
     const auto max_rows = raw.size() / elem;
-    const auto check_rows = [&](const std::vector<unsigned char>& bytes, std::uint64_t first_row) {
+    // Also for rows never written (no storage, read as empty strings): the row count sizes the result.
+    ensure<InputError>(end <= max_rows, "{}: {} strings cannot fit in a file of {} bytes (corrupt or truncated)", where, end, raw.size());
+    std::vector<std::string> out(end - begin);
+    const auto read_rows = [&](const std::vector<unsigned char>& bytes, std::uint64_t first_row) {
         for (std::uint64_t r = std::max(first_row, begin); r < end && (r - first_row + 1) * elem <= bytes.size(); ++r) {
-            heap.check(bytes.data() + (r - first_row) * elem, r);
+            out[r - begin] = heap.string_of(bytes.data() + (r - first_row) * elem, r);
         }
     };
     if (layout == H5D_CONTIGUOUS) {
         const haddr_t addr = H5Dget_offset(ds);
-        if (addr == HADDR_UNDEF) return;  // never written: every row reads as the (empty) fill value
-        ensure<InputError>(end <= max_rows && addr <= raw.size(), "{}: {} string references at byte {} do not fit in the file "
+        if (addr == HADDR_UNDEF) return out;  // never written: every row reads as the (empty) fill value
+        ensure<InputError>(addr <= raw.size(), "{}: {} string references at byte {} do not fit in the file "
                            "(corrupt or truncated)", where, end, addr);
-        check_rows(raw.read(userblock + addr + begin * elem, (end - begin) * elem, "the string references"), begin);
+        check_below_eoa(ds, addr + begin * elem, (end - begin) * elem, where);
+        read_rows(raw.read(userblock + addr + begin * elem, (end - begin) * elem, "the string references"), begin);
     } else if (layout == H5D_CHUNKED) {
         hsize_t chunk = 0;
         ensure<InputError>(H5Pget_chunk(dcpl.get(), 1, &chunk) == 1 && chunk > 0 && chunk <= max_rows, "{}: bad chunk shape", where);
@@ -200,11 +227,13 @@ void check_vlen_strings(hid_t file, const std::string& path, hid_t ds, std::uint
             ensure<InputError>(addr <= raw.size(), "{}: chunk at row {} lies past the end of the file (corrupt)", where, first);
             ensure<InputError>(size >= chunk * elem, "{}: chunk at row {} stores {} bytes, needs {} (corrupt file)", where, first, size,
                                chunk * elem);
-            check_rows(raw.read(userblock + addr, chunk * elem, "a chunk of string references"), first);
+            check_below_eoa(ds, addr, chunk * elem, where);
+            read_rows(raw.read(userblock + addr, chunk * elem, "a chunk of string references"), first);
         }
     } else {
         refuse(layout == H5D_COMPACT ? "compact" : "virtual or unknown-layout");
     }
+    return out;
 }
 
 }  // namespace aftershock::h5::detail

@@ -3,8 +3,11 @@
 // the decoder its type field names (whether the header was accepted or not, so every decode_* is reached; the
 // auth decoders share the default branch).
 // A payload that decodes is re-encoded and decoded again: the second encoding must equal the first.
+// The same bytes also go through wire::FrameBuffer (how worker and coordinator receive) as a stream.
+#include "aftershock/common/wire/frame_buffer.hpp"
 #include "aftershock/common/wire/protocol.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 
@@ -20,11 +23,38 @@ void round_trip(const T& v, Decode decode) {
     if (a != b) std::abort();  // encode(decode(encode(x))) must be encode(x)
 }
 
+/// The input as a byte stream through FrameBuffer, delivered in chunks of 1..256 bytes (the first byte picks the
+/// size): every frame that comes out must carry exactly the payload its header announced, and nothing may be read
+/// past what was committed (ASan checks the spans).
+void stream(const std::byte* bytes, std::size_t size) {
+    constexpr std::uint32_t kMaxFrame = 1U << 16;
+    FrameBuffer buf(kMaxFrame, 64);
+    const std::size_t chunk = 1 + std::to_integer<std::size_t>(bytes[0]);
+    std::size_t pos = 0;
+    try {
+        while (pos < size) {
+            const auto room = buf.writable();
+            if (room.empty()) std::abort();  // writable() must always make room for the pending frame
+            const auto n = std::min({room.size(), chunk, size - pos});
+            std::memcpy(room.data(), bytes + pos, n);
+            buf.commit(n);
+            pos += n;
+            while (const auto frame = buf.next()) {
+                if (frame->payload.size() != frame->header.length || frame->header.length > kMaxFrame) std::abort();
+                volatile std::byte sink{};
+                for (const auto b : frame->payload) sink = sink ^ b;  // every payload byte must be readable
+            }
+        }
+    } catch (const Error&) {
+    }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     if (size < kHeaderBytes) return 0;
     const auto* bytes = reinterpret_cast<const std::byte*>(data);
+    stream(bytes, size);
     std::uint16_t type = 0;
     std::memcpy(&type, data + 6, sizeof(type));
     try {

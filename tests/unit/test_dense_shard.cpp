@@ -45,10 +45,6 @@ Shard dense_shard(const DenseMatrix& all, std::uint32_t shard, std::uint32_t n_s
     return s;
 }
 
-std::string load_error(const std::string& path) {
-    return test::input_error_of([&] { (void)read_shard(path); });
-}
-
 TEST(DenseShard, RoundTripSearchesIdenticallyForEveryType) {
     test::ScratchDir dir;
     const auto docs = test::clustered_dense(900, 16, Metric::cosine, 21);
@@ -91,27 +87,27 @@ TEST(DenseShard, CorruptDenseBytesAndVectorsAreRefused) {
     };
     auto flipped = faiss;
     flipped[flipped.size() / 2] ^= 0x5A;
-    EXPECT_THAT(load_error(tamper("faiss.h5", [&](h5::File& f) { f.write<std::uint8_t>("/dense/faiss", flipped); })),
+    EXPECT_THAT(test::shard_load_error(tamper("faiss.h5", [&](h5::File& f) { f.write<std::uint8_t>("/dense/faiss", flipped); })),
                 HasSubstr("checksum mismatch"));
-    EXPECT_THAT(load_error(tamper("cut.h5", [&](h5::File& f) {
+    EXPECT_THAT(test::shard_load_error(tamper("cut.h5", [&](h5::File& f) {
                     f.write<std::uint8_t>("/dense/faiss", std::span(faiss).first(faiss.size() - 1));
                 })),
                 HasSubstr("checksum mismatch"));
-    EXPECT_THAT(load_error(tamper("nofaiss.h5", [&](h5::File& f) { f.remove("/dense/faiss"); })),
+    EXPECT_THAT(test::shard_load_error(tamper("nofaiss.h5", [&](h5::File& f) { f.remove("/dense/faiss"); })),
                 HasSubstr("/dense/faiss is missing for index type hnsw"));
-    EXPECT_THAT(load_error(tamper("metric.h5", [&](h5::File& f) { f.write_attr("/dense", "metric", std::string("hamming")); })),
+    EXPECT_THAT(test::shard_load_error(tamper("metric.h5", [&](h5::File& f) { f.write_attr("/dense", "metric", std::string("hamming")); })),
                 HasSubstr("unknown metric 'hamming'"));
-    EXPECT_THAT(load_error(tamper("dim.h5", [&](h5::File& f) { f.write_attr("/dense", "dim", std::uint64_t{8}); })),
+    EXPECT_THAT(test::shard_load_error(tamper("dim.h5", [&](h5::File& f) { f.write_attr("/dense", "dim", std::uint64_t{8}); })),
                 HasSubstr("/dense/vectors has shape 500x16 for 500 documents of dimension 8"));
     auto vectors = docs.data;
     vectors[77] += 1.0F;
-    EXPECT_THAT(load_error(tamper("vectors.h5", [&](h5::File& f) {
+    EXPECT_THAT(test::shard_load_error(tamper("vectors.h5", [&](h5::File& f) {
                     f.write<float>("/dense/vectors", vectors, {docs.n, docs.d});
                 })),
                 HasSubstr("checksum mismatch"));
     {
         const auto path = tamper("v1.h5", [](h5::File& f) { f.write_attr("/", "format_version", std::uint64_t{1}); });
-        EXPECT_THAT(load_error(path), HasSubstr("format version 1 is not supported (this build reads version 3"));
+        EXPECT_THAT(test::shard_load_error(path), HasSubstr("format version 1 is not supported (this build reads version 3"));
     }
 }
 

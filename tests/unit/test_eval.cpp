@@ -29,11 +29,6 @@ Qrels qrels_from(const std::string& text) {
     return parse_qrels(in, "qrels");
 }
 
-void write_text(const std::string& path, const std::string& text) {
-    std::ofstream out(path, std::ios::binary);
-    out << text;
-}
-
 /// Runs `fn`, expects E, and returns its message.
 template <typename E, typename Fn>
 std::string error_of(Fn&& fn) {
@@ -55,8 +50,8 @@ TEST(RunFile, ReadsTsvAndTrecAlike) {
     ScratchDir dir;
     const auto tsv = dir.file("run.tsv");
     const auto trec = dir.file("run.trec");
-    write_text(tsv, "q1\tdoc-a\t1\t2.5\nq1\tdoc-b\t2\t-1e-3\r\n\nq2\tdoc a\t1\t7\n");
-    write_text(trec, "q1 Q0 doc-a 1 2.5 tag\nq1\tQ0\tdoc-b  2 -1e-3 tag\n\nq2 Q0 doc_a 1 +7 tag\n");
+    test::write_text(tsv, "q1\tdoc-a\t1\t2.5\nq1\tdoc-b\t2\t-1e-3\r\n\nq2\tdoc a\t1\t7\n");
+    test::write_text(trec, "q1 Q0 doc-a 1 2.5 tag\nq1\tQ0\tdoc-b  2 -1e-3 tag\n\nq2 Q0 doc_a 1 +7 tag\n");
     const auto a = read_run(tsv);
     const auto b = read_run(trec);
     EXPECT_EQ(a.format, RunFormat::tsv);
@@ -129,7 +124,7 @@ TEST(RunFile, BadInputCatalogue) {
     ScratchDir dir;
     for (const auto& c : cases) {
         const auto path = dir.file("bad.run");
-        write_text(path, c.text);
+        test::write_text(path, c.text);
         const auto msg = error_of<InputError>([&] { static_cast<void>(read_run(path)); });
         EXPECT_NE(msg.find(path + ":" + std::to_string(c.line) + ":"), std::string::npos) << c.name << ": " << msg;
         EXPECT_NE(msg.find(c.says), std::string::npos) << c.name << ": " << msg;
@@ -174,7 +169,7 @@ TEST(Qrels, BadInputCatalogue) {
     ScratchDir dir;
     for (const auto& c : cases) {
         const auto path = dir.file("bad.qrels");
-        write_text(path, c.text);
+        test::write_text(path, c.text);
         const auto msg = error_of<InputError>([&] { static_cast<void>(read_qrels(path)); });
         EXPECT_NE(msg.find(path + ":" + std::to_string(c.line) + ":"), std::string::npos) << c.name << ": " << msg;
         EXPECT_NE(msg.find(c.says), std::string::npos) << c.name << ": " << msg;

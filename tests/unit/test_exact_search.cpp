@@ -52,7 +52,7 @@ std::vector<Hit> brute_force_sparse(const CsrMatrix& docs, const SparseView& q, 
         }
         if (matched) all.push_back({static_cast<DocIndex>(d), s});
     }
-    std::sort(all.begin(), all.end(), ranks_before);
+    std::sort(all.begin(), all.end(), [](const Hit& a, const Hit& b) { return ranks_before(a, b); });
     if (all.size() > k) all.resize(k);
     return all;
 }

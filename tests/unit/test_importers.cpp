@@ -30,11 +30,6 @@ using ::testing::FloatEq;
 using ::testing::HasSubstr;
 using ::testing::Pointwise;
 
-void write_text(const std::string& path, const std::string& text) {
-    std::ofstream out(path, std::ios::binary);
-    out << text;
-}
-
 void write_gz(const std::string& path, const std::string& bytes) {
     gzFile f = gzopen(path.c_str(), "wb");
     ASSERT_NE(f, nullptr);
@@ -96,7 +91,7 @@ TEST(LineReaderTest, PlainAndGzipLinesWithNumbersAndLongLines) {
     ScratchDir dir;
     const std::string long_line(300'000, 'x');
     const std::string text = "first\r\nsecond\n\n" + long_line + "\nlast-no-newline";
-    write_text(dir.file("a.txt"), text);
+    test::write_text(dir.file("a.txt"), text);
     write_gz(dir.file("a.txt.gz"), text);
     for (const auto* name : {"a.txt", "a.txt.gz"}) {
         LineReader r(dir.file(name));
@@ -119,7 +114,7 @@ TEST(LineReaderTest, PlainAndGzipLinesWithNumbersAndLongLines) {
 
 TEST(LineReaderTest, EmptyMissingAndTruncatedFiles) {
     ScratchDir dir;
-    write_text(dir.file("empty.txt"), "");
+    test::write_text(dir.file("empty.txt"), "");
     LineReader empty(dir.file("empty.txt"));
     std::string_view line;
     EXPECT_FALSE(empty.next(line));
@@ -134,7 +129,7 @@ TEST(LineReaderTest, EmptyMissingAndTruncatedFiles) {
     write_gz(dir.file("full.gz"), text);
     std::ifstream in(dir.file("full.gz"), std::ios::binary);
     std::string gz((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    write_text(dir.file("cut.gz"), gz.substr(0, gz.size() / 2));
+    test::write_text(dir.file("cut.gz"), gz.substr(0, gz.size() / 2));
     LineReader cut(dir.file("cut.gz"));
     try {
         while (cut.next(line)) {
@@ -150,7 +145,7 @@ TEST(LineReaderTest, EmptyMissingAndTruncatedFiles) {
 
 TEST(VocabularyTest, JsonListUsesBertSpelling) {
     ScratchDir dir;
-    write_text(dir.file("v.json"), R"(["[PAD]", "▁", "▁the", "n", "[CLS]", "[", "▁["])");
+    test::write_text(dir.file("v.json"), R"(["[PAD]", "▁", "▁the", "n", "[CLS]", "[", "▁["])");
     const auto v = Vocabulary::load(dir.file("v.json"));
     EXPECT_TRUE(v.fixed());
     EXPECT_THAT(v.tokens(), ElementsAre("[PAD]", "▁", "the", "##n", "[CLS]", "##[", "["));
@@ -161,10 +156,10 @@ TEST(VocabularyTest, JsonListUsesBertSpelling) {
 
 TEST(VocabularyTest, TextFileJsonObjectAndGrowing) {
     ScratchDir dir;
-    write_text(dir.file("vocab.txt"), "[PAD]\n[unused0]\nthe\n##s\n");
+    test::write_text(dir.file("vocab.txt"), "[PAD]\n[unused0]\nthe\n##s\n");
     const auto t = Vocabulary::load(dir.file("vocab.txt"));
     EXPECT_THAT(t.tokens(), ElementsAre("[PAD]", "[unused0]", "the", "##s"));
-    write_text(dir.file("obj.json"), R"({"b": 1, "a": 0, "##c": 2})");
+    test::write_text(dir.file("obj.json"), R"({"b": 1, "a": 0, "##c": 2})");
     EXPECT_THAT(Vocabulary::load(dir.file("obj.json")).tokens(), ElementsAre("a", "b", "##c"));
 
     Vocabulary g;
@@ -179,7 +174,7 @@ TEST(VocabularyTest, TextFileJsonObjectAndGrowing) {
 TEST(VocabularyTest, BadVocabularyFiles) {
     ScratchDir dir;
     const auto error = [&](const std::string& name, const std::string& text) {
-        write_text(dir.file(name), text);
+        test::write_text(dir.file(name), text);
         try {
             (void)Vocabulary::load(dir.file(name));
         } catch (const InputError& e) {
@@ -213,14 +208,14 @@ TEST(VocabularyTest, RealBertVocabJson) {
 
 TEST(ImportJsonlTest, SparseRoundTripBuildsVocabulary) {
     ScratchDir dir;
-    write_text(dir.file("docs.jsonl"),
+    test::write_text(dir.file("docs.jsonl"),
                R"({"id": 0, "content": "a", "vector": {"b": 0.5, "a": 1.25, "z": 0}})"
                "\n"
                R"({"id": "d1", "contents": "{\"vector\": 1}", "vector": {"c": 2}})"
                "\n\n"
                R"({"docid": 7, "vector": {}})"
                "\n");
-    write_text(dir.file("q.jsonl"), R"({"qid": "q1", "vector": {"a": 1, "unknown": 3, "c": 0.5}})"
+    test::write_text(dir.file("q.jsonl"), R"({"qid": "q1", "vector": {"a": 1, "unknown": 3, "c": 0.5}})"
                                     "\n");
     auto opt = options("jsonl", dir.file("docs.jsonl"), dir.file("c.h5"));
     opt.queries = dir.file("q.jsonl");
@@ -253,8 +248,8 @@ TEST(ImportJsonlTest, SparseRoundTripBuildsVocabulary) {
 
 TEST(ImportJsonlTest, FixedVocabularyWeightScaleAndHoldout) {
     ScratchDir dir;
-    write_text(dir.file("vocab.txt"), "[PAD]\na\nb\nc\n");
-    write_text(dir.file("docs.jsonl"), R"({"id": 1, "vector": {"c": 10, "a": 20}})"
+    test::write_text(dir.file("vocab.txt"), "[PAD]\na\nb\nc\n");
+    test::write_text(dir.file("docs.jsonl"), R"({"id": 1, "vector": {"c": 10, "a": 20}})"
                                        "\n"
                                        R"({"id": 2, "vector": {"b": 5}})"
                                        "\n"
@@ -281,11 +276,11 @@ TEST(ImportJsonlTest, FixedVocabularyWeightScaleAndHoldout) {
 
 TEST(ImportJsonlTest, DenseRoundTripWithMetric) {
     ScratchDir dir;
-    write_text(dir.file("docs.jsonl"), R"({"docid": "a", "contents": "x", "vector": [1, -2.5, 3e-1]})"
+    test::write_text(dir.file("docs.jsonl"), R"({"docid": "a", "contents": "x", "vector": [1, -2.5, 3e-1]})"
                                        "\n"
                                        R"({"docid": "b", "vector": [0, 0.5, 1]})"
                                        "\n");
-    write_text(dir.file("q.jsonl"), R"({"qid": "1048585", "vector": [4, 5, 6]})"
+    test::write_text(dir.file("q.jsonl"), R"({"qid": "1048585", "vector": [4, 5, 6]})"
                                     "\n");
     auto opt = options("jsonl", dir.file("docs.jsonl"), dir.file("c.h5"));
     opt.queries = dir.file("q.jsonl");
@@ -307,7 +302,7 @@ TEST(ImportJsonlTest, DenseRoundTripWithMetric) {
 TEST(ImportTsvTokensTest, CountsBecomeWeightsPlainAndGzip) {
     ScratchDir dir;
     write_gz(dir.file("docs.tsv.gz"), "d1\ta a b a\nd2\tc  c b\n");
-    write_text(dir.file("q.tsv"), "q1\tb zz zz\nq2\t\n");
+    test::write_text(dir.file("q.tsv"), "q1\tb zz zz\nq2\t\n");
     auto opt = options("tsv-tokens", dir.file("docs.tsv.gz"), dir.file("c.h5"));
     opt.queries = dir.file("q.tsv");
     opt.weight_scale = 10;
@@ -331,7 +326,7 @@ TEST(ImportTsvTokensTest, DefaultScaleAndHoldout) {
     ScratchDir dir;
     std::string line = "7\t";
     for (int i = 0; i < 2443; ++i) line += "brother ";
-    write_text(dir.file("t.tsv"), "5\tthe the\n6\tthe\n" + line + "\n");
+    test::write_text(dir.file("t.tsv"), "5\tthe the\n6\tthe\n" + line + "\n");
     auto opt = options("tsv-tokens", dir.file("t.tsv"), dir.file("c.h5"));
     opt.holdout = 2;
     const auto st = import_corpus(opt);
@@ -372,9 +367,9 @@ std::string gt_bytes(std::uint32_t n, std::uint32_t d, const std::vector<std::in
 
 TEST(ImportBigannCsrTest, RoundTripWithQueriesAndGroundTruth) {
     ScratchDir dir;
-    write_text(dir.file("base.csr"), csr_bytes(10, {{{5, 0.5F}, {1, 1.0F}}, {}, {{9, 2.0F}, {3, 0.0F}}}));
+    test::write_text(dir.file("base.csr"), csr_bytes(10, {{{5, 0.5F}, {1, 1.0F}}, {}, {{9, 2.0F}, {3, 0.0F}}}));
     write_gz(dir.file("q.csr.gz"), csr_bytes(6, {{{0, 1.0F}}, {{3, 0.25F}, {5, 0.5F}}}));
-    write_text(dir.file("q.gt"), gt_bytes(2, 2, {2, 0, 0, 1}, {2.0F, 0.5F, 0.5F, 0.0F}));
+    test::write_text(dir.file("q.gt"), gt_bytes(2, 2, {2, 0, 0, 1}, {2.0F, 0.5F, 0.5F, 0.0F}));
     auto opt = options("bigann-csr", dir.file("base.csr"), dir.file("c.h5"));
     opt.queries = dir.file("q.csr.gz");
     opt.groundtruth = dir.file("q.gt");
@@ -416,8 +411,8 @@ std::string seismic_bytes(const std::vector<std::vector<std::pair<std::uint32_t,
 
 TEST(ImportSeismicBinTest, RoundTripDimCoversQueries) {
     ScratchDir dir;
-    write_text(dir.file("documents.bin"), seismic_bytes({{{0, 1.0F}, {7, 0.5F}}, {}, {{3, 2.0F}}}));
-    write_text(dir.file("queries.bin"), seismic_bytes({{{12, 1.5F}, {3, 0.25F}}}));
+    test::write_text(dir.file("documents.bin"), seismic_bytes({{{0, 1.0F}, {7, 0.5F}}, {}, {{3, 2.0F}}}));
+    test::write_text(dir.file("queries.bin"), seismic_bytes({{{12, 1.5F}, {3, 0.25F}}}));
     auto opt = options("seismic-bin", dir.file("documents.bin"), dir.file("c.h5"));
     opt.queries = dir.file("queries.bin");
     const auto st = import_corpus(opt);
@@ -498,8 +493,8 @@ TEST(ImportAnnBenchmarksTest, EuclideanKeptAndNegatedInnerProductDetected) {
 
 TEST(ImportTsvDenseTest, IdLayoutAndNgtLayout) {
     ScratchDir dir;
-    write_text(dir.file("docs.tsv"), "a\t1 2.5 -3\nb\t0 0 1e-3\n");
-    write_text(dir.file("q.tsv"), "q\t1 1 1\n");
+    test::write_text(dir.file("docs.tsv"), "a\t1 2.5 -3\nb\t0 0 1e-3\n");
+    test::write_text(dir.file("q.tsv"), "q\t1 1 1\n");
     auto opt = options("tsv-dense", dir.file("docs.tsv"), dir.file("c.h5"));
     opt.queries = dir.file("q.tsv");
     opt.metric = Metric::l2;
@@ -510,7 +505,7 @@ TEST(ImportTsvDenseTest, IdLayoutAndNgtLayout) {
     EXPECT_THAT(c.doc_dense->data, ElementsAre(1.0F, 2.5F, -3.0F, 0.0F, 0.0F, 0.001F));
     EXPECT_EQ(c.doc_dense->metric, Metric::l2);
 
-    write_text(dir.file("ngt.tsv"), "0\t1\t2\t\n3\t4\t5\t\n6\t7\t8\t\n");
+    test::write_text(dir.file("ngt.tsv"), "0\t1\t2\t\n3\t4\t5\t\n6\t7\t8\t\n");
     auto ngt = options("tsv-dense", dir.file("ngt.tsv"), dir.file("n.h5"));
     ngt.holdout = 1;
     const auto st = import_corpus(ngt);
@@ -522,8 +517,8 @@ TEST(ImportTsvDenseTest, IdLayoutAndNgtLayout) {
     EXPECT_THAT(n.query_ids, ElementsAre("2"));
 
     // NGT data rows end with an object id that query rows lack.
-    write_text(dir.file("ngt-data.tsv"), "0\t1\t2\t100001\n3\t4\t5\t100002\n");
-    write_text(dir.file("ngt-q.tsv"), "1\t1\t1\n");
+    test::write_text(dir.file("ngt-data.tsv"), "0\t1\t2\t100001\n3\t4\t5\t100002\n");
+    test::write_text(dir.file("ngt-q.tsv"), "1\t1\t1\n");
     auto ids = options("tsv-dense", dir.file("ngt-data.tsv"), dir.file("i.h5"));
     ids.queries = dir.file("ngt-q.tsv");
     EXPECT_EQ(import_corpus(ids).dense_dim, 3U);
@@ -543,12 +538,12 @@ std::string fvecs_bytes(const std::vector<std::vector<float>>& rows) {
 
 TEST(ImportFvecsTest, RoundTripWithIvecsGroundTruth) {
     ScratchDir dir;
-    write_text(dir.file("base.fvecs"), fvecs_bytes({{0, 0}, {3, 4}, {1, 0}}));
-    write_text(dir.file("q.fvecs"), fvecs_bytes({{0, 0}, {1, 1}}));
+    test::write_text(dir.file("base.fvecs"), fvecs_bytes({{0, 0}, {3, 4}, {1, 0}}));
+    test::write_text(dir.file("q.fvecs"), fvecs_bytes({{0, 0}, {1, 1}}));
     Bytes gt;
     gt.put<std::int32_t>(2).put<std::int32_t>(0).put<std::int32_t>(2);
     gt.put<std::int32_t>(2).put<std::int32_t>(2).put<std::int32_t>(1);
-    write_text(dir.file("gt.ivecs"), gt.buf);
+    test::write_text(dir.file("gt.ivecs"), gt.buf);
     auto opt = options("fvecs", dir.file("base.fvecs"), dir.file("c.h5"));
     opt.queries = dir.file("q.fvecs");
     opt.groundtruth = dir.file("gt.ivecs");
@@ -571,13 +566,13 @@ TEST(ImportFvecsTest, RoundTripWithIvecsGroundTruth) {
 
 TEST(ImportAppendTest, DenseJoinsSparseByIdInCorpusOrder) {
     ScratchDir dir;
-    write_text(dir.file("docs.jsonl"), R"({"id": "x", "vector": {"a": 1}})"
+    test::write_text(dir.file("docs.jsonl"), R"({"id": "x", "vector": {"a": 1}})"
                                        "\n"
                                        R"({"id": "y", "vector": {"b": 2}})"
                                        "\n"
                                        R"({"id": "z", "vector": {"a": 3}})"
                                        "\n");
-    write_text(dir.file("q.jsonl"), R"({"qid": "q1", "vector": {"b": 1}})"
+    test::write_text(dir.file("q.jsonl"), R"({"qid": "q1", "vector": {"b": 1}})"
                                     "\n"
                                     R"({"qid": "q2", "vector": {"a": 1}})"
                                     "\n");
@@ -586,8 +581,8 @@ TEST(ImportAppendTest, DenseJoinsSparseByIdInCorpusOrder) {
     (void)import_corpus(opt);
 
     // Dense vectors for the same ids in another order.
-    write_text(dir.file("dense.tsv"), "z\t3 3\nx\t1 1\ny\t2 2\n");
-    write_text(dir.file("dq.tsv"), "q2\t0 2\nq1\t0 1\n");
+    test::write_text(dir.file("dense.tsv"), "z\t3 3\nx\t1 1\ny\t2 2\n");
+    test::write_text(dir.file("dq.tsv"), "q2\t0 2\nq1\t0 1\n");
     auto app = options("tsv-dense", dir.file("dense.tsv"), opt.out);
     app.queries = dir.file("dq.tsv");
     app.append = true;
@@ -618,9 +613,9 @@ TEST(ImportAppendTest, DenseJoinsSparseByIdInCorpusOrder) {
 
 TEST(ImportAppendTest, SparseQueriesUseTheCorpusVocabulary) {
     ScratchDir dir;
-    write_text(dir.file("docs.tsv"), "d0\tb b a\nd1\tc\n");
+    test::write_text(dir.file("docs.tsv"), "d0\tb b a\nd1\tc\n");
     (void)import_corpus(options("tsv-tokens", dir.file("docs.tsv"), dir.file("c.h5")));
-    write_text(dir.file("q.tsv"), "q0\ta zz c c\n");
+    test::write_text(dir.file("q.tsv"), "q0\ta zz c c\n");
     auto app = options("tsv-tokens", "", dir.file("c.h5"));
     app.queries = dir.file("q.tsv");
     app.append = true;
@@ -634,13 +629,13 @@ TEST(ImportAppendTest, SparseQueriesUseTheCorpusVocabulary) {
 
 TEST(ImportAppendTest, GroundTruthFollowsTheReordering) {
     ScratchDir dir;
-    write_text(dir.file("docs.jsonl"), R"({"id": 2, "vector": {"a": 1}})"
+    test::write_text(dir.file("docs.jsonl"), R"({"id": 2, "vector": {"a": 1}})"
                                        "\n"
                                        R"({"id": 0, "vector": {"b": 1}})"
                                        "\n"
                                        R"({"id": 1, "vector": {"a": 2}})"
                                        "\n");
-    write_text(dir.file("q.jsonl"), R"({"qid": 1, "vector": {"a": 1}})"
+    test::write_text(dir.file("q.jsonl"), R"({"qid": 1, "vector": {"a": 1}})"
                                     "\n"
                                     R"({"qid": 0, "vector": {"b": 1}})"
                                     "\n");
@@ -648,12 +643,12 @@ TEST(ImportAppendTest, GroundTruthFollowsTheReordering) {
     opt.queries = dir.file("q.jsonl");
     (void)import_corpus(opt);
 
-    write_text(dir.file("base.fvecs"), fvecs_bytes({{0, 0}, {3, 4}, {1, 0}}));
-    write_text(dir.file("q.fvecs"), fvecs_bytes({{0, 0}, {1, 1}}));
+    test::write_text(dir.file("base.fvecs"), fvecs_bytes({{0, 0}, {3, 4}, {1, 0}}));
+    test::write_text(dir.file("q.fvecs"), fvecs_bytes({{0, 0}, {1, 1}}));
     Bytes gt;
     gt.put<std::int32_t>(2).put<std::int32_t>(0).put<std::int32_t>(2);
     gt.put<std::int32_t>(2).put<std::int32_t>(2).put<std::int32_t>(1);
-    write_text(dir.file("gt.ivecs"), gt.buf);
+    test::write_text(dir.file("gt.ivecs"), gt.buf);
     auto app = options("fvecs", dir.file("base.fvecs"), opt.out);
     app.queries = dir.file("q.fvecs");
     app.groundtruth = dir.file("gt.ivecs");
@@ -682,12 +677,12 @@ TEST(ImportAppendTest, GroundTruthFollowsTheReordering) {
 
 TEST(ImportAppendTest, MismatchedIdsAreRejected) {
     ScratchDir dir;
-    write_text(dir.file("docs.tsv"), "a\t1 2\nb\t3 4\n");
+    test::write_text(dir.file("docs.tsv"), "a\t1 2\nb\t3 4\n");
     auto opt = options("tsv-dense", dir.file("docs.tsv"), dir.file("c.h5"));
     (void)import_corpus(opt);
     const auto before = fs::file_size(opt.out);
 
-    write_text(dir.file("s.jsonl"), R"({"id": "a", "vector": {"t": 1}})"
+    test::write_text(dir.file("s.jsonl"), R"({"id": "a", "vector": {"t": 1}})"
                                     "\n"
                                     R"({"id": "c", "vector": {"t": 2}})"
                                     "\n");
@@ -698,7 +693,7 @@ TEST(ImportAppendTest, MismatchedIdsAreRejected) {
     EXPECT_THAT(msg, HasSubstr("row 1"));
     EXPECT_THAT(msg, HasSubstr("'b'"));
 
-    write_text(dir.file("s3.jsonl"), R"({"id": "a", "vector": {"t": 1}})"
+    test::write_text(dir.file("s3.jsonl"), R"({"id": "a", "vector": {"t": 1}})"
                                      "\n");
     app.docs = dir.file("s3.jsonl");
     msg = import_error(app);
@@ -714,7 +709,7 @@ TEST(ImportAppendTest, MismatchedIdsAreRejected) {
 
 // ------------------------------------------------------------------------------------------ bad inputs
 
-struct BadCase {
+struct ImportBadCase {
     std::string name;
     std::string format;
     std::string content;
@@ -722,12 +717,12 @@ struct BadCase {
     std::function<void(ImportOptions&, const ScratchDir&)> tweak = {};
 };
 
-void run_bad_cases(const std::vector<BadCase>& cases) {
+void run_bad_cases(const std::vector<ImportBadCase>& cases) {
     for (const auto& bc : cases) {
         SCOPED_TRACE(bc.name);
         ScratchDir dir;
         const auto input = dir.file("in-" + bc.name);
-        write_text(input, bc.content);
+        test::write_text(input, bc.content);
         auto opt = options(bc.format, input, dir.file("out.h5"));
         if (bc.tweak) bc.tweak(opt, dir);
         const auto msg = import_error(opt);
@@ -738,7 +733,7 @@ void run_bad_cases(const std::vector<BadCase>& cases) {
 
 TEST(ImportBadInputTest, Jsonl) {
     const auto vocab = [](ImportOptions& o, const ScratchDir& d) {
-        write_text(d.file("vocab.txt"), "a\nb\n");
+        test::write_text(d.file("vocab.txt"), "a\nb\n");
         o.vocab = d.file("vocab.txt");
     };
     const std::string ok = R"({"id": 1, "vector": {"a": 1}})"
@@ -768,7 +763,7 @@ TEST(ImportBadInputTest, TsvTokensAndTsvDense) {
         {"noid.tsv", "tsv-tokens", "\ta b\n", {"line 1", "empty id"}},
         {"unknown.tsv", "tsv-tokens", "1\ta b\n2\tzz\n", {"line 2", "unknown token 'zz'"},
          [](ImportOptions& o, const ScratchDir& d) {
-             write_text(d.file("v.txt"), "a\nb\n");
+             test::write_text(d.file("v.txt"), "a\nb\n");
              o.vocab = d.file("v.txt");
          }},
         {"empty.tsv", "tsv-tokens", "", {"empty file"}},
@@ -787,7 +782,7 @@ TEST(ImportBadInputTest, BinaryFormats) {
     bad_ptr.put<std::int64_t>(0).put<std::int64_t>(2).put<std::int64_t>(1);  // not monotone
     bad_ptr.put<std::int32_t>(0).put<std::int32_t>(1).put<float>(1).put<float>(1);
     const auto gt_q = [](ImportOptions& o, const ScratchDir& d) {
-        write_text(d.file("q.csr"), csr_bytes(4, {{{1, 1.0F}}}));
+        test::write_text(d.file("q.csr"), csr_bytes(4, {{{1, 1.0F}}}));
         o.queries = d.file("q.csr");
     };
     const auto seismic_good = seismic_bytes({{{1, 1.0F}, {2, 2.0F}}, {{5, 1.0F}}});
@@ -803,15 +798,15 @@ TEST(ImportBadInputTest, BinaryFormats) {
         {"ncol.csr", "bigann-csr", csr_bytes(3, {{{1, 1.0F}}}), {"ncol 4 exceeds"},
          [](ImportOptions& o, const ScratchDir& d) {
              // The queries file is the bad one here: swap roles so its name is the one reported.
-             write_text(d.file("base.csr"), csr_bytes(3, {{{1, 1.0F}}}));
-             write_text(o.docs, csr_bytes(4, {{{1, 1.0F}}}));
+             test::write_text(d.file("base.csr"), csr_bytes(3, {{{1, 1.0F}}}));
+             test::write_text(o.docs, csr_bytes(4, {{{1, 1.0F}}}));
              o.queries = o.docs;
              o.docs = d.file("base.csr");
          }},
         {"gt-size.gt", "bigann-csr", good_csr, {"needs"},
          [&](ImportOptions& o, const ScratchDir& d) {
              gt_q(o, d);
-             write_text(d.file("bad.gt"), gt_bytes(1, 2, {0, 1}, {1.0F}));
+             test::write_text(d.file("bad.gt"), gt_bytes(1, 2, {0, 1}, {1.0F}));
              // Report on the ground-truth file: rename the input so its name also appears in the message.
              fs::rename(o.docs, d.file("base.csr"));
              o.docs = d.file("base.csr");
@@ -823,7 +818,7 @@ TEST(ImportBadInputTest, BinaryFormats) {
              gt_q(o, d);
              fs::rename(o.docs, d.file("base.csr"));
              o.docs = d.file("base.csr");
-             write_text(d.file("in-gt-range.gt"), gt_bytes(1, 2, {0, 7}, {1.0F, 0.5F}));
+             test::write_text(d.file("in-gt-range.gt"), gt_bytes(1, 2, {0, 7}, {1.0F, 0.5F}));
              o.groundtruth = d.file("in-gt-range.gt");
          }},
         {"empty.csr", "bigann-csr", "", {"truncated"}},
@@ -870,7 +865,7 @@ TEST(ImportBadInputTest, MissingFilesAndBadOptions) {
     EXPECT_THAT(usage(vocab), HasSubstr("--vocab"));
     auto self = options("tsv-dense", dir.file("o.h5"), dir.file("o.h5"));
     EXPECT_THAT(usage(self), HasSubstr("also an input"));
-    write_text(dir.file("three.tsv"), "a\t1\nb\t2\n");
+    test::write_text(dir.file("three.tsv"), "a\t1\nb\t2\n");
     auto holdout = options("tsv-dense", dir.file("three.tsv"), dir.file("o.h5"));
     holdout.holdout = 2;
     EXPECT_THAT(import_error(holdout), HasSubstr("--holdout 2"));

@@ -74,15 +74,6 @@ TEST(ShardFile, RoundTripIsBitIdenticalAndSearchesTheSame) {
     EXPECT_EQ(shard.sparse->search_batch(queries, sp, 1), loaded.sparse->search_batch(queries, sp, 1));
 }
 
-std::string load_error(const std::string& path) {
-    try {
-        (void)read_shard(path);
-    } catch (const InputError& e) {
-        return e.what();
-    }
-    return "<no error>";
-}
-
 TEST(ShardFile, CorruptTruncatedAndForeignFilesAreRefused) {
     test::ScratchDir dir;
     const auto good = dir.file("good.h5");
@@ -113,14 +104,14 @@ TEST(ShardFile, CorruptTruncatedAndForeignFilesAreRefused) {
     const auto cut = dir.file("cut.h5");
     std::filesystem::copy_file(good, cut);
     std::filesystem::resize_file(cut, size / 2);
-    EXPECT_THAT(load_error(cut), HasSubstr("cut.h5"));
+    EXPECT_THAT(test::shard_load_error(cut), HasSubstr("cut.h5"));
     {
         const auto old = dir.file("old.h5");
         std::filesystem::copy_file(good, old);
         h5::File f(old, h5::File::Mode::read_write);
         f.write_attr("/", "format_version", std::uint64_t{99});
     }
-    EXPECT_THAT(load_error(dir.file("old.h5")), HasSubstr("format version 99 is not supported"));
+    EXPECT_THAT(test::shard_load_error(dir.file("old.h5")), HasSubstr("format version 99 is not supported"));
     {
         // doc_end - doc_begin + 1 wraps to 0: an empty /ids/offsets must be refused, not dereferenced.
         const auto wrap = dir.file("wrap.h5");
@@ -130,8 +121,8 @@ TEST(ShardFile, CorruptTruncatedAndForeignFilesAreRefused) {
         f.write_attr("/", "doc_end", ~std::uint64_t{0});
         f.write<std::uint64_t>("/ids/offsets", std::vector<std::uint64_t>{});
     }
-    EXPECT_THAT(load_error(dir.file("wrap.h5")), HasSubstr("id offsets for"));
-    EXPECT_THAT(load_error(dir.file("missing.h5")), HasSubstr("cannot open HDF5 file"));
+    EXPECT_THAT(test::shard_load_error(dir.file("wrap.h5")), HasSubstr("id offsets for"));
+    EXPECT_THAT(test::shard_load_error(dir.file("missing.h5")), HasSubstr("cannot open HDF5 file"));
 }
 
 /// The stored bytes of a fixed-length string attribute are inside its object header; the type must not be
@@ -177,7 +168,7 @@ TEST(ShardFile, StringAttributesAreFixedLengthAndFlipsInThemAreRefused) {
         const auto v2 = dir.file("v2.h5");
         std::filesystem::copy_file(good, v2);
         h5::File(v2, h5::File::Mode::read_write).write_attr("/", "format_version", std::uint64_t{2});
-        EXPECT_THAT(load_error(v2), HasSubstr("format version 2 is no longer read: its string attributes are variable-length"));
+        EXPECT_THAT(test::shard_load_error(v2), HasSubstr("format version 2 is no longer read: its string attributes are variable-length"));
     }
     {
         // A variable-length attribute in a version 3 file (forged or corrupt) is refused before HDF5 follows it.
@@ -193,7 +184,7 @@ TEST(ShardFile, StringAttributesAreFixedLengthAndFlipsInThemAreRefused) {
         const char* value = original.checksum.c_str();
         ASSERT_GE(H5Awrite(attr.get(), type.get(), &value), 0);
     }
-    EXPECT_THAT(load_error(dir.file("vlen.h5")), HasSubstr("attribute 'checksum' is a variable-length string where a fixed-length"));
+    EXPECT_THAT(test::shard_load_error(dir.file("vlen.h5")), HasSubstr("attribute 'checksum' is a variable-length string where a fixed-length"));
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #pragma once
 // Helpers shared by the unit tests: a per-test scratch directory and the location of the shared data.
 #include "aftershock/common/error.hpp"
+#include "aftershock/common/shard_file.hpp"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -45,6 +46,12 @@ inline std::string shared_data(const std::string& rel) {
         if (!std::filesystem::exists(path)) GTEST_SKIP() << "shared data missing: " << (path); \
     } while (0)
 
+/// Writes `text` to `path` as is (binary).
+inline void write_text(const std::string& path, const std::string& text) {
+    std::ofstream out(path, std::ios::binary);
+    out << text;
+}
+
 /// The whole file as bytes.
 inline std::string file_bytes(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
@@ -77,6 +84,11 @@ inline std::string input_error_of(const std::function<void()>& fn) {
         return e.what();
     }
     return "<no InputError>";
+}
+
+/// The message of the InputError read_shard(path) throws, or "<no InputError>".
+inline std::string shard_load_error(const std::string& path) {
+    return input_error_of([&] { (void)read_shard(path); });
 }
 
 }  // namespace aftershock::test

@@ -45,7 +45,7 @@ TEST(TopK, MatchesFullSortOnRandomInput) {
         }
         std::shuffle(all.begin(), all.end(), rng);
         for (const auto& h : all) top.push(h.score, h.doc);
-        std::sort(all.begin(), all.end(), ranks_before);
+        std::sort(all.begin(), all.end(), [](const Hit& a, const Hit& b) { return ranks_before(a, b); });
         all.resize(10);
         EXPECT_EQ(top.take_sorted(), all);
     }

@@ -40,6 +40,11 @@ struct Where {
 };
 [[nodiscard]] std::string to_string(const Where& w);
 
+/// A line of only spaces, tabs and CRs (skipped by the line-based formats).
+[[nodiscard]] inline bool is_blank(std::string_view line) noexcept {
+    return line.find_first_not_of(" \t\r") == std::string_view::npos;
+}
+
 /// Throws InputError "FILE: line N: message".
 template <typename... Args>
 [[noreturn]] void fail(const Where& w, fmt::format_string<Args...> format, Args&&... args) {

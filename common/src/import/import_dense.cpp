@@ -53,8 +53,6 @@ TsvLayout detect_layout(std::string_view line) {
     return more_fields ? TsvLayout::numbers : TsvLayout::with_id;
 }
 
-bool is_blank(std::string_view line) { return line.find_first_not_of(" \t\r") == std::string_view::npos; }
-
 /// The first non-blank line of a text file (empty if none).
 std::string first_line(const std::string& path) {
     LineReader reader(path);

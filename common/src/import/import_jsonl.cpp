@@ -16,8 +16,6 @@ using Json = nlohmann::json;
 
 bool is_id_key(std::string_view k) { return k == "id" || k == "docid" || k == "qid"; }
 
-bool is_blank(std::string_view line) { return line.find_first_not_of(" \t\r") == std::string_view::npos; }
-
 /// Extracts {"id"|"docid"|"qid": string or integer, "vector": {token: weight} | [numbers]} from one line.
 class LineHandler final : public nlohmann::json_sax<Json> {
 public:

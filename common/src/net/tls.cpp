@@ -5,6 +5,8 @@
 #include <boost/asio/ssl.hpp>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include <filesystem>
 
@@ -37,6 +39,26 @@ void use_identity(TlsContext& ctx, const TlsFiles& f) {
     load("key", f.key, [&](auto& ec) { ctx.use_private_key_file(f.key, ssl::context::pem, ec); });
 }
 
+/// OpenSSL 3.0 caches a certificate's extension data (key identifiers, purpose flags) on first use, and two
+/// threads verifying chains against the same CA certificate at once can both write that cache while the other
+/// reads it (openssl/openssl#25202, found by the TSan stage: two `aftershock load --tls` client threads). Filling
+/// the cache here, while the context is still private to one thread, leaves nothing for the handshakes to write.
+void cache_certificate_extensions(TlsContext& ctx) {
+    SSL_CTX* native = ctx.native_handle();
+    const auto cache = [](X509* x) {
+        if (x != nullptr) (void)X509_check_purpose(x, -1, 0);  // purpose -1: only compute the cached extensions
+    };
+    if (X509_STORE* store = SSL_CTX_get_cert_store(native)) {
+        STACK_OF(X509_OBJECT)* objects = X509_STORE_get0_objects(store);
+        for (int i = 0; i < sk_X509_OBJECT_num(objects); ++i) cache(X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objects, i)));
+    }
+    cache(SSL_CTX_get0_certificate(native));
+    STACK_OF(X509)* chain = nullptr;
+    if (SSL_CTX_get0_chain_certs(native, &chain) == 1 && chain != nullptr) {
+        for (int i = 0; i < sk_X509_num(chain); ++i) cache(sk_X509_value(chain, i));
+    }
+}
+
 }  // namespace
 
 std::shared_ptr<TlsContext> make_server_tls(const TlsFiles& f) {
@@ -47,6 +69,7 @@ std::shared_ptr<TlsContext> make_server_tls(const TlsFiles& f) {
         load("CA", f.ca, [&](auto& ec) { ctx->load_verify_file(f.ca, ec); });
         ctx->set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert);
     }
+    cache_certificate_extensions(*ctx);
     return ctx;
 }
 
@@ -60,6 +83,7 @@ std::shared_ptr<TlsContext> make_client_tls(const TlsFiles& f) {
     }
     ctx->set_verify_mode(ssl::verify_peer);
     if (!f.cert.empty()) use_identity(*ctx, f);
+    cache_certificate_extensions(*ctx);
     return ctx;
 }
 
