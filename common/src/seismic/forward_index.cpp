@@ -21,12 +21,20 @@ ForwardIndex::ForwardIndex(const CsrMatrix& docs) : m_dim(docs.dim), m_offsets(d
         m_values.resize(docs.nnz());
         for (std::size_t i = 0; i < docs.nnz(); ++i) m_values[i] = f32_to_f16(docs.data[i]);
     }
+    keep_gather_in_range();
+}
+
+void ForwardIndex::keep_gather_in_range() noexcept {
+    // The SIMD gathers take signed 32-bit indices.
+    if (m_dim > (std::uint64_t{1} << 31)) m_kernels = &scalar_kernels();
 }
 
 ForwardIndex::ForwardIndex(std::uint64_t dim, std::vector<std::uint64_t> offsets, std::vector<std::uint32_t> packed,
                            std::vector<std::uint32_t> comp32, std::vector<std::uint16_t> values)
     : m_dim(dim), m_offsets(std::move(offsets)), m_packed(std::move(packed)), m_comp32(std::move(comp32)),
-      m_values(std::move(values)) {}
+      m_values(std::move(values)) {
+    keep_gather_in_range();
+}
 
 std::uint64_t ForwardIndex::bytes() const noexcept {
     return m_offsets.size() * sizeof(std::uint64_t) + m_packed.size() * sizeof(std::uint32_t) +

@@ -3,6 +3,7 @@
 // each nonzero is one u32 (component in the low 16 bits, f16 value in the high 16), so a document is one
 // contiguous run of memory; larger vocabularies keep u32 components and f16 values side by side.
 // Exact document scores are computed from it against a densified f32 query.
+#include "aftershock/common/seismic/dot_kernels.hpp"
 #include "aftershock/common/seismic/f16.hpp"
 #include "aftershock/common/sparse_matrix.hpp"
 
@@ -57,8 +58,12 @@ public:
     [[nodiscard]] float dot(const float* dense_query, PackedPosting p) const noexcept {
         const auto off = posting_offset(p);
         const auto len = posting_length(p);
-        return wide() ? dot_wide(off, len, dense_query) : dot_packed(m_packed.data() + off, len, dense_query);
+        return wide() ? m_kernels->wide(m_comp32.data() + off, m_values.data() + off, len, dense_query)
+                      : m_kernels->packed(m_packed.data() + off, len, dense_query);
     }
+    /// Replaces the scoring kernels (tests, A/B benchmarks); every choice gives the same bits.
+    void set_kernels(const DotKernels& k) noexcept { m_kernels = &k; }
+    [[nodiscard]] const DotKernels& kernels() const noexcept { return *m_kernels; }
     /// Hints the CPU to fetch a whole document vector before it is scored: scoring is bound by memory
     /// latency, not arithmetic.
     void prefetch(PackedPosting p) const noexcept {
@@ -80,6 +85,7 @@ public:
     [[nodiscard]] std::uint64_t bytes() const noexcept;
 
 private:
+    void keep_gather_in_range() noexcept;
     static void prefetch_line(const char* p) noexcept {
 #if defined(__x86_64__)
         // GCC 12's dead-code elimination drops __builtin_prefetch from a loop with no other effect (seen
@@ -94,35 +100,8 @@ private:
         for (std::size_t i = 0; i < bytes; i += 64) prefetch_line(p + i);
         prefetch_line(p + bytes - 1);
     }
-    // Four independent sums hide the add latency; the order is fixed, so scores are reproducible
-    // (they may differ from a sequential sum in the last bits). term(i) is q[component i] * value i.
-    template <typename Term>
-    [[nodiscard]] static float dot4(std::uint32_t len, Term&& term) noexcept {
-        float s0 = 0.0F;
-        float s1 = 0.0F;
-        float s2 = 0.0F;
-        float s3 = 0.0F;
-        std::uint32_t i = 0;
-        for (; i + 4 <= len; i += 4) {
-            s0 += term(i);
-            s1 += term(i + 1);
-            s2 += term(i + 2);
-            s3 += term(i + 3);
-        }
-        for (; i < len; ++i) s0 += term(i);
-        return (s0 + s1) + (s2 + s3);
-    }
-    [[nodiscard]] static float dot_packed(const std::uint32_t* e, std::uint32_t len, const float* q) noexcept {
-        return dot4(len, [&](std::uint32_t i) {
-            return q[e[i] & 0xFFFFU] * f16_to_f32(static_cast<std::uint16_t>(e[i] >> 16));
-        });
-    }
-    [[nodiscard]] float dot_wide(std::uint64_t off, std::uint32_t len, const float* q) const noexcept {
-        const std::uint32_t* c = m_comp32.data() + off;
-        const std::uint16_t* v = m_values.data() + off;
-        return dot4(len, [&](std::uint32_t i) { return q[c[i]] * f16_to_f32(v[i]); });
-    }
     std::uint64_t m_dim = 0;
+    const DotKernels* m_kernels = &active_kernels();
     std::vector<std::uint64_t> m_offsets{0};
     std::vector<std::uint32_t> m_packed;   ///< narrow: component | f16 << 16
     std::vector<std::uint32_t> m_comp32;   ///< wide

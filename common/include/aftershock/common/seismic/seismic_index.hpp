@@ -95,6 +95,8 @@ public:
     void build_knn_graph(std::uint32_t kappa, unsigned threads);
 
     [[nodiscard]] const ForwardIndex& forward() const noexcept { return m_forward; }
+    /// Scoring kernels of the forward index (tests, A/B benchmarks; every choice gives the same bits).
+    void set_kernels(const DotKernels& k) noexcept { m_forward.set_kernels(k); }
     [[nodiscard]] const SeismicArrays& arrays() const noexcept { return m_arrays; }
     [[nodiscard]] const BuildParams& params() const noexcept { return m_params; }
     [[nodiscard]] std::size_t n_docs() const noexcept { return m_forward.n_docs(); }

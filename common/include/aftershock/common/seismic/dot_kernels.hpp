@@ -1,0 +1,58 @@
+#pragma once
+// Scoring kernels of the forward index: <dense f32 query, f16 document>. The scalar kernels are the reference
+// (portable, f16 through a lookup table); the AVX2+F16C kernels give bit-identical results: the same four
+// accumulators fed in the same order, multiply then add (no FMA: the kernels are compiled without it, and
+// the build keeps -ffp-contract=off), the same tail and the same final reduction. They are chosen once at
+// run time, so the binary stays portable (no -march).
+#include "aftershock/common/seismic/f16.hpp"
+
+#include <cstdint>
+
+namespace aftershock::seismic {
+
+/// Narrow layout: each entry is component | f16 value << 16.
+using DotPackedFn = float (*)(const std::uint32_t* entries, std::uint32_t len, const float* q) noexcept;
+/// Wide layout: u32 components and f16 values side by side.
+using DotWideFn = float (*)(const std::uint32_t* components, const std::uint16_t* values, std::uint32_t len,
+                            const float* q) noexcept;
+
+struct DotKernels {
+    DotPackedFn packed;
+    DotWideFn wide;
+    const char* name;
+};
+
+// Four independent sums hide the add latency; the order is fixed, so scores are reproducible (they may
+// differ from a sequential sum in the last bits). term(i) is q[component i] * value i.
+template <typename Term> [[nodiscard]] inline float dot4(std::uint32_t len, Term&& term) noexcept {
+    float s0 = 0.0F;
+    float s1 = 0.0F;
+    float s2 = 0.0F;
+    float s3 = 0.0F;
+    std::uint32_t i = 0;
+    for (; i + 4 <= len; i += 4) {
+        s0 += term(i);
+        s1 += term(i + 1);
+        s2 += term(i + 2);
+        s3 += term(i + 3);
+    }
+    for (; i < len; ++i) s0 += term(i);
+    return (s0 + s1) + (s2 + s3);
+}
+
+[[nodiscard]] inline float dot_packed_scalar(const std::uint32_t* e, std::uint32_t len, const float* q) noexcept {
+    return dot4(len, [&](std::uint32_t i) { return q[e[i] & 0xFFFFU] * f16_to_f32(static_cast<std::uint16_t>(e[i] >> 16)); });
+}
+[[nodiscard]] inline float dot_wide_scalar(const std::uint32_t* c, const std::uint16_t* v, std::uint32_t len,
+                                           const float* q) noexcept {
+    return dot4(len, [&](std::uint32_t i) { return q[c[i]] * f16_to_f32(v[i]); });
+}
+
+/// The scalar kernels.
+[[nodiscard]] const DotKernels& scalar_kernels() noexcept;
+/// The AVX2+F16C kernels, or nullptr on a CPU (or compiler) without them.
+[[nodiscard]] const DotKernels* avx2_kernels() noexcept;
+/// The kernels scoring uses: AVX2 where the CPU has it, unless AFTERSHOCK_SIMD=0 (read once; the A/B switch).
+[[nodiscard]] const DotKernels& active_kernels() noexcept;
+
+}  // namespace aftershock::seismic

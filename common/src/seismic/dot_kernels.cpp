@@ -1,0 +1,123 @@
+#include "aftershock/common/seismic/dot_kernels.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <cstdlib>
+#include <cstring>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <cpuid.h>
+#include <immintrin.h>
+#define AFTERSHOCK_AVX2_KERNELS 1
+#endif
+
+namespace aftershock::seismic {
+namespace {
+
+float packed_scalar(const std::uint32_t* e, std::uint32_t len, const float* q) noexcept {
+    return dot_packed_scalar(e, len, q);
+}
+float wide_scalar(const std::uint32_t* c, const std::uint16_t* v, std::uint32_t len, const float* q) noexcept {
+    return dot_wide_scalar(c, v, len, q);
+}
+constexpr DotKernels kScalar{&packed_scalar, &wide_scalar, "scalar"};
+
+#ifdef AFTERSHOCK_AVX2_KERNELS
+// The target list leaves out "fma" on purpose: without it GCC cannot fuse a multiply and an add, which
+// would change the last bits of a score against the scalar reference.
+#define AFTERSHOCK_AVX2 [[gnu::target("avx2,f16c")]]
+
+// Eight products go to the four running sums as two steps of four, low half first: sum j receives terms
+// j, j+4, j+8, ... in order, exactly as dot4 adds them.
+AFTERSHOCK_AVX2 inline __m128 add8(__m128 acc, __m256 prod) noexcept {
+    acc = _mm_add_ps(acc, _mm256_castps256_ps128(prod));
+    return _mm_add_ps(acc, _mm256_extractf128_ps(prod, 1));
+}
+
+// dot4's tail (the last len % 4 terms into sum 0, in order) and its final reduction.
+template <typename Term> AFTERSHOCK_AVX2 inline float finish(__m128 acc, std::uint32_t i, std::uint32_t len, Term&& term) noexcept {
+    alignas(16) float s[4];
+    _mm_store_ps(s, acc);
+    for (; i < len; ++i) s[0] += term(i);
+    return (s[0] + s[1]) + (s[2] + s[3]);
+}
+
+AFTERSHOCK_AVX2 float packed_avx2(const std::uint32_t* e, std::uint32_t len, const float* q) noexcept {
+    const __m256i low16 = _mm256_set1_epi32(0xFFFF);
+    // Bytes 2,3 of each u32 (the f16 value) to the low 8 bytes of each 128-bit half.
+    const __m256i halves = _mm256_setr_epi8(2, 3, 6, 7, 10, 11, 14, 15, -1, -1, -1, -1, -1, -1, -1, -1,  //
+                                            2, 3, 6, 7, 10, 11, 14, 15, -1, -1, -1, -1, -1, -1, -1, -1);
+    __m128 acc = _mm_setzero_ps();
+    std::uint32_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(e + i));
+        const __m256 qv = _mm256_i32gather_ps(q, _mm256_and_si256(x, low16), 4);
+        const __m256i h = _mm256_permute4x64_epi64(_mm256_shuffle_epi8(x, halves), 0b1000);
+        acc = add8(acc, _mm256_mul_ps(qv, _mm256_cvtph_ps(_mm256_castsi256_si128(h))));
+    }
+    if (i + 4 <= len) {
+        const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(e + i));
+        const __m128 qv = _mm_i32gather_ps(q, _mm_and_si128(x, _mm256_castsi256_si128(low16)), 4);
+        const __m128 v = _mm_cvtph_ps(_mm_shuffle_epi8(x, _mm256_castsi256_si128(halves)));
+        acc = _mm_add_ps(acc, _mm_mul_ps(qv, v));
+        i += 4;
+    }
+    return finish(acc, i, len, [&](std::uint32_t j) {
+        return q[e[j] & 0xFFFFU] * f16_to_f32(static_cast<std::uint16_t>(e[j] >> 16));
+    });
+}
+
+AFTERSHOCK_AVX2 float wide_avx2(const std::uint32_t* c, const std::uint16_t* v, std::uint32_t len, const float* q) noexcept {
+    __m128 acc = _mm_setzero_ps();
+    std::uint32_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        const __m256i ci = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(c + i));
+        const __m256 vv = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(v + i)));
+        acc = add8(acc, _mm256_mul_ps(_mm256_i32gather_ps(q, ci, 4), vv));
+    }
+    if (i + 4 <= len) {
+        const __m128i ci = _mm_loadu_si128(reinterpret_cast<const __m128i*>(c + i));
+        const __m128 vv = _mm_cvtph_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(v + i)));
+        acc = _mm_add_ps(acc, _mm_mul_ps(_mm_i32gather_ps(q, ci, 4), vv));
+        i += 4;
+    }
+    return finish(acc, i, len, [&](std::uint32_t j) { return q[c[j]] * f16_to_f32(v[j]); });
+}
+
+constexpr DotKernels kAvx2{&packed_avx2, &wide_avx2, "avx2+f16c"};
+
+// F16C from CPUID directly: clang 14's __builtin_cpu_supports does not know "f16c". AVX2 through the builtin,
+// which also checks that the OS saves the AVX registers.
+bool cpu_has_avx2_f16c() noexcept {
+    unsigned a = 0;
+    unsigned b = 0;
+    unsigned c = 0;
+    unsigned d = 0;
+    return __builtin_cpu_supports("avx2") && __get_cpuid(1, &a, &b, &c, &d) != 0 && (c & bit_F16C) != 0;
+}
+#endif
+
+}  // namespace
+
+const DotKernels& scalar_kernels() noexcept { return kScalar; }
+
+const DotKernels* avx2_kernels() noexcept {
+#ifdef AFTERSHOCK_AVX2_KERNELS
+    static const bool ok = cpu_has_avx2_f16c();
+    if (ok) return &kAvx2;
+#endif
+    return nullptr;
+}
+
+const DotKernels& active_kernels() noexcept {
+    static const DotKernels& chosen = [&]() -> const DotKernels& {
+        const char* env = std::getenv("AFTERSHOCK_SIMD");
+        const auto* simd = avx2_kernels();
+        const auto& k = (simd != nullptr && (env == nullptr || std::strcmp(env, "0") != 0)) ? *simd : kScalar;
+        spdlog::debug("forward index scoring kernels: {}", k.name);
+        return k;
+    }();
+    return chosen;
+}
+
+}  // namespace aftershock::seismic

@@ -1,0 +1,145 @@
+// The SIMD scoring kernels of the forward index against the scalar reference: the same bits for every
+// length (vector body, 4-wide step, scalar tail), both layouts and every finite f16 value; and whole
+// searches that give identical hits and scores with either kernel.
+#include "aftershock/common/seismic/dot_kernels.hpp"
+#include "aftershock/common/seismic/seismic_index.hpp"
+
+#include <gtest/gtest.h>
+
+#include <bit>
+#include <random>
+
+namespace aftershock::seismic {
+namespace {
+
+const DotKernels* simd_or_skip() { return avx2_kernels(); }
+
+/// A document of `len` distinct components below `dim` (ascending) with f16 values of mixed sign and scale.
+struct Doc {
+    std::vector<std::uint32_t> components;
+    std::vector<std::uint16_t> values;
+    std::vector<std::uint32_t> packed;
+};
+Doc random_doc(std::uint32_t len, std::uint32_t dim, std::mt19937& rng) {
+    std::uniform_int_distribution<std::uint32_t> comp(0, dim - 1);
+    std::uniform_real_distribution<float> mag(-4.0F, 4.0F);
+    std::vector<std::uint32_t> c;
+    while (c.size() < len) {
+        const auto x = comp(rng);
+        if (std::find(c.begin(), c.end(), x) == c.end()) c.push_back(x);
+    }
+    std::sort(c.begin(), c.end());
+    Doc d;
+    d.components = c;
+    for (auto x : c) {
+        const float v = std::ldexp(mag(rng), static_cast<int>(rng() % 20) - 14);  // subnormal halves too
+        d.values.push_back(f32_to_f16(v));
+        d.packed.push_back((x & 0xFFFFU) | (std::uint32_t{d.values.back()} << 16));
+    }
+    return d;
+}
+
+std::vector<float> random_query(std::uint32_t dim, std::mt19937& rng) {
+    std::uniform_real_distribution<float> v(-2.0F, 3.0F);
+    std::vector<float> q(dim);
+    for (auto& x : q) x = (rng() % 3 == 0) ? 0.0F : v(rng);
+    return q;
+}
+
+TEST(SeismicKernels, SimdMatchesScalarBitForBitOnRandomDocuments) {
+    const auto* simd = simd_or_skip();
+    if (simd == nullptr) GTEST_SKIP() << "no AVX2+F16C on this CPU";
+    std::mt19937 rng(3);
+    for (std::uint32_t dim : {std::uint32_t{300}, std::uint32_t{65536}, std::uint32_t{1} << 20}) {
+        const auto q = random_query(dim, rng);
+        for (std::uint32_t len = 0; len <= 300; len += (len < 40 ? 1 : 37)) {
+            for (int rep = 0; rep < 20; ++rep) {
+                const auto d = random_doc(std::min(len, dim), dim, rng);
+                const auto n = static_cast<std::uint32_t>(d.components.size());
+                const float want_wide = dot_wide_scalar(d.components.data(), d.values.data(), n, q.data());
+                EXPECT_EQ(std::bit_cast<std::uint32_t>(simd->wide(d.components.data(), d.values.data(), n, q.data())),
+                          std::bit_cast<std::uint32_t>(want_wide))
+                    << "wide, dim " << dim << " len " << n;
+                if (dim > 65536) continue;
+                const float want = dot_packed_scalar(d.packed.data(), n, q.data());
+                EXPECT_EQ(std::bit_cast<std::uint32_t>(simd->packed(d.packed.data(), n, q.data())),
+                          std::bit_cast<std::uint32_t>(want))
+                    << "packed, dim " << dim << " len " << n;
+                EXPECT_EQ(std::bit_cast<std::uint32_t>(scalar_kernels().packed(d.packed.data(), n, q.data())),
+                          std::bit_cast<std::uint32_t>(want));
+            }
+        }
+    }
+}
+
+// F16C converts in hardware, the scalar path through the table: every finite half, in the vector body
+// (8 copies) and in the tail (1 copy), must give the same product.
+TEST(SeismicKernels, EveryFiniteHalfConvertsLikeTheTable) {
+    const auto* simd = simd_or_skip();
+    if (simd == nullptr) GTEST_SKIP() << "no AVX2+F16C on this CPU";
+    std::vector<float> q(16, 1.0F);
+    std::vector<std::uint32_t> comps{0, 1, 2, 3, 4, 5, 6, 7};
+    for (std::uint32_t h = 0; h < 65536; ++h) {
+        if ((h & 0x7C00U) == 0x7C00U && (h & 0x3FFU) != 0) continue;  // NaN payloads may differ
+        std::vector<std::uint32_t> packed;
+        for (std::uint32_t i = 0; i < 8; ++i) packed.push_back(i | (h << 16));
+        const std::vector<std::uint16_t> values(8, static_cast<std::uint16_t>(h));
+        for (std::uint32_t len : {1U, 4U, 8U}) {
+            ASSERT_EQ(std::bit_cast<std::uint32_t>(simd->packed(packed.data(), len, q.data())),
+                      std::bit_cast<std::uint32_t>(dot_packed_scalar(packed.data(), len, q.data())))
+                << "half " << h << " len " << len;
+            ASSERT_EQ(std::bit_cast<std::uint32_t>(simd->wide(comps.data(), values.data(), len, q.data())),
+                      std::bit_cast<std::uint32_t>(dot_wide_scalar(comps.data(), values.data(), len, q.data())))
+                << "half " << h << " len " << len;
+        }
+    }
+}
+
+CsrMatrix random_corpus(std::size_t n, std::uint32_t dim, std::mt19937& rng) {
+    CsrMatrix m;
+    m.dim = dim;
+    for (std::size_t r = 0; r < n; ++r) {
+        const auto d = random_doc(static_cast<std::uint32_t>(rng() % 60), dim, rng);
+        std::vector<float> v;
+        for (auto h : d.values) v.push_back(std::abs(f16_to_f32(h)) + 1e-3F);
+        m.append_row(d.components, v);
+    }
+    return m;
+}
+
+void expect_identical(const std::vector<std::vector<Hit>>& a, const std::vector<std::vector<Hit>>& b) {
+    ASSERT_EQ(a.size(), b.size());
+    for (std::size_t q = 0; q < a.size(); ++q) {
+        ASSERT_EQ(a[q].size(), b[q].size()) << "query " << q;
+        for (std::size_t j = 0; j < a[q].size(); ++j) {
+            EXPECT_EQ(a[q][j].doc, b[q][j].doc) << "query " << q << " rank " << j;
+            EXPECT_EQ(std::bit_cast<std::uint32_t>(a[q][j].score), std::bit_cast<std::uint32_t>(b[q][j].score))
+                << "query " << q << " rank " << j;
+        }
+    }
+}
+
+TEST(SeismicKernels, SearchesGiveIdenticalHitsWithEitherKernel) {
+    const auto* simd = simd_or_skip();
+    if (simd == nullptr) GTEST_SKIP() << "no AVX2+F16C on this CPU";
+    std::mt19937 rng(17);
+    for (std::uint32_t dim : {std::uint32_t{2000}, std::uint32_t{200000}}) {  // packed and wide layouts
+        const auto docs = random_corpus(3000, dim, rng);
+        const auto queries = random_corpus(40, dim, rng);
+        BuildParams bp;
+        bp.lambda = 200;
+        auto index = SeismicIndex::build(docs, bp);
+        EXPECT_EQ(index.forward().wide(), dim > 65536);
+        SearchParams sp;
+        sp.k = 10;
+        sp.query_cut = 5;
+        sp.heap_factor = 0.8F;
+        index.set_kernels(scalar_kernels());
+        const auto scalar = index.search_batch(queries, sp, 1);
+        index.set_kernels(*simd);
+        expect_identical(index.search_batch(queries, sp, 1), scalar);
+    }
+}
+
+}  // namespace
+}  // namespace aftershock::seismic
