@@ -204,6 +204,10 @@ void run_load(const LoadOptions& o) {
     std::vector<std::string> answers(record ? n_queries : 0);
     std::string first_error;
     const auto start = Clock::now();
+    // The trace's time 0 on the wall clock: lets a test line the trace up with what it did (kill, restart) even when
+    // the driver started late on a loaded machine.
+    const auto start_unix_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
     const auto stop_at = o.duration > 0 ? start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.duration))
                                         : Clock::time_point::max();
     const auto due = [&](std::size_t i) {
@@ -278,7 +282,7 @@ void run_load(const LoadOptions& o) {
         std::sort(trace.begin(), trace.end(), [](const TraceRow& a, const TraceRow& b) { return a.start_ms < b.start_ms; });
         std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(o.trace.c_str(), "w"), &std::fclose);
         ensure<InputError>(file != nullptr, "cannot write {}", o.trace);
-        fmt::print(file.get(), "# start_ms latency_ms status partial\n");
+        fmt::print(file.get(), "# t0_unix_ms {}\n# start_ms latency_ms status partial\n", start_unix_ms);
         for (const auto& r : trace) fmt::print(file.get(), "{:.3f} {:.3f} {} {}\n", r.start_ms, r.latency_ms, r.status, r.partial ? 1 : 0);
         ensure(std::fflush(file.get()) == 0 && std::ferror(file.get()) == 0, "write of {} failed", o.trace);
     }
@@ -333,7 +337,7 @@ void register_load(CLI::App& app) {
                     "open-loop pacing: this many requests per second over all connections (request i is due at i/rate s; "
                     "its latency counts from then; the connections bound the requests outstanding)")
         ->check(CLI::PositiveNumber);
-    sub->add_option("--trace", o->trace, "write one line per request: start_ms latency_ms status partial (sorted by start)");
+    sub->add_option("--trace", o->trace, "write one line per request: start_ms latency_ms status partial (sorted by start; a '# t0_unix_ms' line gives time 0)");
     sub->add_option("--out", o->out, "write the answers as a run file (qid docid rank score)");
     sub->add_flag("--fail-on-error", o->fail_on_error, "exit non-zero if any request did not return 200");
     add_pipeline_flags(*sub, std::shared_ptr<PipelineFlags>(o, &o->pipeline));

@@ -18,7 +18,6 @@ load --concurrency 2 --min-coverage 1 --fail-on-error --out "$WORK/ref.tsv" >"$W
 
 # --rate paces the driver, so the gap costs about rate x gap failed requests instead of a busy loop of refusals.
 RATE=150
-t_load=$(now_ms)
 load --concurrency 4 --rate "$RATE" --duration 6 --min-coverage 1 --trace "$WORK/t.trace" >"$WORK/load.txt" 2>&1 &
 LOAD=$!
 BG_PIDS+=("$LOAD")
@@ -34,8 +33,12 @@ wait_ready 10
 t_ready=$(now_ms)
 wait "$LOAD" || fail "load driver: $(cat "$WORK/load.txt")"
 
-# Trace times are relative to the driver's start (a little after t_load): allow 300 ms either side.
-kill_at=$((t_kill - t_load)) ready_at=$((t_ready - t_load))
+# Trace times are relative to the driver's own time 0 (its '# t0_unix_ms' line). Measured from when this script
+# launched it instead, a driver that started late on a loaded machine made the failures right after the kill look
+# like failures before it. Allow 300 ms either side.
+t0=$(awk '/^# t0_unix_ms / { print $3; exit }' "$WORK/t.trace")
+[ -n "$t0" ] || fail "trace without its t0_unix_ms line"
+kill_at=$((t_kill - t0)) ready_at=$((t_ready - t0))
 read -r first_bad last_bad n_bad n_other n_ok_after < <(awk -v ready="$ready_at" '
   !/^#/ {
     if ($3 != 200) { if (n_bad++ == 0) first = $1; last = $1 + $2; if ($3 != 0 && $3 != 503) other++ }
