@@ -22,7 +22,7 @@ DenseStoreMode parse_dense_store_mode(std::string_view s) {
 
 DiskRows::DiskRows(const std::string& path, std::size_t n, std::size_t d) : m_path(path), m_n(n), m_d(d) {
     {
-        const h5::File f(path, h5::File::Mode::read);
+        const h5::File f(path, h5::File::Mode::read_checksummed);  // a shard file
         auto map = f.chunk_map("/dense/vectors");
         m_rows_per_chunk = map.rows_per_chunk;
         m_chunk_addr = std::move(map.addresses);

@@ -1,12 +1,14 @@
 #include "aftershock/common/hdf5.hpp"
 
 #include "aftershock/common/error.hpp"
+#include "aftershock/common/hdf5_vet.hpp"
 #include "hdf5_vlen.hpp"
 
 #include <fmt/ranges.h>
 
 #include <cstdint>
 #include <cstring>
+#include <fstream>
 #include <mutex>
 
 namespace aftershock::h5 {
@@ -147,6 +149,35 @@ void check_storage(hid_t ds, hid_t ftype, const std::vector<hsize_t>& dims, std:
     }
 }
 
+constexpr unsigned char kSignature[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+
+/// Superblocks of version 2 and 3 end in a checksum (and so do the object headers, B-trees, heaps and chunk indexes
+/// of the file format they come with); versions 0 and 1 have none. Checked on the raw bytes, before HDF5 decodes any.
+void require_checksummed_superblock(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    unsigned char head[9] = {};
+    if (!in.read(reinterpret_cast<char*>(head), sizeof head)) return;  // H5Fopen reports missing or short files
+    ensure<InputError>(std::memcmp(head, kSignature, sizeof kSignature) == 0, "{}: not an HDF5 file written by Aftershock "
+                       "(no HDF5 signature at byte 0)", path);
+    ensure<InputError>(head[8] >= 2, "{}: HDF5 superblock version {} has no checksums; files of this kind are written with "
+                       "version 3 (an older aftershock-build wrote this one: rebuild it)", path, head[8]);
+}
+
+/// HDF5 1.10.8's H5Fget_file_image writes the image's end-of-file address into a version 2/3 superblock without
+/// updating the superblock's checksum, and then refuses to open that image. The checksum is HDF5's own metadata
+/// checksum (Jenkins lookup3) over the superblock's bytes before it; the library exports it but no header declares it.
+extern "C" std::uint32_t H5_checksum_metadata(const void* data, std::size_t len, std::uint32_t initval);
+
+void fix_superblock_checksum(std::vector<unsigned char>& image, const std::string& where) {
+    ensure(image.size() >= 12 && std::memcmp(image.data(), kSignature, sizeof kSignature) == 0, "{}: file image without a superblock", where);
+    if (image[8] < 2) return;
+    // signature, version, sizes of offsets and lengths, flags; then base, extension, end-of-file and root addresses.
+    const std::size_t body = 12 + 4 * std::size_t{image[9]};
+    ensure(image.size() >= body + 4, "{}: file image shorter than its superblock", where);
+    const std::uint32_t sum = H5_checksum_metadata(image.data(), body, 0);
+    for (std::size_t i = 0; i < 4; ++i) image[body + i] = static_cast<unsigned char>(sum >> (8 * i));  // little-endian
+}
+
 }  // namespace
 
 std::string last_error() {
@@ -188,15 +219,23 @@ File::File(const std::string& path, Mode mode) : m_path(path) {
     } else if (mode == Mode::in_memory) {
         auto fapl = make_plist(H5P_FILE_ACCESS);
         H5Pset_fapl_core(fapl.get(), std::size_t{64} << 20, 0);  // grow by 64 MiB, never touch the disk
+        // The 1.10 file format: superblock version 3 and every metadata structure checksummed, which
+        // Mode::read_checksummed requires (see image() for the superblock's checksum).
+        H5Pset_libver_bounds(fapl.get(), H5F_LIBVER_V110, H5F_LIBVER_V110);
         id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, object_plist(H5P_FILE_CREATE).get(), fapl.get());
         ensure(id >= 0, "cannot create in-memory HDF5 file {}: {}", path, last_error());
     } else {
         // Strong close: HDF5 1.10 can leave an internal object open when an open fails on corrupt metadata; with the
         // default (weak) close the file then stays open, and a later open of the same path (same inode, rewritten)
         // shares its stale metadata cache.
+        if (mode == Mode::read_checksummed) {
+            require_checksummed_superblock(path);
+        } else {
+            vet_file(path);
+        }
         auto fapl = make_plist(H5P_FILE_ACCESS);
         H5Pset_fclose_degree(fapl.get(), H5F_CLOSE_STRONG);
-        id = H5Fopen(path.c_str(), mode == Mode::read ? H5F_ACC_RDONLY : H5F_ACC_RDWR, fapl.get());
+        id = H5Fopen(path.c_str(), mode == Mode::read_write ? H5F_ACC_RDWR : H5F_ACC_RDONLY, fapl.get());
         ensure<InputError>(id >= 0, "cannot open HDF5 file {} (missing, truncated or not HDF5): {}", path,
                            last_error());
     }
@@ -596,6 +635,7 @@ std::vector<unsigned char> File::image() {
     std::vector<unsigned char> bytes(static_cast<std::size_t>(size));
     ensure(H5Fget_file_image(m_file.get(), bytes.data(), bytes.size()) == size, "{}: cannot copy the file image: {}",
            m_path, last_error());
+    fix_superblock_checksum(bytes, m_path);
     return bytes;
 }
 

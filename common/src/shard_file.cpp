@@ -196,19 +196,19 @@ std::vector<float> dense_row(const DenseShard& d, std::size_t row) {
 }
 
 Shard read_shard(const std::string& path, DenseStoreMode dense_store) {
-    const h5::File f(path, h5::File::Mode::read);
+    const h5::File f(path, h5::File::Mode::read_checksummed);
     // Messages are built only on failure: these checks run once per document and posting.
     const auto where = [&](const std::string& what) { return fmt::format("shard {}: {}", path, what); };
     const auto require = [&](bool ok, auto&& describe) {
         if (!ok) throw InputError(where(describe()));
     };
-    // Every string attribute is read fixed-length only (see h5::File::Strings): version 3 writes no other kind.
+    // Every string attribute is read fixed-length only (see h5::File::Strings): versions 3 and 4 write no other kind.
     constexpr auto fixed = h5::File::Strings::fixed_only;
     require(f.has_attr("/", "format") && f.has_attr("/", "format_version"), [] { return std::string("not an Aftershock shard file"); });
     const auto version = f.read_attr_u64("/", "format_version");
     require(version != 2, [] {
         return std::string("format version 2 is no longer read: its string attributes are variable-length, which HDF5 1.10 cannot "
-                           "read safely from a corrupt file; rebuild the index with this aftershock-build (format version 3)");
+                           "read safely from a corrupt file; rebuild the index with this aftershock-build");
     });
     require(version == kShardFormatVersion, [&] {
         return fmt::format("format version {} is not supported (this build reads version {} only; rebuild the index "

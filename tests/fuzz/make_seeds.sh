@@ -11,8 +11,9 @@ SEEDS="$ROOT/tests/fuzz/corpus"
 TMP="$(mktemp -d)"
 trap 'rm -rf "$TMP"' EXIT
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1 OMP_NUM_THREADS=1
-rm -rf "$SEEDS"
+# Regression seeds (regress_*: inputs that once found a bug) are kept; everything else is made again.
 mkdir -p "$SEEDS"
+find "$SEEDS" -type f ! -name 'regress_*' -delete
 
 python3 - "$SEEDS" "$DATA" <<'PY'
 import gzip, json, os, struct, sys, tarfile, io
@@ -152,7 +153,9 @@ mkdir -p "$SEEDS/fuzz_import_ann_benchmarks"
 cp "$TMP/ann.hdf5" "$SEEDS/fuzz_import_ann_benchmarks/no_distance_attr.hdf5"
 # The writers' chunked layout preallocates whole chunks (MBs for 3 rows); the seeds are repacked contiguous
 # (same content, same shard checksum: it covers values, not layout) plus one with tiny chunks.
-for f in "$SEEDS"/fuzz_corpus/*.h5 "$SEEDS"/fuzz_shard/*.h5; do h5repack -l CONTI "$f" "$TMP/rp.h5"; mv "$TMP/rp.h5" "$f"; done
+# Shards keep the 1.10 file format (-L: superblock 3, checksummed metadata), which their reader requires.
+for f in "$SEEDS"/fuzz_corpus/{sparse,dense}.h5; do h5repack -l CONTI "$f" "$TMP/rp.h5"; mv "$TMP/rp.h5" "$f"; done
+for f in "$SEEDS"/fuzz_shard/{sparse,dense}.h5; do h5repack -L -l CONTI "$f" "$TMP/rp.h5"; mv "$TMP/rp.h5" "$f"; done
 h5repack -l CHUNK=4 "$SEEDS/fuzz_corpus/sparse.h5" "$SEEDS/fuzz_corpus/sparse_chunked.h5"
 for kind in sparse dense; do  # the repacked shards hold the same data
   h5diff "$TMP/idx-$kind/shard-00000.h5" "$SEEDS/fuzz_shard/$kind.h5"

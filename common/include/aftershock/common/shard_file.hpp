@@ -16,7 +16,9 @@ namespace aftershock {
 
 /// 2: the /dense group (version 1 shards, sparse only, must be rebuilt). 3: fixed-length string attributes (version 2
 /// wrote variable-length ones, which HDF5 1.10 follows into the global heap unchecked: refused, must be rebuilt).
-inline constexpr std::uint64_t kShardFormatVersion = 3;
+/// 4: the HDF5 1.10 file format (superblock version 3, all metadata checksummed; h5::File::Mode::read_checksummed),
+/// so a corrupt shard is refused by HDF5's checksums instead of crashing HDF5 (version 3 files: refused, rebuild).
+inline constexpr std::uint64_t kShardFormatVersion = 4;
 
 struct ShardMeta {
     std::uint32_t shard = 0;

@@ -1,0 +1,26 @@
+#pragma once
+// Vetting an HDF5 file in a child process before this process opens it (h5::File's read modes).
+//
+// HDF5 1.10.8 can crash, hang or allocate gigabytes on corrupt metadata, inside the library and before any of our
+// checks can run (docs/BENCHMARKS.md, "Fuzzing"). A file from outside (a corpus, an importer's input) is first
+// walked by aftershock-h5vet (common/tools/h5vet_main.cpp), which touches every metadata structure; only if that
+// process ends normally is the file opened here. A file it died on is refused with an InputError, so a server or a
+// build rank never dies inside HDF5 on a bad file.
+#include <cstdint>
+#include <string>
+
+namespace aftershock::h5 {
+
+/// Throws InputError when aftershock-h5vet crashes, is killed or runs past the time limit on `path`, and Error when
+/// it cannot be started. A file that vetted cleanly and had not changed for 2 s before is remembered (device, inode,
+/// size, modification and change times), so opening it again costs nothing; a newer file is vetted on every open (a
+/// vet costs about 10 ms). Missing files pass through: H5Fopen reports them.
+///
+/// The vetting binary is $AFTERSHOCK_H5VET, else aftershock-h5vet next to this executable. The time limit is
+/// $AFTERSHOCK_H5VET_TIMEOUT_S seconds (default 120: the walk reads metadata only, seconds for the largest corpora).
+void vet_file(const std::string& path);
+
+/// How many vetting processes this process has started (tests check that a vetted file is not vetted again).
+[[nodiscard]] std::uint64_t vet_processes_started() noexcept;
+
+}  // namespace aftershock::h5

@@ -1,0 +1,172 @@
+#include "aftershock/common/hdf5_vet.hpp"
+
+#include "aftershock/common/error.hpp"
+
+#include <hdf5.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <csignal>
+#include <ctime>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <tuple>
+
+extern char** environ;
+
+namespace aftershock::h5 {
+namespace {
+
+namespace fs = std::filesystem;
+
+/// Exit codes of aftershock-h5vet that mean "the walk finished": 0 clean, 2 HDF5 reported an error (the reader's own
+/// open and checks then say what is wrong, naming the dataset).
+bool walk_finished(int status) { return WIFEXITED(status) && (WEXITSTATUS(status) == 0 || WEXITSTATUS(status) == 2); }
+
+using FileKey = std::tuple<dev_t, ino_t, off_t, std::int64_t, std::int64_t>;
+
+std::int64_t nanoseconds(const timespec& t) { return std::int64_t{t.tv_sec} * 1'000'000'000 + t.tv_nsec; }
+
+/// Only files whose last change (ctime, which no user call can set back) is at least this old are remembered: file
+/// times tick coarsely (about 4 ms on tmpfs), so a file rewritten with the same size within one tick keeps its key.
+/// A change after the vet stamps a ctime later than the remembered one.
+constexpr std::int64_t kSettledNs = 2'000'000'000;
+
+std::mutex g_mutex;
+std::set<FileKey> g_vetted;  // guarded by g_mutex
+std::atomic<std::uint64_t> g_started{0};
+
+std::string vet_binary() {
+    if (const char* env = std::getenv("AFTERSHOCK_H5VET"); env != nullptr && *env != '\0') return env;
+    std::error_code ec;
+    const auto self = fs::read_symlink("/proc/self/exe", ec);
+    ensure(!ec, "cannot vet HDF5 files: /proc/self/exe unreadable ({}); set AFTERSHOCK_H5VET", ec.message());
+    return (self.parent_path() / "aftershock-h5vet").string();
+}
+
+int timeout_ms() {
+    const char* env = std::getenv("AFTERSHOCK_H5VET_TIMEOUT_S");
+    if (env == nullptr || *env == '\0') return 120'000;
+    char* end = nullptr;
+    const double s = std::strtod(env, &end);
+    ensure<UsageError>(end != env && *end == '\0' && s > 0 && s <= 86'400, "AFTERSHOCK_H5VET_TIMEOUT_S={}: expected seconds in (0, 86400]", env);
+    return static_cast<int>(s * 1000);
+}
+
+std::string describe(int status) {
+    if (WIFSIGNALED(status)) return fmt::format("killed by signal {} ({})", WTERMSIG(status), ::strsignal(WTERMSIG(status)));
+    if (WIFEXITED(status)) return fmt::format("exit status {}", WEXITSTATUS(status));
+    return fmt::format("wait status {}", status);
+}
+
+/// Child stdio: nothing in, stdout and stderr to /dev/null unless AFTERSHOCK_H5VET_VERBOSE is set (a crash report
+/// from a sanitizer build or HDF5's error stack is then visible).
+struct SpawnActions {
+    posix_spawn_file_actions_t actions{};
+    SpawnActions() {
+        posix_spawn_file_actions_init(&actions);
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+        if (std::getenv("AFTERSHOCK_H5VET_VERBOSE") == nullptr) {
+            posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+            posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
+        }
+    }
+    ~SpawnActions() { posix_spawn_file_actions_destroy(&actions); }
+    SpawnActions(const SpawnActions&) = delete;
+    SpawnActions& operator=(const SpawnActions&) = delete;
+};
+
+/// Waits up to `ms` for `pid` to end (a pidfd makes the wait a poll with a timeout); returns its wait status or
+/// nullopt after killing it at the deadline.
+std::optional<int> wait_for(pid_t pid, int ms, const std::string& binary) {
+    const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+    if (pidfd >= 0) {
+        pollfd p{pidfd, POLLIN, 0};
+        int rc = 0;
+        do {
+            rc = ::poll(&p, 1, ms);
+        } while (rc < 0 && errno == EINTR);  // a signal restarts the full wait: bounded by how often signals come
+        const int poll_errno = errno;
+        ::close(pidfd);
+        if (rc <= 0) ::kill(pid, SIGKILL);
+        int status = 0;
+        while (::waitpid(pid, &status, 0) < 0) {
+            ensure(errno == EINTR, "waiting for {} failed: {}", binary, std::strerror(errno));
+        }
+        ensure(rc >= 0, "waiting for {} failed: {}", binary, std::strerror(poll_errno));
+        if (rc == 0) return std::nullopt;
+        return status;
+    }
+    // No pidfd (kernel < 5.3): poll waitpid.
+    for (int waited = 0;; waited += 5) {
+        int status = 0;
+        const pid_t r = ::waitpid(pid, &status, WNOHANG);
+        ensure(r >= 0 || errno == EINTR, "waiting for {} failed: {}", binary, std::strerror(errno));
+        if (r == pid) return status;
+        if (waited >= ms) {
+            ::kill(pid, SIGKILL);
+            while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+            }
+            return std::nullopt;
+        }
+        ::usleep(5'000);
+    }
+}
+
+}  // namespace
+
+std::uint64_t vet_processes_started() noexcept { return g_started.load(); }
+
+void vet_file(const std::string& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return;  // H5Fopen says what is wrong with it
+    const FileKey key{st.st_dev, st.st_ino, st.st_size, nanoseconds(st.st_mtim), nanoseconds(st.st_ctim)};
+    {
+        const std::lock_guard lock(g_mutex);
+        if (g_vetted.count(key) != 0) return;
+    }
+    const auto binary = vet_binary();
+    const int ms = timeout_ms();
+    ensure(::access(binary.c_str(), X_OK) == 0, "cannot vet HDF5 file {}: {} is not an executable ({}); build the project's "
+           "aftershock-h5vet next to this binary or set AFTERSHOCK_H5VET", path, binary, std::strerror(errno));
+    const SpawnActions io;
+    std::string arg0 = binary;
+    std::string arg1 = path;
+    char* argv[] = {arg0.data(), arg1.data(), nullptr};
+    pid_t pid = 0;
+    const int rc = ::posix_spawn(&pid, binary.c_str(), &io.actions, nullptr, argv, environ);
+    ensure(rc == 0, "cannot start {} to vet {}: {}", binary, path, std::strerror(rc));
+    g_started.fetch_add(1);
+    const auto status = wait_for(pid, ms, binary);
+    if (!status) {
+        throw InputError(fmt::format("{}: refused: HDF5 did not finish reading the file's metadata within {} s (corrupt file: a "
+                                     "loop in its metadata?); the limit is AFTERSHOCK_H5VET_TIMEOUT_S", path, ms / 1000.0));
+    }
+    if (WIFEXITED(*status) && WEXITSTATUS(*status) == 3) {
+        throw InputError(fmt::format("{}: refused: corrupt HDF5 metadata: reading it made the HDF5 library ask for more memory than "
+                                     "the checking process allows (sizes in the file are forged?)", path));
+    }
+    if (!walk_finished(*status)) {
+        throw InputError(fmt::format("{}: refused: corrupt HDF5 metadata; the HDF5 library ({}) died reading it in a separate "
+                                     "checking process ({}: {}); nothing was read here (AFTERSHOCK_H5VET_VERBOSE=1 shows its report)",
+                                     path, fmt::format("{}.{}.{}", H5_VERS_MAJOR, H5_VERS_MINOR, H5_VERS_RELEASE), binary, describe(*status)));
+    }
+    timespec now{};
+    ::clock_gettime(CLOCK_REALTIME, &now);
+    if (nanoseconds(now) - nanoseconds(st.st_ctim) < kSettledNs) return;
+    const std::lock_guard lock(g_mutex);
+    g_vetted.insert(key);
+}
+
+}  // namespace aftershock::h5

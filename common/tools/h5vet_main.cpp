@@ -1,0 +1,158 @@
+// aftershock-h5vet FILE: walks every piece of HDF5 metadata in FILE (objects, links, attributes with their values,
+// dataset types, dataspaces, layouts and whole chunk indexes) and exits 0; 2 when HDF5 reported an error; 3 when an
+// allocation HDF5 asked for failed (see limit_memory).
+//
+// Why a separate process: HDF5 1.10.8 (Debian 12's) decodes corrupt metadata without bounds checks and can crash,
+// hang or allocate gigabytes inside the library (docs/BENCHMARKS.md, "Fuzzing": object-header message iteration, a
+// division by zero while opening a dataset, metadata-cache mallocs, a global-heap loop under an attribute read).
+// h5::File runs this walk on a file before it opens one itself (common/src/hdf5_vet.cpp): if the walk dies, the file
+// is refused with a clear error and the caller lives. The walk touches every metadata structure the readers can
+// touch, and HDF5 decodes the same bytes the same way in the caller. Raw data is not read here: the readers check
+// where it lies before HDF5 reads it (common/src/hdf5.cpp), and the walk stays cheap for large files.
+// Only the HDF5 C API: this binary does not link aftershock_common, so that library can depend on it.
+#include <hdf5.h>
+
+#include <sys/resource.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <vector>
+
+namespace {
+
+/// Attribute values larger than this are not read (ours are a few hundred bytes; h5py's are small too).
+constexpr std::size_t kMaxAttrBytes = std::size_t{64} << 20;
+
+herr_t on_error(unsigned, const H5E_error2_t* err, void* data) {
+    if (err->maj_num == H5E_RESOURCE || err->min_num == H5E_CANTALLOC || err->min_num == H5E_NOSPACE) *static_cast<bool*>(data) = true;
+    return 0;
+}
+
+struct Walk {
+    bool hdf5_error = false;
+    bool out_of_memory = false;  ///< an allocation HDF5 asked for failed: the metadata claims absurd sizes
+
+    /// Called after an HDF5 call failed: notes whether the failure was an allocation.
+    void failed() {
+        hdf5_error = true;
+        H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, on_error, &out_of_memory);
+    }
+};
+
+/// Reads an attribute's value the way a reader would, variable-length data included (its bytes live in the global heap).
+void read_attribute(hid_t attr, Walk& walk) {
+    const hid_t ftype = H5Aget_type(attr);
+    const hid_t space = H5Aget_space(attr);
+    const hssize_t n = space >= 0 ? H5Sget_simple_extent_npoints(space) : -1;
+    const hid_t mtype = ftype >= 0 ? H5Tget_native_type(ftype, H5T_DIR_ASCEND) : -1;
+    const std::size_t elem = mtype >= 0 ? H5Tget_size(mtype) : 0;
+    if (n < 0 || mtype < 0 || elem == 0) {
+        walk.failed();
+    } else if (n > 0 && static_cast<std::size_t>(n) <= kMaxAttrBytes / elem) {
+        std::vector<unsigned char> buf(static_cast<std::size_t>(n) * elem);
+        if (H5Aread(attr, mtype, buf.data()) < 0) {
+            walk.failed();
+        } else if (H5Tdetect_class(mtype, H5T_VLEN) > 0 || H5Tis_variable_str(mtype) > 0) {
+            H5Dvlen_reclaim(mtype, space, H5P_DEFAULT, buf.data());
+        }
+    }
+    if (mtype >= 0) H5Tclose(mtype);
+    if (space >= 0) H5Sclose(space);
+    if (ftype >= 0) H5Tclose(ftype);
+}
+
+herr_t on_attribute(hid_t loc, const char* name, const H5A_info_t*, void* data) {
+    auto& walk = *static_cast<Walk*>(data);
+    const hid_t attr = H5Aopen(loc, name, H5P_DEFAULT);
+    if (attr < 0) {
+        walk.failed();
+        return 0;
+    }
+    read_attribute(attr, walk);
+    H5Aclose(attr);
+    return 0;
+}
+
+/// Type, dataspace, creation properties (filters, layout, chunk shape), storage size and, for a chunked dataset,
+/// its whole chunk index.
+void walk_dataset(hid_t ds, Walk& walk) {
+    const hid_t type = H5Dget_type(ds);
+    const hid_t space = H5Dget_space(ds);
+    const hid_t dcpl = H5Dget_create_plist(ds);
+    if (type < 0 || space < 0 || dcpl < 0) walk.failed();
+    (void)H5Dget_storage_size(ds);
+    if (dcpl >= 0 && H5Pget_layout(dcpl) == H5D_CHUNKED) {
+        hsize_t chunks = 0;
+        // Counting iterates the whole index: every B-tree / array node the readers' per-chunk lookups can reach.
+        if (space < 0 || H5Dget_num_chunks(ds, space, &chunks) < 0) walk.failed();
+    } else if (dcpl >= 0) {
+        (void)H5Dget_offset(ds);
+    }
+    if (dcpl >= 0) H5Pclose(dcpl);
+    if (space >= 0) H5Sclose(space);
+    if (type >= 0) H5Tclose(type);
+}
+
+herr_t on_object(hid_t root, const char* name, const H5O_info_t* info, void* data) {
+    auto& walk = *static_cast<Walk*>(data);
+    const hid_t obj = H5Oopen(root, name, H5P_DEFAULT);
+    if (obj < 0) {
+        walk.failed();
+        return 0;
+    }
+    if (H5Aiterate2(obj, H5_INDEX_NAME, H5_ITER_INC, nullptr, on_attribute, &walk) < 0) walk.failed();
+    if (info->type == H5O_TYPE_DATASET) walk_dataset(obj, walk);
+    H5Oclose(obj);
+    return 0;
+}
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define AFTERSHOCK_H5VET_SANITIZED 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define AFTERSHOCK_H5VET_SANITIZED 1
+#endif
+
+/// A forged size in the metadata can make HDF5 allocate gigabytes (and then fill them). Here such an allocation
+/// fails, HDF5 reports it, and the walk exits 3: the file is refused instead of the reader allocating the same.
+/// Without a sanitizer: 4 GiB of address space (a sanitizer's shadow memory needs terabytes, see below).
+void limit_memory() {
+#ifndef AFTERSHOCK_H5VET_SANITIZED
+    const rlimit limit{rlim_t{4} << 30, rlim_t{4} << 30};
+    setrlimit(RLIMIT_AS, &limit);
+#endif
+}
+
+}  // namespace
+
+#ifdef AFTERSHOCK_H5VET_SANITIZED
+// Sanitizer builds (CI's ASan+UBSan and fuzz stages): no single allocation above 1 GiB, and a refused one returns
+// null to HDF5 (exit 3) rather than ending in a report. Below libFuzzer's 2 GiB malloc limit, so a file that passes
+// here cannot make the fuzz target's own HDF5 calls hit it. No leak check: HDF5 leaks on its error paths and this
+// process ends right after the walk.
+extern "C" const char* __asan_default_options() { return "max_allocation_size_mb=1024:allocator_may_return_null=1:detect_leaks=0"; }
+#endif
+
+int main(int argc, char** argv) {
+    if (argc != 2) {
+        std::fprintf(stderr, "usage: aftershock-h5vet FILE\n(walks the HDF5 metadata of FILE; run by the Aftershock readers)\n");
+        return 64;
+    }
+    limit_memory();
+    if (std::getenv("AFTERSHOCK_H5VET_VERBOSE") == nullptr) H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);  // else HDF5 prints its stack
+    const hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);
+    const hid_t file = H5Fopen(argv[1], H5F_ACC_RDONLY, fapl);
+    H5Pclose(fapl);
+    Walk walk;
+    if (file < 0) {
+        walk.failed();
+        return walk.out_of_memory ? 3 : 2;  // else HDF5 refused it cleanly: the reader's own open reports why
+    }
+    // Visiting follows every group's links (symbol tables, local heaps, B-trees, fractal heaps) to every object.
+    if (H5Ovisit2(file, H5_INDEX_NAME, H5_ITER_INC, on_object, &walk, H5O_INFO_BASIC) < 0) walk.failed();
+    H5Fclose(file);
+    return walk.out_of_memory ? 3 : walk.hdf5_error ? 2 : 0;
+}
