@@ -1,5 +1,6 @@
 #include "aftershock/common/hdf5_vet.hpp"
 
+#include "aftershock/common/checksum.hpp"
 #include "aftershock/common/error.hpp"
 
 #include <hdf5.h>
@@ -18,6 +19,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -43,8 +45,13 @@ std::int64_t nanoseconds(const timespec& t) { return std::int64_t{t.tv_sec} * 1'
 /// A change after the vet stamps a ctime later than the remembered one.
 constexpr std::int64_t kSettledNs = 2'000'000'000;
 
+/// Files up to this size are also remembered by the SHA-256 of their bytes, with the outcome (pass or refusal).
+constexpr std::uint64_t kDigestMaxBytes = std::uint64_t{16} << 20;
+constexpr std::size_t kDigestCacheEntries = 4096;
+
 std::mutex g_mutex;
-std::set<FileKey> g_vetted;  // guarded by g_mutex
+std::set<FileKey> g_vetted;                                          // guarded by g_mutex
+std::map<std::string, std::optional<std::string>> g_by_digest;      // guarded by g_mutex; nullopt: passed
 std::atomic<std::uint64_t> g_started{0};
 
 std::string vet_binary() {
@@ -124,18 +131,13 @@ std::optional<int> wait_for(pid_t pid, int ms, const std::string& binary) {
     }
 }
 
-}  // namespace
+struct Refusal {
+    std::string reason;
+    bool cacheable = true;  ///< false for a time-out, which a loaded machine can cause
+};
 
-std::uint64_t vet_processes_started() noexcept { return g_started.load(); }
-
-void vet_file(const std::string& path) {
-    struct stat st {};
-    if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return;  // H5Fopen says what is wrong with it
-    const FileKey key{st.st_dev, st.st_ino, st.st_size, nanoseconds(st.st_mtim), nanoseconds(st.st_ctim)};
-    {
-        const std::lock_guard lock(g_mutex);
-        if (g_vetted.count(key) != 0) return;
-    }
+/// Runs aftershock-h5vet on `path`: nullopt when its walk finished, else why the file is refused.
+std::optional<Refusal> run_vet(const std::string& path) {
     const auto binary = vet_binary();
     const int ms = timeout_ms();
     ensure(::access(binary.c_str(), X_OK) == 0, "cannot vet HDF5 file {}: {} is not an executable ({}); build the project's "
@@ -150,23 +152,66 @@ void vet_file(const std::string& path) {
     g_started.fetch_add(1);
     const auto status = wait_for(pid, ms, binary);
     if (!status) {
-        throw InputError(fmt::format("{}: refused: HDF5 did not finish reading the file's metadata within {} s (corrupt file: a "
-                                     "loop in its metadata?); the limit is AFTERSHOCK_H5VET_TIMEOUT_S", path, ms / 1000.0));
+        return Refusal{fmt::format("HDF5 did not finish reading the file's metadata within {} s (corrupt file: a loop in its "
+                                   "metadata?); the limit is AFTERSHOCK_H5VET_TIMEOUT_S", ms / 1000.0), false};
     }
     if (WIFEXITED(*status) && WEXITSTATUS(*status) == 3) {
-        throw InputError(fmt::format("{}: refused: corrupt HDF5 metadata: reading it made the HDF5 library ask for more memory than "
-                                     "the checking process allows (sizes in the file are forged?)", path));
+        return Refusal{"corrupt HDF5 metadata: reading it made the HDF5 library ask for more memory than the checking process "
+                       "allows (sizes in the file are forged?)"};
+    }
+    if (WIFEXITED(*status) && WEXITSTATUS(*status) == 4) {
+        return Refusal{"corrupt HDF5 metadata: the HDF5 library could not list every link and attribute in it, so the rest "
+                       "could not be checked before reading"};
     }
     if (!walk_finished(*status)) {
-        throw InputError(fmt::format("{}: refused: corrupt HDF5 metadata; the HDF5 library ({}) died reading it in a separate "
-                                     "checking process ({}: {}); nothing was read here (AFTERSHOCK_H5VET_VERBOSE=1 shows its report)",
-                                     path, fmt::format("{}.{}.{}", H5_VERS_MAJOR, H5_VERS_MINOR, H5_VERS_RELEASE), binary, describe(*status)));
+        return Refusal{fmt::format("corrupt HDF5 metadata; the HDF5 library ({}.{}.{}) died reading it in a separate checking "
+                                   "process ({}: {}); nothing was read here (AFTERSHOCK_H5VET_VERBOSE=1 shows its report)",
+                                   H5_VERS_MAJOR, H5_VERS_MINOR, H5_VERS_RELEASE, binary, describe(*status))};
     }
-    timespec now{};
-    ::clock_gettime(CLOCK_REALTIME, &now);
-    if (nanoseconds(now) - nanoseconds(st.st_ctim) < kSettledNs) return;
+    return std::nullopt;
+}
+
+void remember(const std::string& digest, std::optional<std::string> refusal) {
     const std::lock_guard lock(g_mutex);
-    g_vetted.insert(key);
+    if (g_by_digest.size() >= kDigestCacheEntries) g_by_digest.clear();  // fuzzing sees millions of inputs
+    g_by_digest.emplace(digest, std::move(refusal));
+}
+
+}  // namespace
+
+std::uint64_t vet_processes_started() noexcept { return g_started.load(); }
+
+void vet_file(const std::string& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return;  // H5Fopen says what is wrong with it
+    const FileKey key{st.st_dev, st.st_ino, st.st_size, nanoseconds(st.st_mtim), nanoseconds(st.st_ctim)};
+    {
+        const std::lock_guard lock(g_mutex);
+        if (g_vetted.count(key) != 0) return;
+    }
+    // A small file is known by its contents (the same bytes give the same walk): one vet however often it is opened.
+    std::string digest;
+    if (static_cast<std::uint64_t>(st.st_size) <= kDigestMaxBytes) {
+        digest = sha256_file(path);
+        const std::lock_guard lock(g_mutex);
+        if (const auto it = g_by_digest.find(digest); it != g_by_digest.end()) {
+            if (!it->second) return;
+            throw InputError(fmt::format("{}: refused: {}", path, *it->second));
+        }
+    }
+    const auto refusal = run_vet(path);
+    if (refusal && refusal->cacheable) {
+        if (!digest.empty()) remember(digest, refusal->reason);
+    } else if (!refusal) {
+        if (!digest.empty()) remember(digest, std::nullopt);
+        timespec now{};
+        ::clock_gettime(CLOCK_REALTIME, &now);
+        if (nanoseconds(now) - nanoseconds(st.st_ctim) >= kSettledNs) {
+            const std::lock_guard lock(g_mutex);
+            g_vetted.insert(key);
+        }
+    }
+    if (refusal) throw InputError(fmt::format("{}: refused: {}", path, refusal->reason));
 }
 
 }  // namespace aftershock::h5

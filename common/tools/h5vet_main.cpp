@@ -1,6 +1,7 @@
 // aftershock-h5vet FILE: walks every piece of HDF5 metadata in FILE (objects, links, attributes with their values,
-// dataset types, dataspaces, layouts and whole chunk indexes) and exits 0; 2 when HDF5 reported an error; 3 when an
-// allocation HDF5 asked for failed (see limit_memory).
+// dataset types, dataspaces, layouts and whole chunk indexes) and exits 0; 2 when HDF5 reported an error on some
+// object but the walk reached everything; 3 when an allocation HDF5 asked for failed (see limit_memory); 4 when HDF5
+// gave up listing a group's links or an object's attributes, so that part of the file was never walked.
 //
 // Why a separate process: HDF5 1.10.8 (Debian 12's) decodes corrupt metadata without bounds checks and can crash,
 // hang or allocate gigabytes inside the library (docs/BENCHMARKS.md, "Fuzzing": object-header message iteration, a
@@ -16,6 +17,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <set>
 #include <vector>
 
 namespace {
@@ -31,6 +33,13 @@ herr_t on_error(unsigned, const H5E_error2_t* err, void* data) {
 struct Walk {
     bool hdf5_error = false;
     bool out_of_memory = false;  ///< an allocation HDF5 asked for failed: the metadata claims absurd sizes
+    bool stopped_early = false;  ///< HDF5 abandoned a link or attribute iteration: some metadata was never walked
+    std::set<haddr_t> seen;      ///< object header addresses already walked
+
+    void incomplete() {
+        failed();
+        stopped_early = true;
+    }
 
     /// Called after an HDF5 call failed: notes whether the failure was an allocation.
     void failed() {
@@ -60,6 +69,8 @@ void read_attribute(hid_t attr, Walk& walk) {
     if (space >= 0) H5Sclose(space);
     if (ftype >= 0) H5Tclose(ftype);
 }
+
+void walk_object(hid_t obj, Walk& walk);
 
 herr_t on_attribute(hid_t loc, const char* name, const H5A_info_t*, void* data) {
     auto& walk = *static_cast<Walk*>(data);
@@ -93,17 +104,39 @@ void walk_dataset(hid_t ds, Walk& walk) {
     if (type >= 0) H5Tclose(type);
 }
 
-herr_t on_object(hid_t root, const char* name, const H5O_info_t* info, void* data) {
+void walk_group(hid_t group, Walk& walk);
+
+/// Opens the object a hard link names (once per object: links may share one, or loop) and walks its attributes, and
+/// its links or dataset metadata. Returns 0 whatever happens, so one bad object never stops the walk early: the
+/// objects after it are walked too (a reader may open any of them).
+herr_t on_link(hid_t group, const char* name, const H5L_info_t* link, void* data) {
     auto& walk = *static_cast<Walk*>(data);
-    const hid_t obj = H5Oopen(root, name, H5P_DEFAULT);
+    if (link->type != H5L_TYPE_HARD || !walk.seen.insert(link->u.address).second) return 0;  // soft/external: not followed
+    const hid_t obj = H5Oopen(group, name, H5P_DEFAULT);
     if (obj < 0) {
         walk.failed();
         return 0;
     }
-    if (H5Aiterate2(obj, H5_INDEX_NAME, H5_ITER_INC, nullptr, on_attribute, &walk) < 0) walk.failed();
-    if (info->type == H5O_TYPE_DATASET) walk_dataset(obj, walk);
+    walk_object(obj, walk);
     H5Oclose(obj);
     return 0;
+}
+
+void walk_object(hid_t obj, Walk& walk) {
+    H5O_info_t info{};
+    if (H5Oget_info2(obj, &info, H5O_INFO_BASIC | H5O_INFO_NUM_ATTRS) < 0) {
+        walk.failed();
+        return;
+    }
+    // An iteration that HDF5 itself abandons leaves attributes or links unvisited: the walk is incomplete.
+    if (H5Aiterate2(obj, H5_INDEX_NAME, H5_ITER_INC, nullptr, on_attribute, &walk) < 0) walk.incomplete();
+    if (info.type == H5O_TYPE_GROUP) walk_group(obj, walk);
+    if (info.type == H5O_TYPE_DATASET) walk_dataset(obj, walk);
+}
+
+/// Every link of the group (symbol tables, local heaps, B-trees, fractal heaps), then each object it names.
+void walk_group(hid_t group, Walk& walk) {
+    if (H5Literate(group, H5_INDEX_NAME, H5_ITER_NATIVE, nullptr, on_link, &walk) < 0) walk.incomplete();
 }
 
 #if defined(__has_feature)
@@ -151,8 +184,15 @@ int main(int argc, char** argv) {
         walk.failed();
         return walk.out_of_memory ? 3 : 2;  // else HDF5 refused it cleanly: the reader's own open reports why
     }
-    // Visiting follows every group's links (symbol tables, local heaps, B-trees, fractal heaps) to every object.
-    if (H5Ovisit2(file, H5_INDEX_NAME, H5_ITER_INC, on_object, &walk, H5O_INFO_BASIC) < 0) walk.failed();
+    const hid_t root = H5Oopen(file, "/", H5P_DEFAULT);
+    if (root < 0) {
+        walk.incomplete();
+    } else {
+        walk_object(root, walk);
+        H5Oclose(root);
+    }
     H5Fclose(file);
-    return walk.out_of_memory ? 3 : walk.hdf5_error ? 2 : 0;
+    if (walk.out_of_memory) return 3;
+    if (walk.stopped_early) return 4;
+    return walk.hdf5_error ? 2 : 0;
 }

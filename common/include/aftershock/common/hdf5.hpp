@@ -58,7 +58,7 @@ public:
     /// read, read_write: any HDF5 file; it is first vetted in a separate process (hdf5_vet.hpp), since HDF5 1.10
     /// can crash on corrupt metadata.
     /// read_checksummed: a file written with in_memory (shards): superblock version 3, every metadata structure
-    /// checksummed and verified by HDF5; an older superblock is refused before HDF5 parses anything, no vetting.
+    /// checksummed and verified by HDF5; an older superblock is refused before HDF5 parses anything; vetted too.
     /// in_memory: a file that lives only in RAM (HDF5 core driver, no backing store, file format 1.10); image()
     /// returns its bytes, which the caller writes out itself (full control of fsync and of write errors).
     enum class Mode { read, read_checksummed, read_write, truncate, in_memory };

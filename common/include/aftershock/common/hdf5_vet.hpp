@@ -12,9 +12,10 @@
 namespace aftershock::h5 {
 
 /// Throws InputError when aftershock-h5vet crashes, is killed or runs past the time limit on `path`, and Error when
-/// it cannot be started. A file that vetted cleanly and had not changed for 2 s before is remembered (device, inode,
-/// size, modification and change times), so opening it again costs nothing; a newer file is vetted on every open (a
-/// vet costs about 10 ms). Missing files pass through: H5Fopen reports them.
+/// it cannot be started. Outcomes are remembered, so opening a file again costs little: a file up to 16 MiB by the
+/// SHA-256 of its bytes (passes and refusals, not time-outs), a larger one that vetted cleanly and had not changed
+/// for 2 s before by device, inode, size, modification and change times (file times tick too coarsely to tell a
+/// fresh same-size rewrite apart). A vet costs about 10 ms. Missing files pass through: H5Fopen reports them.
 ///
 /// The vetting binary is $AFTERSHOCK_H5VET, else aftershock-h5vet next to this executable. The time limit is
 /// $AFTERSHOCK_H5VET_TIMEOUT_S seconds (default 120: the walk reads metadata only, seconds for the largest corpora).
