@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <csignal>
@@ -68,7 +69,7 @@ int timeout_ms() {
     char* end = nullptr;
     const double s = std::strtod(env, &end);
     ensure<UsageError>(end != env && *end == '\0' && s > 0 && s <= 86'400, "AFTERSHOCK_H5VET_TIMEOUT_S={}: expected seconds in (0, 86400]", env);
-    return static_cast<int>(s * 1000);
+    return std::max(1, static_cast<int>(s * 1000));
 }
 
 std::string describe(int status) {
