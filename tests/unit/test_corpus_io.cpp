@@ -417,6 +417,17 @@ std::uint64_t dataset_offset(const std::string& path, const char* dataset) {
 // address): HDF5 1.10 fills its sieve buffer only up to that address and copies the rest of the rows from whatever
 // the buffer held, so a string's heap index read as 0 and H5HG_read copied 4 KiB past the heap collection. Refused
 // before HDF5 reads: vlen strings and fixed-size data alike.
+TEST(CorpusIo, AChunkIndexClaimingMoreBytesThanTheFileIsRefusedBeforeHdf5Reads) {
+    // fuzz_corpus (session 3's saved input, found through session 5's re-check): /docs/sparse/data's chunk index claims
+    // 4 GiB of stored chunks in a 19 KiB file; the per-chunk lookups see nothing wrong, and H5Dread allocated 4 GiB.
+    test::ScratchDir dir;
+    const auto path = dir.file("claims.h5");
+    std::filesystem::copy_file(std::filesystem::path(AFTERSHOCK_SOURCE_DIR) / "tests/fuzz/corpus/fuzz_corpus/regress_storage_past_eoa.h5", path);
+    const auto error = test::input_error_of([&] { (void)read_corpus(path); });
+    EXPECT_THAT(error, HasSubstr("claims.h5:/docs/sparse/data (the bytes its chunks or data claim): data at byte 0 (+4294965344) lies "
+                                 "past the file's end of allocation 19208"));
+}
+
 TEST(CorpusIo, DataPastTheEndOfAllocationIsRefused) {
     test::ScratchDir dir;
     const auto strings = dir.file("strings.h5");
