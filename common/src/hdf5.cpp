@@ -41,8 +41,8 @@ Handle space_for(const std::vector<hsize_t>& dims, const std::vector<hsize_t>* m
 ///   on (shards built by 1, 2 or 4 ranks must not differ);
 /// - with attribute creation order tracked, which makes HDF5 write version 2 object headers: they carry a
 ///   checksum, so a flipped byte in a header (its attributes included) is refused by HDF5 instead of being decoded
-///   (version 1 headers have none). The superblock stays version 0: HDF5 1.10.8's file image of a newer one has a
-///   stale checksum.
+///   (version 1 headers have none). Files written to disk (corpora) keep superblock version 0, which every HDF5
+///   reader opens; in-memory files (shards) use the whole 1.10 format (File::File, File::image).
 Handle object_plist(hid_t cls) {
     auto plist = make_plist(cls);
     H5Pset_obj_track_times(plist.get(), 0);
@@ -228,13 +228,13 @@ File::File(const std::string& path, Mode mode) : m_path(path) {
         id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, object_plist(H5P_FILE_CREATE).get(), fapl.get());
         ensure(id >= 0, "cannot create in-memory HDF5 file {}: {}", path, last_error());
     } else {
-        // Strong close: HDF5 1.10 can leave an internal object open when an open fails on corrupt metadata; with the
-        // default (weak) close the file then stays open, and a later open of the same path (same inode, rewritten)
-        // shares its stale metadata cache.
         // Checksums refuse corrupt bytes; the vet also refuses a crafted file that mixes in unchecksummed structures
         // (h5repack, for one, writes version 1 object headers into a 1.10-format file).
         if (mode == Mode::read_checksummed) require_checksummed_superblock(path);
         vet_file(path);
+        // Strong close: HDF5 1.10 can leave an internal object open when an open fails on corrupt metadata; with the
+        // default (weak) close the file then stays open, and a later open of the same path (same inode, rewritten)
+        // shares its stale metadata cache.
         auto fapl = make_plist(H5P_FILE_ACCESS);
         H5Pset_fclose_degree(fapl.get(), H5F_CLOSE_STRONG);
         id = H5Fopen(path.c_str(), mode == Mode::read_write ? H5F_ACC_RDWR : H5F_ACC_RDONLY, fapl.get());
