@@ -67,4 +67,9 @@ start=$(date +%s)
 status=0
 printf '%s\n' "${TARGETS[@]}" | xargs -P "$JOBS" -I{} bash -c 'run_one "$@"' _ {} "$SECONDS_PER_TARGET" "$DIR" "$ROOT" || status=1
 echo "fuzz: ${#TARGETS[@]} targets x ${SECONDS_PER_TARGET} s in $(($(date +%s) - start)) s"
+# A target that crashed or was killed never ran its exit handler: remove its scratch directory (fuzz_support.hpp).
+for d in /dev/shm/aftershock-fuzz-* "${TMPDIR:-/tmp}"/aftershock-fuzz-*; do
+  [[ -d $d ]] || continue
+  kill -0 "${d##*-}" 2>/dev/null || rm -rf "$d"
+done
 exit $status
