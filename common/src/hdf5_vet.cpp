@@ -33,9 +33,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-/// Exit codes of aftershock-h5vet that mean "the walk finished": 0 clean, 2 HDF5 reported an error (the reader's own
-/// open and checks then say what is wrong, naming the dataset).
-bool walk_finished(int status) { return WIFEXITED(status) && (WEXITSTATUS(status) == 0 || WEXITSTATUS(status) == 2); }
+bool exited_with(int status, VetExit code) { return WIFEXITED(status) && WEXITSTATUS(status) == static_cast<int>(code); }
 
 using FileKey = std::tuple<dev_t, ino_t, off_t, std::int64_t, std::int64_t>;
 
@@ -156,15 +154,15 @@ std::optional<Refusal> run_vet(const std::string& path) {
         return Refusal{fmt::format("HDF5 did not finish reading the file's metadata within {} s (corrupt file: a loop in its "
                                    "metadata?); the limit is AFTERSHOCK_H5VET_TIMEOUT_S", ms / 1000.0), false};
     }
-    if (WIFEXITED(*status) && WEXITSTATUS(*status) == 3) {
+    if (exited_with(*status, VetExit::out_of_memory)) {
         return Refusal{"corrupt HDF5 metadata: reading it made the HDF5 library ask for more memory than the checking process "
                        "allows (sizes in the file are forged?)"};
     }
-    if (WIFEXITED(*status) && WEXITSTATUS(*status) == 4) {
+    if (exited_with(*status, VetExit::incomplete)) {
         return Refusal{"corrupt HDF5 metadata: the HDF5 library could not list every link and attribute in it, so the rest "
                        "could not be checked before reading"};
     }
-    if (!walk_finished(*status)) {
+    if (!exited_with(*status, VetExit::clean) && !exited_with(*status, VetExit::hdf5_errors)) {
         return Refusal{fmt::format("corrupt HDF5 metadata; the HDF5 library ({}.{}.{}) died reading it in a separate checking "
                                    "process ({}: {}); nothing was read here (AFTERSHOCK_H5VET_VERBOSE=1 shows its report)",
                                    H5_VERS_MAJOR, H5_VERS_MINOR, H5_VERS_RELEASE, binary, describe(*status))};

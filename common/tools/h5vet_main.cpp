@@ -1,7 +1,8 @@
 // aftershock-h5vet FILE: walks every piece of HDF5 metadata in FILE (objects, links, attributes with their values,
-// dataset types, dataspaces, layouts and whole chunk indexes) and exits 0; 2 when HDF5 reported an error on some
-// object but the walk reached everything; 3 when an allocation HDF5 asked for failed (see limit_memory); 4 when HDF5
-// gave up listing a group's links or an object's attributes, so that part of the file was never walked.
+// dataset types, dataspaces, layouts and whole chunk indexes) and exits with an h5::VetExit: clean; hdf5_errors when
+// HDF5 reported an error on some object but the walk reached everything; out_of_memory when an allocation HDF5 asked
+// for failed (see limit_memory); incomplete when HDF5 gave up listing a group's links or an object's attributes, so
+// that part of the file was never walked.
 //
 // Why a separate process: HDF5 1.10.8 (Debian 12's) decodes corrupt metadata without bounds checks and can crash,
 // hang or allocate gigabytes inside the library (docs/BENCHMARKS.md, "Fuzzing": object-header message iteration, a
@@ -10,7 +11,10 @@
 // is refused with a clear error and the caller lives. The walk touches every metadata structure the readers can
 // touch, and HDF5 decodes the same bytes the same way in the caller. Raw data is not read here: the readers check
 // where it lies before HDF5 reads it (common/src/hdf5.cpp), and the walk stays cheap for large files.
-// Only the HDF5 C API: this binary does not link aftershock_common, so that library can depend on it.
+// Only the HDF5 C API (and the exit codes' enum): this binary does not link aftershock_common, so that library can
+// depend on it.
+#include "aftershock/common/hdf5_vet.hpp"
+
 #include <hdf5.h>
 
 #include <sys/resource.h>
@@ -35,6 +39,13 @@ struct Walk {
     bool out_of_memory = false;  ///< an allocation HDF5 asked for failed: the metadata claims absurd sizes
     bool stopped_early = false;  ///< HDF5 abandoned a link or attribute iteration: some metadata was never walked
     std::set<haddr_t> seen;      ///< object header addresses already walked
+
+    [[nodiscard]] int exit_code() const {
+        using aftershock::h5::VetExit;
+        const auto code = out_of_memory ? VetExit::out_of_memory : stopped_early ? VetExit::incomplete
+                          : hdf5_error  ? VetExit::hdf5_errors : VetExit::clean;
+        return static_cast<int>(code);
+    }
 
     void incomplete() {
         failed();
@@ -149,7 +160,7 @@ void walk_group(hid_t group, Walk& walk) {
 #endif
 
 /// A forged size in the metadata can make HDF5 allocate gigabytes (and then fill them). Here such an allocation
-/// fails, HDF5 reports it, and the walk exits 3: the file is refused instead of the reader allocating the same.
+/// fails, HDF5 reports it, and the walk exits out_of_memory: the file is refused instead of the reader allocating the same.
 /// Without a sanitizer: 4 GiB of address space (a sanitizer's shadow memory needs terabytes, see below).
 void limit_memory() {
 #ifndef AFTERSHOCK_H5VET_SANITIZED
@@ -162,7 +173,7 @@ void limit_memory() {
 
 #ifdef AFTERSHOCK_H5VET_SANITIZED
 // Sanitizer builds (CI's ASan+UBSan and fuzz stages): no single allocation above 1 GiB, and a refused one returns
-// null to HDF5 (exit 3) rather than ending in a report. Below libFuzzer's 2 GiB malloc limit, so a file that passes
+// null to HDF5 (exit out_of_memory) rather than ending in a report. Below libFuzzer's 2 GiB malloc limit, so a file that passes
 // here cannot make the fuzz target's own HDF5 calls hit it. No leak check: HDF5 leaks on its error paths and this
 // process ends right after the walk.
 extern "C" const char* __asan_default_options() { return "max_allocation_size_mb=1024:allocator_may_return_null=1:detect_leaks=0"; }
@@ -171,7 +182,7 @@ extern "C" const char* __asan_default_options() { return "max_allocation_size_mb
 int main(int argc, char** argv) {
     if (argc != 2) {
         std::fprintf(stderr, "usage: aftershock-h5vet FILE\n(walks the HDF5 metadata of FILE; run by the Aftershock readers)\n");
-        return 64;
+        return static_cast<int>(aftershock::h5::VetExit::usage);
     }
     limit_memory();
     if (std::getenv("AFTERSHOCK_H5VET_VERBOSE") == nullptr) H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);  // else HDF5 prints its stack
@@ -182,7 +193,7 @@ int main(int argc, char** argv) {
     Walk walk;
     if (file < 0) {
         walk.failed();
-        return walk.out_of_memory ? 3 : 2;  // else HDF5 refused it cleanly: the reader's own open reports why
+        return walk.exit_code();  // unless out of memory, HDF5 refused it cleanly: the reader's own open reports why
     }
     const hid_t root = H5Oopen(file, "/", H5P_DEFAULT);
     if (root < 0) {
@@ -192,7 +203,5 @@ int main(int argc, char** argv) {
         H5Oclose(root);
     }
     H5Fclose(file);
-    if (walk.out_of_memory) return 3;
-    if (walk.stopped_early) return 4;
-    return walk.hdf5_error ? 2 : 0;
+    return walk.exit_code();
 }

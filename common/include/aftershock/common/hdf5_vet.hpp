@@ -11,6 +11,11 @@
 
 namespace aftershock::h5 {
 
+/// How aftershock-h5vet (common/tools/h5vet_main.cpp) ends. clean and hdf5_errors mean its walk reached everything
+/// (HDF5 errors on single objects are left to the reader, whose messages name the dataset); out_of_memory and
+/// incomplete refuse the file, and so does any other end (a signal, a sanitizer's report).
+enum class VetExit : int { clean = 0, hdf5_errors = 2, out_of_memory = 3, incomplete = 4, usage = 64 };
+
 /// Throws InputError when aftershock-h5vet crashes, is killed or runs past the time limit on `path`, and Error when
 /// it cannot be started. Outcomes are remembered, so opening a file again costs little: a file up to 16 MiB by the
 /// SHA-256 of its bytes (passes and refusals, not time-outs), a larger one that vetted cleanly and had not changed
