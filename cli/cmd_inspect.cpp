@@ -43,8 +43,8 @@ void inspect_index(const InspectOptions& o) {
             fmt::print("  sparse    nnz {} postings {} ({:.1f}% of nnz) blocks {} summary entries {} ({:.1f}/block)\n",
                        sp.forward().nnz(), sp.n_postings(),
                        100.0 * double(sp.n_postings()) / double(std::max<std::uint64_t>(1, sp.forward().nnz())),
-                       sp.n_blocks(), sp.arrays().entry_block.size(),
-                       double(sp.arrays().entry_block.size()) / double(std::max<std::uint64_t>(1, sp.n_blocks())));
+                       sp.n_blocks(), sp.arrays().n_entries(),
+                       double(sp.arrays().n_entries()) / double(std::max<std::uint64_t>(1, sp.n_blocks())));
         }
         if (shard.dense) {
             const auto& d = *shard.dense;

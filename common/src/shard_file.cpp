@@ -42,7 +42,8 @@ template <typename Visitor> void visit_sparse(Visitor&& v, const ForwardIndex& f
     v("/sparse/summaries/list_entries", a.list_entries);
     v("/sparse/summaries/entry_component16", a.entry_component16);
     v("/sparse/summaries/entry_component32", a.entry_component32);
-    v("/sparse/summaries/entry_block", a.entry_block);
+    v("/sparse/summaries/entry_block8", a.entry_block8);
+    v("/sparse/summaries/entry_block16", a.entry_block16);
     v("/sparse/summaries/entry_code", a.entry_code);
     v("/sparse/knn/neighbours", a.neighbours);
 }
@@ -269,7 +270,8 @@ Shard read_shard(const std::string& path, DenseStoreMode dense_store) {
         a.list_entries = f.read<std::uint64_t>("/sparse/summaries/list_entries");
         a.entry_component16 = f.read<std::uint16_t>("/sparse/summaries/entry_component16");
         a.entry_component32 = f.read<std::uint32_t>("/sparse/summaries/entry_component32");
-        a.entry_block = f.read<std::uint16_t>("/sparse/summaries/entry_block");
+        a.entry_block8 = f.read<std::uint8_t>("/sparse/summaries/entry_block8");
+        a.entry_block16 = f.read<std::uint16_t>("/sparse/summaries/entry_block16");
         a.entry_code = f.read<std::uint8_t>("/sparse/summaries/entry_code");
         a.neighbours = f.read<std::uint32_t>("/sparse/knn/neighbours");
         seismic::BuildParams params;  // informative only; the JSON in meta is the record

@@ -323,6 +323,59 @@ TEST(SeismicIndex, WideVocabularyUsesU32Components) {
     for (std::size_t q = 0; q < 20; ++q) expect_same_hits(got[q], exact_f16(docs, queries.row(q), 3), "query " + std::to_string(q));
 }
 
+TEST(SeismicIndex, SummaryBlockNumbersTakeOneByteUpTo256BlocksPerList) {
+    std::mt19937 rng(53);
+    const auto docs = random_docs(3000, 5000, rng, 20, 40);  // term 0 in almost every document, the rest rare
+    const auto queries = random_docs(40, 5000, rng, 1, 8);
+    BuildParams bp;
+    bp.lambda = 100000;  // nothing pruned: list 0 holds ~2,900 postings
+    bp.alpha = 1.0;
+    bp.centroid_fraction = 0.05;  // at most ~145 blocks per list
+    const auto narrow = SeismicIndex::build(docs, bp);
+    EXPECT_TRUE(narrow.arrays().entry_block16.empty());
+    EXPECT_EQ(narrow.arrays().entry_block8.size(), narrow.arrays().n_entries());
+    bp.centroid_fraction = 1.0;  // every document a centroid, and no cluster dissolved: hundreds of blocks per list
+    bp.min_cluster_size = 0;
+    const auto wide = SeismicIndex::build(docs, bp);
+    std::uint64_t most_blocks = 0;
+    for (std::size_t t = 0; t < 5000; ++t) {
+        most_blocks = std::max(most_blocks, wide.arrays().list_blocks[t + 1] - wide.arrays().list_blocks[t]);
+    }
+    ASSERT_GT(most_blocks, 256U);
+    EXPECT_TRUE(wide.arrays().entry_block8.empty());
+    EXPECT_EQ(wide.arrays().entry_block16.size(), wide.arrays().n_entries());
+    SearchParams exhaustive;
+    exhaustive.query_cut = 1000;
+    exhaustive.heap_factor = 0.0F;
+    for (const auto* index : {&narrow, &wide}) {
+        const auto got = index->search_batch(queries, exhaustive, 1);
+        for (std::size_t q = 0; q < queries.n_rows(); ++q) {
+            expect_same_hits(got[q], exact_f16(docs, queries.row(q), 10), "query " + std::to_string(q));
+        }
+    }
+    // The same entries stored two bytes wide prune exactly alike: same hits, same work.
+    auto arrays = narrow.arrays();
+    arrays.entry_block16.assign(arrays.entry_block8.begin(), arrays.entry_block8.end());
+    arrays.entry_block8 = {};
+    const SeismicIndex widened(narrow.forward(), arrays, bp);
+    SearchParams sp;
+    sp.query_cut = 3;
+    sp.heap_factor = 0.9F;
+    SearchStats a;
+    SearchStats b;
+    EXPECT_EQ(narrow.search_batch(queries, sp, 1, nullptr, &a), widened.search_batch(queries, sp, 1, nullptr, &b));
+    EXPECT_EQ(a.blocks_skipped, b.blocks_skipped);
+    EXPECT_GT(a.blocks_skipped, 0U);
+    EXPECT_EQ(a.docs_scored, b.docs_scored);
+    // Both widths at once, or a block number past the list's blocks, is refused on load.
+    auto both = narrow.arrays();
+    both.entry_block16.assign(both.entry_block8.begin(), both.entry_block8.end());
+    EXPECT_THROW(SeismicIndex(narrow.forward(), both, bp), InputError);
+    auto past = narrow.arrays();
+    past.entry_block8[past.list_entries[1] - 1] = 255;
+    EXPECT_THROW(SeismicIndex(narrow.forward(), past, bp), InputError);
+}
+
 // Regression (fuzz_shard): offsets that are monotone for list 0 but fall back later, e.g. list_blocks
 // [0, 100, 5, ...] over 5 blocks, were used to read list 0's blocks before the later pair was refused.
 TEST(SeismicIndex, LoadRefusesOffsetsThatFallBackInALaterList) {

@@ -61,6 +61,15 @@ template <typename T> void append(std::vector<T>& to, const std::vector<T>& from
     to.insert(to.end(), from.begin(), from.end());
 }
 
+/// Moves the summary entries' block numbers to one byte each when every list has at most 256 blocks.
+void narrow_entry_blocks(SeismicArrays& a) {
+    for (std::size_t t = 0; t + 1 < a.list_blocks.size(); ++t) {
+        if (a.list_blocks[t + 1] - a.list_blocks[t] > 256) return;
+    }
+    a.entry_block8.assign(a.entry_block16.begin(), a.entry_block16.end());
+    a.entry_block16 = {};
+}
+
 }  // namespace
 
 SeismicIndex SeismicIndex::build(const CsrMatrix& docs, const BuildParams& params) {
@@ -102,18 +111,19 @@ SeismicIndex SeismicIndex::build(const CsrMatrix& docs, const BuildParams& param
             } else {
                 append(a.entry_component32, l.entry_component);
             }
-            append(a.entry_block, l.entry_block);
+            append(a.entry_block16, l.entry_block);
             append(a.entry_code, l.entry_code);
             a.list_offsets.push_back(a.postings.size());
             a.list_blocks.push_back(a.block_ends.size());
-            a.list_entries.push_back(a.entry_block.size());
+            a.list_entries.push_back(a.entry_code.size());
             l = BuiltList{};
         }
     }
     progress.finish();
+    narrow_entry_blocks(a);
     if (params.knn > 0) idx.build_knn_graph(params.knn, params.threads);
     spdlog::info("seismic: {} docs, {} postings, {} blocks, {} summary entries, {:.1f} s", idx.n_docs(),
-                 a.postings.size(), a.block_ends.size(), a.entry_block.size(),
+                 a.postings.size(), a.block_ends.size(), a.n_entries(),
                  std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     return idx;
 }
@@ -126,12 +136,14 @@ SeismicIndex::SeismicIndex(ForwardIndex forward, SeismicArrays arrays, BuildPara
                           a.list_entries.size() == dim + 1;
     ensure<InputError>(sizes_ok, "seismic index: per-list offset arrays must have dim+1 = {} entries", dim + 1);
     ensure<InputError>(a.list_offsets.back() == a.postings.size() && a.list_blocks.back() == a.block_ends.size() &&
-                           a.list_entries.back() == a.entry_block.size(),
+                           a.list_entries.back() == a.n_entries(),
                        "seismic index: per-list offsets do not end at the array sizes");
     const auto n_entry_components = a.entry_component16.size() + a.entry_component32.size();
+    const auto n_entry_blocks = a.entry_block8.size() + a.entry_block16.size();
     ensure<InputError>(a.summary_min.size() == a.block_ends.size() && a.summary_quant.size() == a.block_ends.size() &&
-                           a.entry_code.size() == a.entry_block.size() && n_entry_components == a.entry_block.size() &&
-                           (a.entry_component16.empty() || a.entry_component32.empty()),
+                           n_entry_blocks == a.n_entries() && n_entry_components == a.n_entries() &&
+                           (a.entry_component16.empty() || a.entry_component32.empty()) &&
+                           (a.entry_block8.empty() || a.entry_block16.empty()),
                        "seismic index: summary array sizes disagree");
     ensure<InputError>(a.neighbours.size() == std::uint64_t{a.knn} * m_forward.n_docs(),
                        "seismic index: kNN graph has {} entries for {} docs x {}", a.neighbours.size(), m_forward.n_docs(),
@@ -155,8 +167,8 @@ SeismicIndex::SeismicIndex(ForwardIndex forward, SeismicArrays arrays, BuildPara
         ensure<InputError>(nb == 0 || prev == len, "seismic index: list {} blocks do not cover its postings", t);
         std::uint32_t prev_component = 0;
         for (auto e = a.list_entries[t]; e < a.list_entries[t + 1]; ++e) {
-            ensure<InputError>(a.entry_block[e] < nb, "seismic index: list {} summary entry names block {} of {}", t,
-                               a.entry_block[e], nb);
+            const std::uint32_t block = a.entry_block16.empty() ? a.entry_block8[e] : a.entry_block16[e];
+            ensure<InputError>(block < nb, "seismic index: list {} summary entry names block {} of {}", t, block, nb);
             const std::uint32_t c = a.entry_component16.empty() ? a.entry_component32[e] : a.entry_component16[e];
             ensure<InputError>(c < dim && (e == a.list_entries[t] || c >= prev_component),
                                "seismic index: list {} summary components out of range or order", t);
@@ -174,12 +186,18 @@ SeismicIndex::SeismicIndex(ForwardIndex forward, SeismicArrays arrays, BuildPara
 }
 
 void SeismicIndex::score_blocks(std::uint32_t term, const SparseView& query, float* out) const noexcept {
-    if (m_arrays.entry_component32.empty()) score_blocks_impl(m_arrays.entry_component16.data(), term, query, out);
-    else score_blocks_impl(m_arrays.entry_component32.data(), term, query, out);
+    const auto& a = m_arrays;
+    const auto with_blocks = [&](const auto* comps) {
+        if (a.entry_block16.empty()) score_blocks_impl(comps, a.entry_block8.data(), term, query, out);
+        else score_blocks_impl(comps, a.entry_block16.data(), term, query, out);
+    };
+    if (a.entry_component32.empty()) with_blocks(a.entry_component16.data());
+    else with_blocks(a.entry_component32.data());
 }
 
-template <typename C>
-void SeismicIndex::score_blocks_impl(const C* comps, std::uint32_t term, const SparseView& query, float* out) const noexcept {
+template <typename C, typename B>
+void SeismicIndex::score_blocks_impl(const C* comps, const B* blocks, std::uint32_t term, const SparseView& query,
+                                     float* out) const noexcept {
     const auto& a = m_arrays;
     const auto b0 = a.list_blocks[term];
     const auto nb = a.list_blocks[term + 1] - b0;
@@ -198,7 +216,7 @@ void SeismicIndex::score_blocks_impl(const C* comps, std::uint32_t term, const S
         const float qv = query.values[qi];
         for (; lo != end && *lo == c; ++lo) {
             const auto e = static_cast<std::size_t>(lo - comps);
-            const auto b = a.entry_block[e];
+            const auto b = blocks[e];
             out[b] += (static_cast<float>(a.entry_code[e]) * quants[b] + mins[b]) * qv;
         }
     }
@@ -392,8 +410,8 @@ SeismicIndex::Bytes SeismicIndex::bytes() const noexcept {
     b.blocks = a.block_ends.size() * sizeof(std::uint32_t) + a.list_blocks.size() * sizeof(std::uint64_t);
     b.summaries = (a.summary_min.size() + a.summary_quant.size()) * sizeof(float) +
                   a.list_entries.size() * sizeof(std::uint64_t) + a.entry_component16.size() * sizeof(std::uint16_t) +
-                  a.entry_component32.size() * sizeof(std::uint32_t) + a.entry_block.size() * sizeof(std::uint16_t) +
-                  a.entry_code.size();
+                  a.entry_component32.size() * sizeof(std::uint32_t) + a.entry_block8.size() +
+                  a.entry_block16.size() * sizeof(std::uint16_t) + a.entry_code.size();
     b.knn = a.neighbours.size() * sizeof(std::uint32_t);
     return b;
 }

@@ -18,7 +18,9 @@ namespace aftershock {
 /// wrote variable-length ones, which HDF5 1.10 follows into the global heap unchecked: refused, must be rebuilt).
 /// 4: the HDF5 1.10 file format (superblock version 3, all metadata checksummed; h5::File::Mode::read_checksummed),
 /// so a corrupt shard is refused by HDF5's checksums instead of crashing HDF5 (version 3 files: refused, rebuild).
-inline constexpr std::uint64_t kShardFormatVersion = 4;
+/// 5: summary entries name their block in one byte when no list has more than 256 blocks (entry_block8, else
+/// entry_block16), so finer blocks fit the same memory (version 4 files: refused, rebuild).
+inline constexpr std::uint64_t kShardFormatVersion = 5;
 
 struct ShardMeta {
     std::uint32_t shard = 0;
