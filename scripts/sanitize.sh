@@ -33,7 +33,7 @@ case "$KIND" in
     # TSan: an instrumented Seismic build is ~20x slower, Open MPI is not TSan-clean (tests/sanitizers/tsan.supp),
     # and it is not coordinator/worker code. The MPI and SLURM tests are not run under TSan for the same reason.
     TARGETS=(aftershock aftershock-worker aftershock-coordinator aftershock_unit_tests)
-    FILTER=(-R '^(serving_|(WireProtocol|FrameBuffer|ShardService|Api|BearerAuth|ClusterState|RecallEstimator)\.)')
+    FILTER=(-R '^(serving_|(WireProtocol|FrameBuffer|ShardService|Api|BearerAuth|ClusterState|RecallEstimator|Progress)\.)')
     export AFTERSHOCK_SERVING_BUILD="${AFTERSHOCK_SERVING_BUILD:-$ROOT/build/bin/aftershock-build}"
     export TSAN_OPTIONS="suppressions=$SUPP/tsan.supp:halt_on_error=1:second_deadlock_stack=1:report_signal_unsafe=0"
     ;;

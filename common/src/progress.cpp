@@ -11,7 +11,7 @@ Progress::Progress(std::string what, std::uint64_t total, std::string unit, doub
       m_interval(std::chrono::duration_cast<std::chrono::steady_clock::duration>(
           std::chrono::duration<double>(interval_seconds))),
       m_start(std::chrono::steady_clock::now()),
-      m_last(m_start) {}
+      m_last(m_start.time_since_epoch().count()) {}
 
 double Progress::elapsed_seconds() const {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - m_start).count();
@@ -19,11 +19,12 @@ double Progress::elapsed_seconds() const {
 
 void Progress::add(std::uint64_t done) {
     m_done += done;
-    const auto now = std::chrono::steady_clock::now();
-    if (now - m_last < m_interval) return;
+    const auto now = std::chrono::steady_clock::now().time_since_epoch().count();
+    const auto due = [&] { return now - m_last.load(std::memory_order_relaxed) >= m_interval.count(); };
+    if (!due()) return;
     std::unique_lock lock(m_mutex, std::try_to_lock);
-    if (!lock.owns_lock() || now - m_last < m_interval) return;
-    m_last = now;
+    if (!lock.owns_lock() || !due()) return;
+    m_last.store(now, std::memory_order_relaxed);
     report(false);
 }
 
