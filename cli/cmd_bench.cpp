@@ -34,12 +34,14 @@ void write_csv(const std::string& path, const std::vector<SweepPoint>& points, c
     std::ofstream out(path);
     ensure(out.good(), "cannot write {}", path);
     const double exact_mean = points.front().latency.mean;
-    out << "method,query_cut,heap_factor,knn,first_sorted,k,recall,mean_us,p50_us,p99_us,qps_1thread,speedup_vs_exact,docs_scored\n";
+    out << "method,query_cut,heap_factor,knn,first_sorted,k,recall,mean_us,p50_us,p99_us,qps_1thread,speedup_vs_exact,docs_scored,"
+           "screen_entries,screen_factor\n";
     for (const auto& p : points) {
-        out << fmt::format("{},{},{:.2f},{},{},{},{:.4f},{:.1f},{:.1f},{:.1f},{:.0f},{:.1f},{:.0f}\n", p.method, p.query_cut,
-                           p.heap_factor, p.knn, p.first_sorted ? 1 : 0, o.k, p.recall, p.latency.mean, p.latency.p50,
-                           p.latency.p99, p.latency.mean > 0 ? 1e6 / p.latency.mean : 0.0,
-                           p.latency.mean > 0 ? exact_mean / p.latency.mean : 0.0, p.docs_scored);
+        out << fmt::format("{},{},{:.2f},{},{},{},{:.4f},{:.1f},{:.1f},{:.1f},{:.0f},{:.1f},{:.0f},{},{:.2f}\n", p.method,
+                           p.query_cut, p.heap_factor, p.knn, p.first_sorted ? 1 : 0, o.k, p.recall, p.latency.mean,
+                           p.latency.p50, p.latency.p99, p.latency.mean > 0 ? 1e6 / p.latency.mean : 0.0,
+                           p.latency.mean > 0 ? exact_mean / p.latency.mean : 0.0, p.docs_scored, p.screen_entries,
+                           p.screen_factor);
     }
     ensure(out.good(), "cannot write {} (disk full?)", path);
 }
@@ -66,7 +68,10 @@ void write_plot(const std::string& csv, const std::string& png, const std::strin
 }
 
 const char* const kSparseSeries =
-    "plot '{0}' using (strcol(1) eq \"seismic\" ? $7 : 1/0):8 with points pt 7 ps 0.8 title 'Seismic (query_cut x heap_factor grid)', \\\n"
+    "plot '{0}' using (strcol(1) eq \"seismic\" && $14 == 0 ? $7 : 1/0):8 with points pt 7 ps 0.8 "
+    "title 'Seismic (query_cut x heap_factor grid)', \\\n"
+    "     '{0}' using (strcol(1) eq \"seismic\" && $14 > 0 ? $7 : 1/0):8 with points pt 9 ps 0.8 "
+    "title 'Seismic, screening documents', \\\n"
     "     '{0}' using (strcol(1) eq \"exact\" ? $7 : 1/0):8 with points pt 5 ps 1.5 title 'exact search'\n";
 const char* const kDenseSeries =
     "plot '{0}' using (strcol(1) ne \"exact\" ? $5 : 1/0):6 with linespoints pt 7 ps 0.8 title 'FAISS (ef_search / nprobe sweep)', \\\n"
@@ -125,12 +130,12 @@ void run_bench(const BenchOptions& o) {
                        corpus.n_docs());
     const auto points = run_sweep(index, *corpus.doc_sparse, *corpus.query_sparse, o.sweep);
     const double exact = points.front().latency.mean;
-    fmt::print("{:<8} {:>4} {:>5} {:>4} {:>8} {:>10} {:>10} {:>10} {:>9} {:>8}\n", "method", "qc", "hf", "knn", "recall",
-               "mean_us", "p50_us", "p99_us", "speedup", "scored");
+    fmt::print("{:<8} {:>4} {:>5} {:>4} {:>6} {:>8} {:>10} {:>10} {:>10} {:>9} {:>8}\n", "method", "qc", "hf", "knn", "screen",
+               "recall", "mean_us", "p50_us", "p99_us", "speedup", "scored");
     for (const auto& p : points) {
-        fmt::print("{:<8} {:>4} {:>5.2f} {:>4} {:>8.4f} {:>10.1f} {:>10.1f} {:>10.1f} {:>8.1f}x {:>8.0f}\n", p.method, p.query_cut,
-                   p.heap_factor, p.knn, p.recall, p.latency.mean, p.latency.p50, p.latency.p99,
-                   p.latency.mean > 0 ? exact / p.latency.mean : 0.0, p.docs_scored);
+        fmt::print("{:<8} {:>4} {:>5.2f} {:>4} {:>6} {:>8.4f} {:>10.1f} {:>10.1f} {:>10.1f} {:>8.1f}x {:>8.0f}\n", p.method,
+                   p.query_cut, p.heap_factor, p.knn, p.screen_entries, p.recall, p.latency.mean, p.latency.p50,
+                   p.latency.p99, p.latency.mean > 0 ? exact / p.latency.mean : 0.0, p.docs_scored);
     }
     if (!o.csv.empty()) {
         write_csv(o.csv, points, o.sweep);
@@ -160,6 +165,13 @@ void register_bench(CLI::App& app) {
     sub->add_option("--heap-factors", opts->sweep.heap_factors, "heap_factor values")->delimiter(',')->capture_default_str();
     sub->add_option("--knn", opts->sweep.knns, "kNN refinement values (0 = off)")->delimiter(',')->capture_default_str();
     sub->add_flag("--first-sorted", opts->sweep.first_sorted, "visit the first list's blocks by summary score");
+    sub->add_option("--screen-entries", opts->sweep.screen_entries,
+                    "screening prefix lengths (0 = off); each point is run with each, side by side")
+        ->delimiter(',')
+        ->capture_default_str();
+    sub->add_option("--screen-factor", opts->sweep.screen_factor, "drop a document whose prefix scores below this x theta")
+        ->capture_default_str()
+        ->check(CLI::Range(0.0, 100.0));
     sub->add_option("--max-queries", opts->sweep.max_queries, "use only the first N queries (0 = all)")->capture_default_str();
     sub->add_option("--runs", opts->sweep.runs, "repetitions per point; the median is reported")->capture_default_str();
     sub->add_option("--csv", opts->csv, "write the points as CSV");

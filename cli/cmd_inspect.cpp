@@ -45,6 +45,9 @@ void inspect_index(const InspectOptions& o) {
                        100.0 * double(sp.n_postings()) / double(std::max<std::uint64_t>(1, sp.forward().nnz())),
                        sp.n_blocks(), sp.arrays().n_entries(),
                        double(sp.arrays().n_entries()) / double(std::max<std::uint64_t>(1, sp.n_blocks())));
+            fmt::print("            documents stored {}\n", sp.forward().heaviest_first()
+                                                                 ? "heaviest entry first (screening available)"
+                                                                 : "in term order (built before screening: searched without it)");
         }
         if (shard.dense) {
             const auto& d = *shard.dense;

@@ -270,6 +270,13 @@ void register_search(CLI::App& app) {
         ->capture_default_str();
     sub->add_option("--knn", opts->seismic.knn, "Seismic: kNN-graph neighbours per result (0 = off)")->capture_default_str();
     sub->add_flag("--first-sorted", opts->seismic.first_sorted, "Seismic: first list's blocks by decreasing summary score");
+    sub->add_option("--screen-entries", opts->seismic.screen_entries,
+                    "Seismic: score a document on its heaviest N entries first (0 = off)")
+        ->capture_default_str();
+    sub->add_option("--screen-factor", opts->seismic.screen_factor,
+                    "Seismic: drop a document whose prefix scores below screen_factor * theta")
+        ->capture_default_str()
+        ->check(CLI::Range(0.0, 100.0));
     sub->add_option("--ef-search", opts->dense.ef_search, "dense HNSW: candidate list (raised to k)")->capture_default_str();
     sub->add_option("--nprobe", opts->dense.nprobe, "dense IVF: lists visited")->capture_default_str();
     sub->add_option("--k", opts->k, "results per query")->capture_default_str()->check(CLI::Range(1, 100000));

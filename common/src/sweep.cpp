@@ -38,6 +38,27 @@ CsrMatrix first_rows(const CsrMatrix& m, std::size_t n) {
     return out;
 }
 
+SweepPoint sweep_point(const LocalIndex& index, const CsrMatrix& queries, const std::vector<std::vector<GlobalHit>>& truth,
+                       const seismic::SearchParams& sp, const SweepOptions& opt) {
+    std::vector<std::vector<GlobalHit>> got;
+    seismic::SearchStats stats;
+    const auto lat = median_run(opt.runs, [&](std::vector<double>& l) { got = index.search_sparse(queries, sp, 1, &l, &stats); });
+    SweepPoint p;
+    p.method = "seismic";
+    p.query_cut = sp.query_cut;
+    p.heap_factor = sp.heap_factor;
+    p.knn = sp.knn;
+    p.first_sorted = sp.first_sorted;
+    p.screen_entries = sp.screen_entries;
+    p.screen_factor = sp.screen_entries > 0 ? sp.screen_factor : 0.0F;
+    p.recall = recall_at_k(got, truth, opt.k);
+    p.latency = summarize_latencies(lat);
+    p.docs_scored = static_cast<double>(stats.docs_scored) / static_cast<double>(std::max<std::size_t>(1, queries.n_rows()));
+    spdlog::info("sweep: qc {} hf {:.2f} knn {} screen {}: recall@{} {:.4f}, mean {:.1f} us, p99 {:.1f} us", sp.query_cut,
+                 sp.heap_factor, sp.knn, sp.screen_entries, opt.k, p.recall, p.latency.mean, p.latency.p99);
+    return p;
+}
+
 }  // namespace
 
 std::vector<SweepPoint> run_sweep(const LocalIndex& index, const CsrMatrix& docs, const CsrMatrix& all_queries,
@@ -64,27 +85,17 @@ std::vector<SweepPoint> run_sweep(const LocalIndex& index, const CsrMatrix& docs
     for (auto knn : opt.knns) {
         for (auto qc : opt.query_cuts) {
             for (auto hf : opt.heap_factors) {
-                seismic::SearchParams sp;
-                sp.k = opt.k;
-                sp.query_cut = qc;
-                sp.heap_factor = hf;
-                sp.knn = knn;
-                sp.first_sorted = opt.first_sorted;
-                std::vector<std::vector<GlobalHit>> got;
-                seismic::SearchStats stats;
-                const auto lat = median_run(opt.runs, [&](std::vector<double>& l) { got = index.search_sparse(queries, sp, 1, &l, &stats); });
-                SweepPoint p;
-                p.method = "seismic";
-                p.query_cut = qc;
-                p.heap_factor = hf;
-                p.knn = knn;
-                p.first_sorted = opt.first_sorted;
-                p.recall = recall_at_k(got, truth, opt.k);
-                p.latency = summarize_latencies(lat);
-                p.docs_scored = static_cast<double>(stats.docs_scored) / static_cast<double>(std::max<std::size_t>(1, queries.n_rows()));
-                points.push_back(p);
-                spdlog::info("sweep: qc {} hf {:.2f} knn {}: recall@{} {:.4f}, mean {:.1f} us, p99 {:.1f} us", qc, hf, knn,
-                             opt.k, p.recall, p.latency.mean, p.latency.p99);
+                for (auto screen : opt.screen_entries) {
+                    seismic::SearchParams sp;
+                    sp.k = opt.k;
+                    sp.query_cut = qc;
+                    sp.heap_factor = hf;
+                    sp.knn = knn;
+                    sp.first_sorted = opt.first_sorted;
+                    sp.screen_entries = screen;
+                    sp.screen_factor = opt.screen_factor;
+                    points.push_back(sweep_point(index, queries, truth, sp, opt));
+                }
             }
         }
     }

@@ -31,14 +31,30 @@ cmp -s "$WORK/one.tsv" "$WORK/sparse.tsv" || fail "thread count changed the resu
 # Seismic: build (an MPI singleton, no mpirun), inspect, search; approximate recall above a floor, and
 # conservative settings (every list, no block skipped, no pruning) recover the exact answers.
 "$BUILD_BIN" --corpus "$WORK/c.h5" --out "$WORK/idx" --shards 3 --lambda 100 2>"$WORK/build.log"
-"$BIN" inspect --index "$WORK/idx" | grep -q '^verify      ok' || fail "inspect --index"
+"$BIN" inspect --index "$WORK/idx" >"$WORK/inspect.out"
+grep -q '^verify      ok' "$WORK/inspect.out" || fail "inspect --index"
+grep -q 'documents stored heaviest entry first' "$WORK/inspect.out" || fail "inspect: forward entry order"
 "$BIN" search --index "$WORK/idx" --corpus "$WORK/c.h5" --k 10 --query-cut 10 --heap-factor 0.8 --out "$WORK/seismic.tsv" 2>/dev/null
 recall=$("$BIN" recall --run "$WORK/seismic.tsv" --corpus "$WORK/c.h5" --k 10 --mode sparse | awk '{print $2}')
 awk -v r="$recall" 'BEGIN { exit !(r >= 0.7) }' || fail "seismic recall $recall below 0.7"
 "$BUILD_BIN" --corpus "$WORK/c.h5" --out "$WORK/idx-full" --shards 2 --lambda 100000 --alpha 1 2>/dev/null
-"$BIN" search --index "$WORK/idx-full" --corpus "$WORK/c.h5" --k 10 --query-cut 1000 --heap-factor 0 --out "$WORK/full.tsv" 2>/dev/null
+"$BIN" search --index "$WORK/idx-full" --corpus "$WORK/c.h5" --k 10 --query-cut 1000 --heap-factor 0 --screen-entries 0 \
+  --out "$WORK/full.tsv" 2>/dev/null
 recall=$("$BIN" recall --run "$WORK/full.tsv" --corpus "$WORK/c.h5" --k 10 --mode sparse | awk '{print $2}')
 awk -v r="$recall" 'BEGIN { exit !(r >= 0.99) }' || fail "unpruned seismic recall $recall below 0.99 (f16 rounding only)"
+# Screening with factor 0 drops nothing (weights are positive): the same run, byte for byte.
+"$BIN" search --index "$WORK/idx-full" --corpus "$WORK/c.h5" --k 10 --query-cut 1000 --heap-factor 0 --screen-entries 16 \
+  --screen-factor 0 --out "$WORK/full-screen0.tsv" 2>/dev/null
+cmp -s "$WORK/full.tsv" "$WORK/full-screen0.tsv" || fail "screen factor 0 changed the results"
+
+# bench: exact baseline first, then every point with and without screening, side by side, as CSV.
+"$BIN" bench --index "$WORK/idx-full" --corpus "$WORK/c.h5" --query-cuts 1000 --heap-factors 0 --screen-entries 0,16 \
+  --csv "$WORK/sweep.csv" >"$WORK/bench.out" 2>/dev/null
+head -1 "$WORK/sweep.csv" | grep -q ',docs_scored,screen_entries,screen_factor$' || fail "bench CSV header"
+[[ $(wc -l <"$WORK/sweep.csv") -eq 4 ]] || fail "bench CSV: header, exact and two points"
+awk -F, 'NR == 2 && ($1 != "exact" || $7 != 1) { exit 1 }
+         NR == 3 && ($1 != "seismic" || $14 != 0 || $7 < 0.99) { exit 1 }
+         NR == 4 && ($14 != 16 || $15 != 0.70) { exit 1 }' "$WORK/sweep.csv" || { cat "$WORK/sweep.csv" >&2; fail "bench CSV rows"; }
 
 expect_error() {  # expect_error PATTERN CMD...: exit code 1, one line on stderr matching PATTERN
   local pattern="$1"; shift
@@ -56,5 +72,6 @@ printf 'garbage' >"$WORK/garbage.h5"
 expect_error "cannot open HDF5 file" "$BIN" inspect --corpus "$WORK/garbage.h5"
 head -c 20000 "$WORK/c.h5" >"$WORK/truncated.h5"
 expect_error "truncated" "$BIN" search --corpus "$WORK/truncated.h5" --exact --out "$WORK/x.tsv"
+expect_error "screen-factor" "$BIN" bench --index "$WORK/idx-full" --corpus "$WORK/c.h5" --screen-factor -1
 expect_error "groundtruth" "$BIN" recall --run "$WORK/sparse.tsv" --corpus "$WORK/c.h5" --k 10 --mode hybrid
 echo "cli pipeline: all checks passed"

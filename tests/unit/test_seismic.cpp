@@ -228,6 +228,7 @@ TEST(SeismicIndex, NoPruningEqualsExactSearchOverF16Values) {
     sp.k = 10;
     sp.query_cut = 1000;
     sp.heap_factor = 0.0F;  // never skip a block
+    sp.screen_entries = 0;  // nor a document
     const auto index = SeismicIndex::build(docs, bp);
     const auto got = index.search_batch(queries, sp, 2);
     for (std::size_t q = 0; q < queries.n_rows(); ++q) {
@@ -391,6 +392,126 @@ TEST(SeismicIndex, LoadRefusesOffsetsThatFallBackInALaterList) {
         offsets[1] = offsets.back() + 1000;  // list 0 runs far past the end; list 1 "starts" after it ends
         EXPECT_THROW(SeismicIndex(index.forward(), arrays, bp), InputError);
     }
+}
+
+// ---- Screening: documents stored heaviest first, dropped on a prefix score.
+
+/// The same index with each document's entries in term order, as shards built before screening stored them.
+SeismicIndex with_term_ordered_documents(const SeismicIndex& built) {
+    const auto& f = built.forward();
+    auto packed = f.packed();
+    for (std::size_t d = 0; d < f.n_docs(); ++d) {
+        std::sort(packed.begin() + static_cast<std::ptrdiff_t>(f.offsets()[d]),
+                  packed.begin() + static_cast<std::ptrdiff_t>(f.offsets()[d + 1]),
+                  [](std::uint32_t a, std::uint32_t b) { return (a & 0xFFFFU) < (b & 0xFFFFU); });
+    }
+    return SeismicIndex(ForwardIndex(f.dim(), f.offsets(), std::move(packed), {}, {}), built.arrays(), built.params());
+}
+
+TEST(SeismicForward, DocumentsAreStoredHeaviestFirstInBothLayouts) {
+    for (const std::uint32_t dim : {100U, 70000U}) {  // packed u32 entries, and u32 components beside f16 values
+        CsrMatrix docs;
+        docs.dim = dim;
+        docs.append_row(std::vector<std::uint32_t>{1, 3, 7, 9}, std::vector<float>{0.5F, 0.5F, 2.0F, 1.0F});
+        docs.append_row(std::vector<std::uint32_t>{}, std::vector<float>{});
+        docs.append_row(std::vector<std::uint32_t>{4}, std::vector<float>{0.25F});
+        const ForwardIndex f(docs);
+        EXPECT_TRUE(f.heaviest_first()) << dim;
+        std::vector<std::pair<std::uint32_t, float>> row0;
+        for (std::uint64_t i = f.offsets()[0]; i < f.offsets()[1]; ++i) row0.emplace_back(f.component(i), f.value(i));
+        // Descending weight; the two 0.5 entries by ascending component.
+        EXPECT_EQ(row0, (Entries{{7, 2.0F}, {9, 1.0F}, {1, 0.5F}, {3, 0.5F}})) << dim;
+        EXPECT_EQ(f.component(f.offsets()[2]), 4U);
+        std::vector<float> q(dim, 0.0F);
+        q[9] = 1.0F;
+        q[1] = 3.0F;
+        EXPECT_FLOAT_EQ(f.dot(q.data(), f.posting(0)), 2.5F);
+        EXPECT_FLOAT_EQ(f.dot_prefix(q.data(), f.posting(0), 2), 1.0F) << "the two heaviest entries only";
+        EXPECT_FLOAT_EQ(f.dot_prefix(q.data(), f.posting(0), 99), 2.5F) << "a prefix past the end is the document";
+    }
+    // Arrays read from a shard are checked, not trusted: term order with unequal weights is not heaviest first.
+    const ForwardIndex term_order(100, {0, 2}, {1U | (std::uint32_t{f32_to_f16(0.5F)} << 16), 7U | (std::uint32_t{f32_to_f16(2.0F)} << 16)}, {}, {});
+    EXPECT_FALSE(term_order.heaviest_first());
+    const ForwardIndex heavy_first(100, {0, 2}, {7U | (std::uint32_t{f32_to_f16(2.0F)} << 16), 1U | (std::uint32_t{f32_to_f16(0.5F)} << 16)}, {}, {});
+    EXPECT_TRUE(heavy_first.heaviest_first());
+}
+
+TEST(SeismicIndex, ScreeningDropsADocumentWhoseHeaviestEntriesMissTheQuery) {
+    // Query {0: 1.0, 1: 0.75}. The list of term 0 is walked first: doc 0 (score 5) fills the top-1. Doc 1 scores
+    // 0.75 * 8 = 6 in full, but its heaviest entry (term 5, weight 9) is not in the query: prefix score 0.
+    CsrMatrix docs;
+    docs.dim = 10;
+    docs.append_row(std::vector<std::uint32_t>{0}, std::vector<float>{5.0F});
+    docs.append_row(std::vector<std::uint32_t>{1, 5}, std::vector<float>{8.0F, 9.0F});
+    BuildParams bp;
+    bp.lambda = 100;
+    bp.alpha = 1.0;
+    const auto index = SeismicIndex::build(docs, bp);
+    const std::vector<std::uint32_t> qi{0, 1};
+    const std::vector<float> qv{1.0F, 0.75F};
+    SearchParams sp;
+    sp.k = 1;
+    sp.heap_factor = 0.0F;
+    SearchScratch scratch;
+    SearchStats st;
+    sp.screen_entries = 0;
+    EXPECT_EQ(index.search({qi, qv}, sp, scratch, &st), (std::vector<Hit>{{1, 6.0F}})) << "unscreened";
+    EXPECT_EQ(st.docs_screened_out, 0U);
+    sp.screen_entries = 1;
+    sp.screen_factor = 1.0F;
+    EXPECT_EQ(index.search({qi, qv}, sp, scratch, &st), (std::vector<Hit>{{0, 5.0F}})) << "0 < 1.0 * 5: dropped";
+    EXPECT_EQ(st.docs_scored, 2U);
+    EXPECT_EQ(st.docs_screened_out, 1U);
+    sp.screen_factor = 0.0F;
+    EXPECT_EQ(index.search({qi, qv}, sp, scratch, &st), (std::vector<Hit>{{1, 6.0F}})) << "0 >= 0 * 5: kept";
+    sp.screen_factor = 1.0F;
+    sp.screen_entries = 2;
+    EXPECT_EQ(index.search({qi, qv}, sp, scratch, &st), (std::vector<Hit>{{1, 6.0F}})) << "the prefix is the document";
+    sp.screen_entries = 1;
+    const auto old_shard = with_term_ordered_documents(index);
+    EXPECT_FALSE(old_shard.forward().heaviest_first());
+    EXPECT_EQ(old_shard.search({qi, qv}, sp, scratch, &st), (std::vector<Hit>{{1, 6.0F}})) << "term order: no screening";
+    EXPECT_EQ(st.docs_screened_out, 0U);
+}
+
+TEST(SeismicIndex, ScreeningKeepsScoresBitIdenticalAndOnlyDropsDocuments) {
+    std::mt19937 rng(57);
+    const auto docs = random_docs(3000, 1500, rng, 40, 160);  // most documents longer than the prefix
+    const auto queries = random_docs(60, 1500, rng, 5, 30);
+    BuildParams bp;
+    bp.lambda = 200;
+    const auto index = SeismicIndex::build(docs, bp);
+    SearchParams sp;
+    sp.query_cut = 8;
+    sp.heap_factor = 0.8F;
+    sp.screen_entries = 0;
+    SearchStats plain_stats;
+    const auto plain = index.search_batch(queries, sp, 1, nullptr, &plain_stats);
+    // Factor 0: no prefix score of non-negative weights is below 0, so nothing is dropped and nothing changes.
+    sp.screen_entries = 16;
+    sp.screen_factor = 0.0F;
+    SearchStats st;
+    EXPECT_EQ(index.search_batch(queries, sp, 1, nullptr, &st), plain);
+    EXPECT_EQ(st.docs_scored, plain_stats.docs_scored);
+    EXPECT_EQ(st.docs_screened_out, 0U);
+    // Factor 0.7: documents are dropped, and every hit kept has exactly its unscreened score.
+    sp.screen_factor = 0.7F;
+    const auto screened = index.search_batch(queries, sp, 1, nullptr, &st);
+    EXPECT_GT(st.docs_screened_out, st.docs_scored / 4) << "the prefix screens out a good share";
+    SearchScratch scratch;
+    for (std::size_t q = 0; q < queries.n_rows(); ++q) {
+        const auto exact = index.search_exact(queries.row(q), 1000000, scratch);
+        for (const auto& h : screened[q]) {
+            const auto it = std::find_if(exact.begin(), exact.end(), [&](const Hit& e) { return e.doc == h.doc; });
+            ASSERT_NE(it, exact.end());
+            EXPECT_EQ(it->score, h.score) << "query " << q << " doc " << h.doc;
+        }
+    }
+    sp.screen_entries = 0;
+    const double unscreened = recall(index, docs, queries, sp);
+    sp.screen_entries = 16;
+    const double with_screen = recall(index, docs, queries, sp);
+    EXPECT_GT(with_screen, unscreened - 0.05) << "unscreened " << unscreened;
 }
 
 }  // namespace

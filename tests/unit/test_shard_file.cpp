@@ -64,6 +64,7 @@ TEST(ShardFile, RoundTripIsBitIdenticalAndSearchesTheSame) {
     EXPECT_EQ(x.entry_code, y.entry_code);
     EXPECT_EQ(x.neighbours, y.neighbours);
     EXPECT_EQ(shard.sparse->forward().packed(), loaded.sparse->forward().packed());
+    EXPECT_TRUE(loaded.sparse->forward().heaviest_first()) << "the entry order survives, so screening stays on";
     // Writing the loaded shard again gives the same bytes: no timestamps, deterministic layout.
     const auto b = dir.file("b.h5");
     write_shard(b, loaded);

@@ -39,6 +39,12 @@ int main(int argc, char** argv) {
     app.add_option("--query-cut", defaults.sparse.query_cut, "default sparse query_cut")->capture_default_str();
     app.add_option("--heap-factor", defaults.sparse.heap_factor, "default sparse heap_factor")->capture_default_str();
     app.add_option("--knn", defaults.sparse.knn, "default kNN refinement neighbours")->capture_default_str();
+    app.add_option("--screen-entries", defaults.sparse.screen_entries,
+                   "sparse screening prefix: heaviest entries scored first (0 = off)")
+        ->capture_default_str();
+    app.add_option("--screen-factor", defaults.sparse.screen_factor, "drop a document whose prefix scores below this x theta")
+        ->capture_default_str()
+        ->check(CLI::Range(0.0, 100.0));
     app.add_option("--ef-search", defaults.ef_search, "default HNSW ef_search")->capture_default_str();
     app.add_option("--nprobe", defaults.nprobe, "default IVF nprobe")->capture_default_str();
     app.add_option_function<std::string>("--dense-store", [&](const std::string& v) { dense_store = parse_dense_store_mode(v); },

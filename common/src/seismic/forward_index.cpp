@@ -2,7 +2,21 @@
 
 #include "aftershock/common/error.hpp"
 
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+
 namespace aftershock::seismic {
+
+namespace {
+
+/// Heavier first; equal weights by ascending component, so the order is a function of the document alone.
+bool heavier(float va, std::uint32_t ca, float vb, std::uint32_t cb) noexcept {
+    return va > vb || (va == vb && ca < cb);
+}
+
+}  // namespace
 
 ForwardIndex::ForwardIndex(const CsrMatrix& docs) : m_dim(docs.dim), m_offsets(docs.indptr) {
     ensure<UsageError>(docs.nnz() < (std::uint64_t{1} << 48), "{} nonzeros exceed the 2^48 posting offset range",
@@ -11,16 +25,46 @@ ForwardIndex::ForwardIndex(const CsrMatrix& docs) : m_dim(docs.dim), m_offsets(d
         const auto len = docs.indptr[d + 1] - docs.indptr[d];
         ensure<UsageError>(len <= 0xFFFFU, "document {} has {} nonzeros; a posting holds at most 65,535", d, len);
     }
+    // Each document's entries heaviest first: a prefix of the document is then its heaviest part, which is what
+    // screening scores (SearchParams::screen_entries). A dot product does not depend on the order.
+    std::vector<std::uint32_t> order;
+    const auto sorted_row = [&](std::size_t d) -> const std::vector<std::uint32_t>& {
+        const auto b = docs.indptr[d];
+        order.resize(docs.indptr[d + 1] - b);
+        std::iota(order.begin(), order.end(), 0U);
+        // As stored (f16), and NaN (refused by the corpus readers, not by this constructor) as the lightest, so
+        // that the comparison stays a strict weak order.
+        const auto weight = [&](std::uint32_t x) {
+            const float v = f16_to_f32(f32_to_f16(docs.data[b + x]));
+            return std::isnan(v) ? -std::numeric_limits<float>::infinity() : v;
+        };
+        std::sort(order.begin(), order.end(), [&](std::uint32_t x, std::uint32_t y) {
+            return heavier(weight(x), docs.indices[b + x], weight(y), docs.indices[b + y]);
+        });
+        return order;
+    };
     if (!wide()) {
         m_packed.resize(docs.nnz());
-        for (std::size_t i = 0; i < docs.nnz(); ++i) {
-            m_packed[i] = docs.indices[i] | (std::uint32_t{f32_to_f16(docs.data[i])} << 16);
+        for (std::size_t d = 0; d < docs.n_rows(); ++d) {
+            const auto b = docs.indptr[d];
+            const auto& o = sorted_row(d);
+            for (std::size_t i = 0; i < o.size(); ++i) {
+                m_packed[b + i] = docs.indices[b + o[i]] | (std::uint32_t{f32_to_f16(docs.data[b + o[i]])} << 16);
+            }
         }
     } else {
-        m_comp32 = docs.indices;
+        m_comp32.resize(docs.nnz());
         m_values.resize(docs.nnz());
-        for (std::size_t i = 0; i < docs.nnz(); ++i) m_values[i] = f32_to_f16(docs.data[i]);
+        for (std::size_t d = 0; d < docs.n_rows(); ++d) {
+            const auto b = docs.indptr[d];
+            const auto& o = sorted_row(d);
+            for (std::size_t i = 0; i < o.size(); ++i) {
+                m_comp32[b + i] = docs.indices[b + o[i]];
+                m_values[b + i] = f32_to_f16(docs.data[b + o[i]]);
+            }
+        }
     }
+    m_heaviest_first = true;
     keep_gather_in_range();
 }
 
@@ -34,6 +78,16 @@ ForwardIndex::ForwardIndex(std::uint64_t dim, std::vector<std::uint64_t> offsets
     : m_dim(dim), m_offsets(std::move(offsets)), m_packed(std::move(packed)), m_comp32(std::move(comp32)),
       m_values(std::move(values)) {
     keep_gather_in_range();
+    m_heaviest_first = check_heaviest_first();
+}
+
+bool ForwardIndex::check_heaviest_first() const noexcept {
+    for (std::size_t d = 0; d < n_docs(); ++d) {
+        for (auto i = m_offsets[d] + 1; i < m_offsets[d + 1]; ++i) {
+            if (!heavier(value(i - 1), component(i - 1), value(i), component(i))) return false;
+        }
+    }
+    return true;
 }
 
 std::uint64_t ForwardIndex::bytes() const noexcept {

@@ -43,6 +43,7 @@ void validate(const SearchParams& p) {
     ensure<UsageError>(p.k > 0 && p.k <= 100000, "k must be in [1, 100000] (got {})", p.k);
     ensure<UsageError>(p.query_cut > 0, "query_cut must be positive");
     ensure<UsageError>(std::isfinite(p.heap_factor) && p.heap_factor >= 0.0F, "heap_factor must be finite and >= 0");
+    ensure<UsageError>(std::isfinite(p.screen_factor) && p.screen_factor >= 0.0F, "screen_factor must be finite and >= 0");
 }
 
 std::string to_json(const BuildParams& p) {

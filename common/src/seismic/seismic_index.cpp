@@ -222,15 +222,33 @@ void SeismicIndex::score_blocks_impl(const C* comps, const B* blocks, std::uint3
     }
 }
 
-void SeismicIndex::evaluate_block(std::uint64_t begin, std::uint64_t end, const float* q, SearchScratch& s,
-                                  SearchStats& stats) const noexcept {
+void SeismicIndex::evaluate_block(std::uint64_t begin, std::uint64_t end, const float* q, const SearchParams& params,
+                                  SearchScratch& s, SearchStats& stats) const noexcept {
     const auto* postings = m_arrays.postings.data();
-    for (auto i = begin; i < end; ++i) m_forward.prefetch(postings[i]);
     stats.postings += end - begin;
+    const auto screen = m_forward.heaviest_first() ? params.screen_entries : 0U;
+    if (screen == 0) {
+        for (auto i = begin; i < end; ++i) m_forward.prefetch(postings[i]);
+        for (auto i = begin; i < end; ++i) {
+            const auto p = postings[i];
+            if (!s.visited.insert(posting_offset(p))) continue;
+            ++stats.docs_scored;
+            s.heap.push(m_forward.dot(q, p), posting_offset(p));
+        }
+        return;
+    }
+    // Screening: only the prefixes are fetched up front; a document that passes is scored again in full (its
+    // prefix is in cache by then), so every kept score has the bits of an unscreened search.
+    for (auto i = begin; i < end; ++i) m_forward.prefetch_prefix(postings[i], screen);
     for (auto i = begin; i < end; ++i) {
         const auto p = postings[i];
         if (!s.visited.insert(posting_offset(p))) continue;
         ++stats.docs_scored;
+        if (s.heap.full() && posting_length(p) > screen &&
+            m_forward.dot_prefix(q, p, screen) < params.screen_factor * s.heap.threshold()) {
+            ++stats.docs_screened_out;
+            continue;
+        }
         s.heap.push(m_forward.dot(q, p), posting_offset(p));
     }
 }
@@ -277,7 +295,7 @@ std::vector<Hit> SeismicIndex::search(const SparseView& query, const SearchParam
             }
             ++stats.blocks_evaluated;
             const auto begin = list_begin + (j == 0 ? 0 : a.block_ends[b0 + j - 1]);
-            evaluate_block(begin, list_begin + a.block_ends[b0 + j], q, s, stats);
+            evaluate_block(begin, list_begin + a.block_ends[b0 + j], q, params, s, stats);
         }
     }
     // kNN refinement (CIKM'24): neighbours of the current top-k are scored too.
@@ -374,19 +392,27 @@ void SeismicIndex::build_knn_graph(std::uint32_t kappa, unsigned threads) {
     p.k = kappa + 1;
     p.query_cut = 10;
     p.heap_factor = 0.7F;
+    p.screen_entries = 0;  // the paper's graph: whole documents
     const unsigned n_threads = resolve_threads(threads);
     std::vector<SearchScratch> scratch(n_threads);
     Progress progress("knn graph", n_docs(), "docs", 5.0);
     parallel_for(n_docs(), n_threads, 64, [&](unsigned t, std::size_t begin, std::size_t end) {
+        std::vector<std::pair<std::uint32_t, float>> terms;
         std::vector<std::uint32_t> comps;
         std::vector<float> vals;
         for (auto d = begin; d < end; ++d) {
             const auto post = m_forward.posting(d);
+            // A query's components must ascend; the forward index keeps a document heaviest first.
+            terms.clear();
+            for (auto i = posting_offset(post); i < posting_offset(post) + posting_length(post); ++i) {
+                terms.emplace_back(m_forward.component(i), m_forward.value(i));
+            }
+            std::sort(terms.begin(), terms.end());
             comps.clear();
             vals.clear();
-            for (auto i = posting_offset(post); i < posting_offset(post) + posting_length(post); ++i) {
-                comps.push_back(m_forward.component(i));
-                vals.push_back(m_forward.value(i));
+            for (const auto& [c, v] : terms) {
+                comps.push_back(c);
+                vals.push_back(v);
             }
             const auto hits = search({comps, vals}, p, scratch[t]);
             std::uint32_t kept = 0;

@@ -1,7 +1,7 @@
 #pragma once
-// Recall-versus-latency sweeps: every (query_cut, heap_factor[, knn]) point searched single-threaded,
-// measured side by side with exact search in the same run (the machine is shared: only same-run ratios
-// are meaningful).
+// Recall-versus-latency sweeps: every (query_cut, heap_factor[, knn, screen_entries]) point searched
+// single-threaded, measured side by side with exact search in the same run (the machine is shared: only
+// same-run ratios are meaningful).
 #include "aftershock/common/index_dir.hpp"
 #include "aftershock/common/latency.hpp"
 
@@ -17,6 +17,8 @@ struct SweepPoint {
     float heap_factor = 0.0F;
     std::uint32_t knn = 0;
     bool first_sorted = false;
+    std::uint32_t screen_entries = 0;
+    float screen_factor = 0.0F;
     double recall = 0.0;            ///< recall@k against the exact top-k of the same run
     LatencySummary latency;         ///< microseconds per query, single thread
     double docs_scored = 0.0;       ///< mean per query (seismic)
@@ -28,6 +30,8 @@ struct SweepOptions {
     std::vector<float> heap_factors{0.6F, 0.7F, 0.8F, 0.9F, 1.0F};
     std::vector<std::uint32_t> knns{0};
     bool first_sorted = false;
+    std::vector<std::uint32_t> screen_entries{48};  ///< prefix lengths (0 = off), swept innermost for A/B
+    float screen_factor = 0.7F;
     std::size_t max_queries = 0;    ///< 0 = all
     std::size_t runs = 1;           ///< repetitions; the median mean latency is kept
 };

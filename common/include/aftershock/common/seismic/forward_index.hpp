@@ -2,7 +2,8 @@
 // The document store of a Seismic index: CSR with f16 values. With a vocabulary of at most 65,536 terms
 // each nonzero is one u32 (component in the low 16 bits, f16 value in the high 16), so a document is one
 // contiguous run of memory; larger vocabularies keep u32 components and f16 values side by side.
-// Exact document scores are computed from it against a densified f32 query.
+// Exact document scores are computed from it against a densified f32 query. Built indexes keep each
+// document's entries heaviest first (ties by component), so that a short prefix can screen a document.
 #include "aftershock/common/seismic/dot_kernels.hpp"
 #include "aftershock/common/seismic/f16.hpp"
 #include "aftershock/common/sparse_matrix.hpp"
@@ -30,7 +31,8 @@ public:
     /// document with more than 65,535 nonzeros or more than 2^48 nonzeros in total.
     explicit ForwardIndex(const CsrMatrix& docs);
     /// Adopts arrays read from a shard file (validated by the caller): `packed` for narrow vocabularies,
-    /// or `comp32` with `values` for wide ones.
+    /// or `comp32` with `values` for wide ones. Entries may be in any order within a document; whether they
+    /// are heaviest first (every index built since screening exists) is checked here.
     ForwardIndex(std::uint64_t dim, std::vector<std::uint64_t> offsets, std::vector<std::uint32_t> packed,
                  std::vector<std::uint32_t> comp32, std::vector<std::uint16_t> values);
 
@@ -38,6 +40,9 @@ public:
     [[nodiscard]] std::uint64_t nnz() const noexcept { return m_offsets.back(); }
     [[nodiscard]] std::uint64_t dim() const noexcept { return m_dim; }
     [[nodiscard]] bool wide() const noexcept { return m_dim > 65536; }
+    /// True when every document's entries are in descending weight (ties by ascending component): a prefix
+    /// of a document is then its heaviest part. Shards built before screening keep term order.
+    [[nodiscard]] bool heaviest_first() const noexcept { return m_heaviest_first; }
     [[nodiscard]] std::uint32_t length(std::size_t doc) const noexcept {
         return static_cast<std::uint32_t>(m_offsets[doc + 1] - m_offsets[doc]);
     }
@@ -61,6 +66,13 @@ public:
         return wide() ? m_kernels->wide(m_comp32.data() + off, m_values.data() + off, len, dense_query)
                       : m_kernels->packed(m_packed.data() + off, len, dense_query);
     }
+    /// <query, first min(n, length) entries of the document>: with heaviest_first(), the document's heaviest part.
+    [[nodiscard]] float dot_prefix(const float* dense_query, PackedPosting p, std::uint32_t n) const noexcept {
+        const auto off = posting_offset(p);
+        const auto len = std::min(posting_length(p), n);
+        return wide() ? m_kernels->wide(m_comp32.data() + off, m_values.data() + off, len, dense_query)
+                      : m_kernels->packed(m_packed.data() + off, len, dense_query);
+    }
     /// Replaces the scoring kernels (tests, A/B benchmarks); every choice gives the same bits.
     void set_kernels(const DotKernels& k) noexcept { m_kernels = &k; }
     [[nodiscard]] const DotKernels& kernels() const noexcept { return *m_kernels; }
@@ -69,6 +81,19 @@ public:
     void prefetch(PackedPosting p) const noexcept {
         const auto off = posting_offset(p);
         const auto len = posting_length(p);
+        if (!wide()) {
+            prefetch_range(m_packed.data() + off, len * sizeof(std::uint32_t));
+        } else {
+            prefetch_range(m_values.data() + off, len * sizeof(std::uint16_t));
+            prefetch_range(m_comp32.data() + off, len * sizeof(std::uint32_t));
+        }
+    }
+
+    /// Prefetches only the first min(n, length) entries (what screening reads first).
+    void prefetch_prefix(PackedPosting p, std::uint32_t n) const noexcept {
+        const auto off = posting_offset(p);
+        const auto len = std::min(posting_length(p), n);
+        if (len == 0) return;
         if (!wide()) {
             prefetch_range(m_packed.data() + off, len * sizeof(std::uint32_t));
         } else {
@@ -86,6 +111,7 @@ public:
 
 private:
     void keep_gather_in_range() noexcept;
+    [[nodiscard]] bool check_heaviest_first() const noexcept;
     static void prefetch_line(const char* p) noexcept {
 #if defined(__x86_64__)
         // GCC 12's dead-code elimination drops __builtin_prefetch from a loop with no other effect (seen
@@ -101,6 +127,7 @@ private:
         prefetch_line(p + bytes - 1);
     }
     std::uint64_t m_dim = 0;
+    bool m_heaviest_first = true;  ///< an empty index is trivially ordered
     const DotKernels* m_kernels = &active_kernels();
     std::vector<std::uint64_t> m_offsets{0};
     std::vector<std::uint32_t> m_packed;   ///< narrow: component | f16 << 16

@@ -36,6 +36,12 @@ struct SearchParams {
     float heap_factor = 0.7F;             ///< skip a block iff heap is full and summary score < heap_factor * theta
     std::uint32_t knn = 0;                ///< neighbours per result used for refinement (0 = off)
     bool first_sorted = false;            ///< visit the first list's blocks in decreasing summary score
+    // Screening (ours, not in the paper): in an evaluated block, a document is first scored on its
+    // screen_entries heaviest entries only and dropped if that partial score < screen_factor * theta. Scoring
+    // touches the first cache lines of a document; the rest is read only for documents that pass. 0 = off; it
+    // also stays off on an index whose documents are not stored heaviest first (shards built before it).
+    std::uint32_t screen_entries = 48;
+    float screen_factor = 0.7F;
 };
 
 [[nodiscard]] std::string_view to_string(PruningStrategy p) noexcept;

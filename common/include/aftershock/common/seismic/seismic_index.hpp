@@ -27,13 +27,15 @@ struct SearchStats {
     std::uint64_t lists = 0;
     std::uint64_t blocks_evaluated = 0;
     std::uint64_t blocks_skipped = 0;
-    std::uint64_t docs_scored = 0;
+    std::uint64_t docs_scored = 0;        ///< documents scored, in full or (screening) on their prefix
+    std::uint64_t docs_screened_out = 0;  ///< of those, dropped on their prefix score
     std::uint64_t postings = 0;
     SearchStats& operator+=(const SearchStats& o) noexcept {
         lists += o.lists;
         blocks_evaluated += o.blocks_evaluated;
         blocks_skipped += o.blocks_skipped;
         docs_scored += o.docs_scored;
+        docs_screened_out += o.docs_screened_out;
         postings += o.postings;
         return *this;
     }
@@ -132,8 +134,8 @@ private:
     template <typename C, typename B>
     void score_blocks_impl(const C* comps, const B* blocks, std::uint32_t term, const SparseView& query,
                            float* out) const noexcept;
-    void evaluate_block(std::uint64_t begin, std::uint64_t end, const float* q, SearchScratch& s,
-                        SearchStats& stats) const noexcept;
+    void evaluate_block(std::uint64_t begin, std::uint64_t end, const float* q, const SearchParams& params,
+                        SearchScratch& s, SearchStats& stats) const noexcept;
 
     ForwardIndex m_forward;
     SeismicArrays m_arrays;
