@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 #include <random>
 #include <set>
 
@@ -506,6 +507,11 @@ TEST(SeismicIndex, ScreeningKeepsScoresBitIdenticalAndOnlyDropsDocuments) {
             ASSERT_NE(it, exact.end());
             EXPECT_EQ(it->score, h.score) << "query " << q << " doc " << h.doc;
         }
+    }
+    for (const float bad : {-0.5F, std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity()}) {
+        SearchParams refused = sp;
+        refused.screen_factor = bad;
+        EXPECT_THROW((void)index.search_batch(queries, refused, 1), UsageError) << bad;
     }
     sp.screen_entries = 0;
     const double unscreened = recall(index, docs, queries, sp);

@@ -11,11 +11,8 @@ SparseVector sparse_row(const Shard& shard, std::size_t row) {
     const auto& f = shard.sparse->forward();
     ensure<InputError>(row < f.n_docs(), "shard {}: row {} out of range", shard.meta.shard, row);
     SparseVector v;
-    const auto begin = f.offsets()[row];
-    const auto end = f.offsets()[row + 1];
     std::vector<std::pair<std::uint32_t, float>> terms;
-    for (auto p = begin; p < end; ++p) terms.emplace_back(f.component(p), f.value(p));
-    std::sort(terms.begin(), terms.end());  // the forward index keeps build order; PRF wants ascending terms
+    f.row_by_term(row, terms);  // PRF wants ascending terms; the forward index keeps a document heaviest first
     for (const auto& [t, w] : terms) {
         v.indices.push_back(t);
         v.values.push_back(w);

@@ -81,6 +81,12 @@ ForwardIndex::ForwardIndex(std::uint64_t dim, std::vector<std::uint64_t> offsets
     m_heaviest_first = check_heaviest_first();
 }
 
+void ForwardIndex::row_by_term(std::size_t doc, std::vector<std::pair<std::uint32_t, float>>& out) const {
+    out.clear();
+    for (auto i = m_offsets[doc]; i < m_offsets[doc + 1]; ++i) out.emplace_back(component(i), value(i));
+    std::sort(out.begin(), out.end());
+}
+
 bool ForwardIndex::check_heaviest_first() const noexcept {
     for (std::size_t d = 0; d < n_docs(); ++d) {
         for (auto i = m_offsets[d] + 1; i < m_offsets[d + 1]; ++i) {

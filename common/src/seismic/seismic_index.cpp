@@ -226,25 +226,18 @@ void SeismicIndex::evaluate_block(std::uint64_t begin, std::uint64_t end, const 
                                   SearchScratch& s, SearchStats& stats) const noexcept {
     const auto* postings = m_arrays.postings.data();
     stats.postings += end - begin;
-    const auto screen = m_forward.heaviest_first() ? params.screen_entries : 0U;
-    if (screen == 0) {
-        for (auto i = begin; i < end; ++i) m_forward.prefetch(postings[i]);
-        for (auto i = begin; i < end; ++i) {
-            const auto p = postings[i];
-            if (!s.visited.insert(posting_offset(p))) continue;
-            ++stats.docs_scored;
-            s.heap.push(m_forward.dot(q, p), posting_offset(p));
-        }
-        return;
-    }
     // Screening: only the prefixes are fetched up front; a document that passes is scored again in full (its
     // prefix is in cache by then), so every kept score has the bits of an unscreened search.
-    for (auto i = begin; i < end; ++i) m_forward.prefetch_prefix(postings[i], screen);
+    const auto screen = m_forward.heaviest_first() ? params.screen_entries : 0U;
+    for (auto i = begin; i < end; ++i) {
+        if (screen == 0) m_forward.prefetch(postings[i]);
+        else m_forward.prefetch_prefix(postings[i], screen);
+    }
     for (auto i = begin; i < end; ++i) {
         const auto p = postings[i];
         if (!s.visited.insert(posting_offset(p))) continue;
         ++stats.docs_scored;
-        if (s.heap.full() && posting_length(p) > screen &&
+        if (screen != 0 && s.heap.full() && posting_length(p) > screen &&
             m_forward.dot_prefix(q, p, screen) < params.screen_factor * s.heap.threshold()) {
             ++stats.docs_screened_out;
             continue;
@@ -401,13 +394,7 @@ void SeismicIndex::build_knn_graph(std::uint32_t kappa, unsigned threads) {
         std::vector<std::uint32_t> comps;
         std::vector<float> vals;
         for (auto d = begin; d < end; ++d) {
-            const auto post = m_forward.posting(d);
-            // A query's components must ascend; the forward index keeps a document heaviest first.
-            terms.clear();
-            for (auto i = posting_offset(post); i < posting_offset(post) + posting_length(post); ++i) {
-                terms.emplace_back(m_forward.component(i), m_forward.value(i));
-            }
-            std::sort(terms.begin(), terms.end());
+            m_forward.row_by_term(d, terms);  // a query's components must ascend
             comps.clear();
             vals.clear();
             for (const auto& [c, v] : terms) {

@@ -52,6 +52,9 @@ public:
         const auto it = std::upper_bound(m_offsets.begin(), m_offsets.end(), offset);
         return static_cast<DocIndex>(it - m_offsets.begin() - 1);
     }
+    /// Document `doc` as (component, value) pairs in ascending component order, whatever the stored order
+    /// (queries and feedback need ascending terms). `out` is overwritten; its capacity is reused.
+    void row_by_term(std::size_t doc, std::vector<std::pair<std::uint32_t, float>>& out) const;
     [[nodiscard]] std::uint32_t component(std::uint64_t pos) const noexcept {
         return wide() ? m_comp32[pos] : (m_packed[pos] & 0xFFFFU);
     }
@@ -61,10 +64,7 @@ public:
 
     /// <query, document> with the query densified into `dense_query` (length dim); f32 accumulation.
     [[nodiscard]] float dot(const float* dense_query, PackedPosting p) const noexcept {
-        const auto off = posting_offset(p);
-        const auto len = posting_length(p);
-        return wide() ? m_kernels->wide(m_comp32.data() + off, m_values.data() + off, len, dense_query)
-                      : m_kernels->packed(m_packed.data() + off, len, dense_query);
+        return dot_prefix(dense_query, p, posting_length(p));
     }
     /// <query, first min(n, length) entries of the document>: with heaviest_first(), the document's heaviest part.
     [[nodiscard]] float dot_prefix(const float* dense_query, PackedPosting p, std::uint32_t n) const noexcept {
@@ -78,16 +78,7 @@ public:
     [[nodiscard]] const DotKernels& kernels() const noexcept { return *m_kernels; }
     /// Hints the CPU to fetch a whole document vector before it is scored: scoring is bound by memory
     /// latency, not arithmetic.
-    void prefetch(PackedPosting p) const noexcept {
-        const auto off = posting_offset(p);
-        const auto len = posting_length(p);
-        if (!wide()) {
-            prefetch_range(m_packed.data() + off, len * sizeof(std::uint32_t));
-        } else {
-            prefetch_range(m_values.data() + off, len * sizeof(std::uint16_t));
-            prefetch_range(m_comp32.data() + off, len * sizeof(std::uint32_t));
-        }
-    }
+    void prefetch(PackedPosting p) const noexcept { prefetch_prefix(p, posting_length(p)); }
 
     /// Prefetches only the first min(n, length) entries (what screening reads first).
     void prefetch_prefix(PackedPosting p, std::uint32_t n) const noexcept {
