@@ -37,6 +37,11 @@ grep -q "manifest.json: no manifest" "$WORK/worker-refuse.log" || fail "unclear 
 grep -q "(1 resumed)" "$WORK/build-resume.log" || fail "shard 0 was not resumed: $(tail -3 "$WORK/build-resume.log")"
 echo "ok: file size limit during the build: exit 1 naming shard 1 and the limit, no manifest or temporary file," \
   "the worker refuses the directory, a re-run resumes shard 0 and completes"
+rc=0
+timeout -k 5 30 "$WORKER" --index "$IDX" --listen 127.0.0.1:0 --screen-factor -1 >"$WORK/worker-flag.log" 2>&1 || rc=$?
+[ "$rc" != 0 ] && [ "$rc" -lt 124 ] || fail "a worker with --screen-factor -1 must exit with an error, not $rc"
+grep -q -- "--screen-factor: Value -1 not in range" "$WORK/worker-flag.log" || fail "unclear refusal: $(cat "$WORK/worker-flag.log")"
+echo "ok: a worker refuses a negative --screen-factor in one line"
 
 # 2. Serve a copy, then delete its manifest and shard files under load.
 LIVE="$WORK/live"
