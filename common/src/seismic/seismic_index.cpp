@@ -1,6 +1,7 @@
 #include "aftershock/common/seismic/seismic_index.hpp"
 
 #include "aftershock/common/error.hpp"
+#include "aftershock/common/huge_pages.hpp"
 #include "aftershock/common/parallel.hpp"
 #include "aftershock/common/progress.hpp"
 #include "aftershock/common/seismic/build_steps.hpp"
@@ -121,6 +122,7 @@ SeismicIndex SeismicIndex::build(const CsrMatrix& docs, const BuildParams& param
     }
     progress.finish();
     narrow_entry_blocks(a);
+    idx.collapse_to_huge_pages();  // the kNN graph's million searches are the first to gain
     if (params.knn > 0) idx.build_knn_graph(params.knn, params.threads);
     spdlog::info("seismic: {} docs, {} postings, {} blocks, {} summary entries, {:.1f} s", idx.n_docs(),
                  a.postings.size(), a.block_ends.size(), a.n_entries(),
@@ -182,6 +184,25 @@ SeismicIndex::SeismicIndex(ForwardIndex forward, SeismicArrays arrays, BuildPara
     }
     for (auto nb : a.neighbours) {
         ensure<InputError>(nb == kNoNeighbour || nb < m_forward.n_docs(), "seismic index: kNN neighbour {} out of range", nb);
+    }
+    collapse_to_huge_pages();
+}
+
+void SeismicIndex::collapse_to_huge_pages() const noexcept {
+    if (!huge_pages_enabled()) return;
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto& a = m_arrays;
+    const auto& f = m_forward;
+    const auto got = collapse_huge_pages(f.offsets()) + collapse_huge_pages(f.packed()) +
+                     collapse_huge_pages(f.components32()) + collapse_huge_pages(f.values32()) +
+                     collapse_huge_pages(a.postings) + collapse_huge_pages(a.block_ends) +
+                     collapse_huge_pages(a.summary_min) + collapse_huge_pages(a.summary_quant) +
+                     collapse_huge_pages(a.entry_component16) + collapse_huge_pages(a.entry_component32) +
+                     collapse_huge_pages(a.entry_block8) + collapse_huge_pages(a.entry_block16) +
+                     collapse_huge_pages(a.entry_code) + collapse_huge_pages(a.neighbours);
+    if (got > 0) {
+        spdlog::info("seismic: {} MiB of the index on huge pages ({:.1f} s)", got >> 20,
+                     std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     }
 }
 

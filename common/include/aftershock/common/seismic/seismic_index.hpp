@@ -134,6 +134,8 @@ private:
     template <typename C, typename B>
     void score_blocks_impl(const C* comps, const B* blocks, std::uint32_t term, const SparseView& query,
                            float* out) const noexcept;
+    /// Moves the arrays a query reads at random onto huge pages (see huge_pages.hpp); logs what it got.
+    void collapse_to_huge_pages() const noexcept;
     void evaluate_block(std::uint64_t begin, std::uint64_t end, const float* q, const SearchParams& params,
                         SearchScratch& s, SearchStats& stats) const noexcept;
 
