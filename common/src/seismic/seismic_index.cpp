@@ -312,20 +312,33 @@ std::vector<Hit> SeismicIndex::search(const SparseView& query, const SearchParam
             evaluate_block(begin, list_begin + a.block_ends[b0 + j], q, params, s, stats);
         }
     }
-    // kNN refinement (CIKM'24): neighbours of the current top-k are scored too.
+    // kNN refinement (CIKM'24): neighbours of the current top-k are scored too. Their candidates are all
+    // gathered before any is scored (the top-k they come from stays fixed), and each step's memory is
+    // fetched for all of them at once: one by one, every neighbour list and document would wait on its own miss.
     const auto kk = std::min(params.knn, a.knn);
     if (kk > 0) {
-        s.snapshot.assign(s.heap.entries().begin(), s.heap.entries().end());
-        for (const auto& e : s.snapshot) {
-            const auto doc = m_forward.doc_at(e.doc);
-            for (std::uint32_t i = 0; i < kk; ++i) {
-                const auto nb = a.neighbours[std::uint64_t{doc} * a.knn + i];
-                if (nb == kNoNeighbour) break;
-                const auto p = m_forward.posting(nb);
-                if (posting_length(p) == 0 || !s.visited.insert(posting_offset(p))) continue;
-                ++stats.docs_scored;
-                s.heap.push(m_forward.dot(q, p), posting_offset(p));
+        s.knn_docs.clear();
+        for (const auto& e : s.heap.entries()) {
+            s.knn_docs.push_back(m_forward.doc_at(e.doc));
+            prefetch_line(a.neighbours.data() + std::uint64_t{s.knn_docs.back()} * a.knn);
+        }
+        const auto n_sources = s.knn_docs.size();
+        for (std::size_t i = 0; i < n_sources; ++i) {
+            const auto* row = a.neighbours.data() + std::uint64_t{s.knn_docs[i]} * a.knn;
+            for (std::uint32_t j = 0; j < kk && row[j] != kNoNeighbour; ++j) {
+                s.knn_docs.push_back(row[j]);
+                m_forward.prefetch_posting(row[j]);
             }
+        }
+        s.knn_postings.clear();
+        for (std::size_t i = n_sources; i < s.knn_docs.size(); ++i) {
+            s.knn_postings.push_back(m_forward.posting(s.knn_docs[i]));
+            m_forward.prefetch(s.knn_postings.back());
+        }
+        for (const auto p : s.knn_postings) {
+            if (posting_length(p) == 0 || !s.visited.insert(posting_offset(p))) continue;
+            ++stats.docs_scored;
+            s.heap.push(m_forward.dot(q, p), posting_offset(p));
         }
     }
     const auto top = s.heap.take_sorted();

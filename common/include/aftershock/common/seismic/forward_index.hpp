@@ -6,6 +6,7 @@
 // document's entries heaviest first (ties by component), so that a short prefix can screen a document.
 #include "aftershock/common/seismic/dot_kernels.hpp"
 #include "aftershock/common/seismic/f16.hpp"
+#include "aftershock/common/seismic/prefetch.hpp"
 #include "aftershock/common/sparse_matrix.hpp"
 
 #include <algorithm>
@@ -93,6 +94,9 @@ public:
         }
     }
 
+    /// Hints the CPU to fetch where document `doc` starts and ends (what posting(doc) reads).
+    void prefetch_posting(std::size_t doc) const noexcept { prefetch_line(m_offsets.data() + doc); }
+
     [[nodiscard]] const std::vector<std::uint64_t>& offsets() const noexcept { return m_offsets; }
     [[nodiscard]] const std::vector<std::uint32_t>& packed() const noexcept { return m_packed; }
     [[nodiscard]] const std::vector<std::uint32_t>& components32() const noexcept { return m_comp32; }
@@ -103,20 +107,6 @@ public:
 private:
     void keep_gather_in_range() noexcept;
     [[nodiscard]] bool check_heaviest_first() const noexcept;
-    static void prefetch_line(const char* p) noexcept {
-#if defined(__x86_64__)
-        // GCC 12's dead-code elimination drops __builtin_prefetch from a loop with no other effect (seen
-        // here at -O3: not one prefetch was left); a volatile asm cannot be dropped.
-        asm volatile("prefetcht0 %0" : : "m"(*p));
-#else
-        __builtin_prefetch(p);
-#endif
-    }
-    static void prefetch_range(const void* begin, std::size_t bytes) noexcept {
-        const auto* p = static_cast<const char*>(begin);
-        for (std::size_t i = 0; i < bytes; i += 64) prefetch_line(p + i);
-        prefetch_line(p + bytes - 1);
-    }
     std::uint64_t m_dim = 0;
     bool m_heaviest_first = true;  ///< an empty index is trivially ordered
     const DotKernels* m_kernels = &active_kernels();

@@ -49,7 +49,8 @@ struct SearchScratch {
     std::vector<std::pair<float, std::uint32_t>> components;
     VisitedSet visited;
     BasicTopK<OffsetHit> heap{0};
-    std::vector<OffsetHit> snapshot;
+    std::vector<DocIndex> knn_docs;            ///< kNN refinement: the top-k's documents, then their neighbours
+    std::vector<PackedPosting> knn_postings;   ///< the neighbours' postings
 };
 
 /// All arrays of a built index. Lists and blocks are concatenated in term order; per-list ranges come from
