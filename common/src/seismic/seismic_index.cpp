@@ -206,6 +206,21 @@ void SeismicIndex::collapse_to_huge_pages() const noexcept {
     }
 }
 
+void SeismicIndex::prefetch_list_head(std::uint32_t term) const noexcept {
+    const auto& a = m_arrays;
+    const auto b0 = a.list_blocks[term];
+    const auto e0 = a.list_entries[term];
+    prefetch_line(a.summary_min.data() + b0);
+    prefetch_line(a.summary_quant.data() + b0);
+    prefetch_line(a.block_ends.data() + b0);
+    prefetch_line(a.postings.data() + a.list_offsets[term]);
+    prefetch_line(a.entry_code.data() + e0);
+    if (a.entry_component32.empty()) prefetch_line(a.entry_component16.data() + e0);
+    else prefetch_line(a.entry_component32.data() + e0);
+    if (a.entry_block16.empty()) prefetch_line(a.entry_block8.data() + e0);
+    else prefetch_line(a.entry_block16.data() + e0);
+}
+
 void SeismicIndex::score_blocks(std::uint32_t term, const SparseView& query, float* out) const noexcept {
     const auto& a = m_arrays;
     const auto with_blocks = [&](const auto* comps) {
@@ -286,11 +301,19 @@ std::vector<Hit> SeismicIndex::search(const SparseView& query, const SearchParam
                       [](auto& a, auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
     const float* q = s.dense_query.data();
     const auto& a = m_arrays;
+    // Where each list starts is a random read per array: ask for all of them before the first is needed.
+    for (std::size_t i = 0; i < cut; ++i) {
+        const auto term = s.components[i].second;
+        prefetch_line(a.list_blocks.data() + term);
+        prefetch_line(a.list_entries.data() + term);
+        prefetch_line(a.list_offsets.data() + term);
+    }
     for (std::size_t i = 0; i < cut; ++i) {
         const auto term = s.components[i].second;
         const auto b0 = a.list_blocks[term];
         const auto nb = a.list_blocks[term + 1] - b0;
         if (nb == 0) continue;
+        if (i + 1 < cut) prefetch_list_head(s.components[i + 1].second);
         ++stats.lists;
         if (s.block_scores.size() < nb) s.block_scores.resize(nb);
         score_blocks(term, query, s.block_scores.data());

@@ -131,6 +131,8 @@ public:
     [[nodiscard]] Bytes bytes() const noexcept;
 
 private:
+    /// Hints the first cache line of each of a list's arrays, one list ahead of its use.
+    void prefetch_list_head(std::uint32_t term) const noexcept;
     void score_blocks(std::uint32_t term, const SparseView& query, float* out) const noexcept;
     template <typename C, typename B>
     void score_blocks_impl(const C* comps, const B* blocks, std::uint32_t term, const SparseView& query,
