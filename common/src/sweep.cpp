@@ -53,7 +53,9 @@ SweepPoint sweep_point(const LocalIndex& index, const CsrMatrix& queries, const 
     p.screen_factor = sp.screen_entries > 0 ? sp.screen_factor : 0.0F;
     p.recall = recall_at_k(got, truth, opt.k);
     p.latency = summarize_latencies(lat);
-    p.docs_scored = static_cast<double>(stats.docs_scored) / static_cast<double>(std::max<std::size_t>(1, queries.n_rows()));
+    const auto per_query = static_cast<double>(std::max<std::size_t>(1, queries.n_rows()));
+    p.docs_scored = static_cast<double>(stats.docs_scored) / per_query;
+    p.docs_full = static_cast<double>(stats.docs_scored - stats.docs_screened_out) / per_query;
     spdlog::info("sweep: qc {} hf {:.2f} knn {} screen {}: recall@{} {:.4f}, mean {:.1f} us, p99 {:.1f} us", sp.query_cut,
                  sp.heap_factor, sp.knn, sp.screen_entries, opt.k, p.recall, p.latency.mean, p.latency.p99);
     return p;

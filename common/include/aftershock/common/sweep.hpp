@@ -21,7 +21,8 @@ struct SweepPoint {
     float screen_factor = 0.0F;
     double recall = 0.0;            ///< recall@k against the exact top-k of the same run
     LatencySummary latency;         ///< microseconds per query, single thread
-    double docs_scored = 0.0;       ///< mean per query (seismic)
+    double docs_scored = 0.0;       ///< mean per query (seismic): documents touched, screened or not
+    double docs_full = 0.0;         ///< mean per query: of those, scored over all their entries (passed the screen)
 };
 
 struct SweepOptions {
