@@ -1,0 +1,107 @@
+// Paired A/B of Seismic query latency on a real index: two copies of one shard in one process, differing in one
+// setting, and every query run on both, in alternating order. Each copy misses the cache on its own, and a burst
+// of load on this shared machine hits both sides of a pair alike, so differences of a few percent show up in
+// every round (separate processes swing by 20%). Reports each round's mean per side and the median per-query ratio.
+//   AFTERSHOCK_AB_SHARD=idx/shard-00000.h5 AFTERSHOCK_AB_CORPUS=corpus.h5 aftershock_bench_seismic_paired pages
+// Settings compared (first word): pages (4 KiB vs 2 MiB pages), kernels (scalar vs SIMD scoring).
+// Query settings: qc 10, hf 0.8, kNN 10 (if the index has a graph), screening 48 and off; 500 queries, 3 rounds.
+#include "aftershock/common/corpus.hpp"
+#include "aftershock/common/error.hpp"
+#include "aftershock/common/hdf5.hpp"
+#include "aftershock/common/shard_file.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+namespace {
+
+using namespace aftershock;
+
+const char* env(const char* name) {
+    const char* v = std::getenv(name);
+    ensure(v != nullptr, "set AFTERSHOCK_AB_SHARD and AFTERSHOCK_AB_CORPUS");
+    return v;
+}
+
+Shard load(bool huge_pages) {
+    ::setenv("AFTERSHOCK_HUGE_PAGES", huge_pages ? "1" : "0", 1);
+    auto s = read_shard(env("AFTERSHOCK_AB_SHARD"));
+    ensure(s.sparse.has_value(), "{}: no sparse index", env("AFTERSHOCK_AB_SHARD"));
+    return s;
+}
+
+double median(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v.empty() ? 0.0 : v[v.size() / 2];
+}
+
+double mean(const std::vector<double>& v) {
+    double s = 0.0;
+    for (auto x : v) s += x;
+    return v.empty() ? 0.0 : s / static_cast<double>(v.size());
+}
+
+int run(const std::string& what, int rounds) {
+    ensure<UsageError>(what == "pages" || what == "kernels", "compare what? pages or kernels, not '{}'", what);
+    auto shard_a = load(false);
+    auto shard_b = load(what == "pages");
+    auto& a = *shard_a.sparse;
+    auto& b = *shard_b.sparse;
+    const char* labels[2] = {"4 KiB pages", "2 MiB pages"};
+    if (what == "kernels") {
+        const auto* simd = seismic::avx2_kernels();
+        ensure(simd != nullptr, "this CPU has no AVX2+F16C: nothing to compare");
+        a.set_kernels(seismic::scalar_kernels());
+        b.set_kernels(*simd);
+        labels[0] = "scalar";
+        labels[1] = "SIMD";
+    }
+    const h5::File f(env("AFTERSHOCK_AB_CORPUS"), h5::File::Mode::read);
+    const auto queries = read_sparse_rows(f, Side::queries, 0, std::min<std::uint64_t>(describe_corpus(f).n_queries, 500));
+    const seismic::SeismicIndex* side[2] = {&a, &b};
+    seismic::SearchScratch scratch[2];
+    for (const unsigned screen : {48U, 0U}) {
+        seismic::SearchParams p;
+        p.query_cut = 10;
+        p.heap_factor = 0.8F;
+        p.knn = 10;
+        p.screen_entries = screen;
+        for (int round = 0; round < rounds; ++round) {
+            std::vector<double> us[2];
+            std::vector<double> ratio;
+            for (std::size_t q = 0; q < queries.n_rows(); ++q) {
+                std::vector<Hit> hits[2];
+                double t[2] = {};
+                for (std::size_t r = 0; r < 2; ++r) {
+                    const auto s = (q + r + static_cast<std::size_t>(round)) % 2;
+                    const auto start = std::chrono::steady_clock::now();
+                    hits[s] = side[s]->search(queries.row(q), p, scratch[s]);
+                    t[s] = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count();
+                }
+                ensure(hits[0] == hits[1], "query {}: the two copies disagree", q);
+                us[0].push_back(t[0]);
+                us[1].push_back(t[1]);
+                ratio.push_back(t[1] / t[0]);
+            }
+            spdlog::info("screen {:>2} round {}: {} {:.1f} us, {} {:.1f} us (means); median per-query ratio {:.3f}", screen,
+                         round, labels[0], mean(us[0]), labels[1], mean(us[1]), median(ratio));
+        }
+    }
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    try {
+        return run(argc > 1 ? argv[1] : "pages", argc > 2 ? std::atoi(argv[2]) : 3);
+    } catch (const std::exception& e) {
+        spdlog::error("{}", e.what());
+        return 1;
+    }
+}
