@@ -4,10 +4,7 @@
 // interleaving so the variants alternate:
 //   AFTERSHOCK_AB_SHARD=idx/shard-00000.h5 AFTERSHOCK_AB_CORPUS=corpus.h5 aftershock_bench_seismic_ab
 //     --benchmark_repetitions=5 --benchmark_enable_random_interleaving=true --benchmark_report_aggregates_only=true
-#include "aftershock/common/corpus.hpp"
-#include "aftershock/common/error.hpp"
-#include "aftershock/common/hdf5.hpp"
-#include "aftershock/common/shard_file.hpp"
+#include "seismic_ab_inputs.hpp"
 
 #include <benchmark/benchmark.h>
 
@@ -18,28 +15,13 @@ namespace {
 
 using namespace aftershock;
 
-constexpr std::size_t kQueries = 500;
-
-const char* env(const char* name) {
-    const char* v = std::getenv(name);
-    ensure(v != nullptr, "set AFTERSHOCK_AB_SHARD and AFTERSHOCK_AB_CORPUS");
-    return v;
-}
-
 seismic::SeismicIndex& index() {
-    static auto shard = [] {
-        auto s = std::make_unique<Shard>(read_shard(env("AFTERSHOCK_AB_SHARD")));
-        ensure(s->sparse.has_value(), "{}: no sparse index", env("AFTERSHOCK_AB_SHARD"));
-        return s;
-    }();
+    static auto shard = std::make_unique<Shard>(ab::read_ab_shard());
     return *shard->sparse;
 }
 
 const CsrMatrix& queries() {
-    static const CsrMatrix q = [] {
-        const h5::File f(env("AFTERSHOCK_AB_CORPUS"), h5::File::Mode::read);
-        return read_sparse_rows(f, Side::queries, 0, std::min<std::uint64_t>(describe_corpus(f).n_queries, kQueries));
-    }();
+    static const CsrMatrix q = ab::read_ab_queries();
     return q;
 }
 

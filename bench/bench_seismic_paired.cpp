@@ -5,49 +5,27 @@
 //   AFTERSHOCK_AB_SHARD=idx/shard-00000.h5 AFTERSHOCK_AB_CORPUS=corpus.h5 aftershock_bench_seismic_paired pages
 // Settings compared (first word): pages (4 KiB vs 2 MiB pages), kernels (scalar vs SIMD scoring).
 // Query settings: qc 10, hf 0.8, kNN 10 (if the index has a graph), screening 48 and off; 500 queries, 3 rounds.
-#include "aftershock/common/corpus.hpp"
-#include "aftershock/common/error.hpp"
-#include "aftershock/common/hdf5.hpp"
-#include "aftershock/common/shard_file.hpp"
+#include "aftershock/common/latency.hpp"
+#include "seismic_ab_inputs.hpp"
 
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
 #include <chrono>
 #include <cstdlib>
-#include <cstring>
 #include <string>
 
 namespace {
 
 using namespace aftershock;
 
-const char* env(const char* name) {
-    const char* v = std::getenv(name);
-    ensure(v != nullptr, "set AFTERSHOCK_AB_SHARD and AFTERSHOCK_AB_CORPUS");
-    return v;
-}
-
 Shard load(bool huge_pages) {
     ::setenv("AFTERSHOCK_HUGE_PAGES", huge_pages ? "1" : "0", 1);
-    auto s = read_shard(env("AFTERSHOCK_AB_SHARD"));
-    ensure(s.sparse.has_value(), "{}: no sparse index", env("AFTERSHOCK_AB_SHARD"));
-    return s;
-}
-
-double median(std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    return v.empty() ? 0.0 : v[v.size() / 2];
-}
-
-double mean(const std::vector<double>& v) {
-    double s = 0.0;
-    for (auto x : v) s += x;
-    return v.empty() ? 0.0 : s / static_cast<double>(v.size());
+    return ab::read_ab_shard();
 }
 
 int run(const std::string& what, int rounds) {
     ensure<UsageError>(what == "pages" || what == "kernels", "compare what? pages or kernels, not '{}'", what);
+    ensure<UsageError>(rounds > 0, "rounds must be a positive number");
     auto shard_a = load(false);
     auto shard_b = load(what == "pages");
     auto& a = *shard_a.sparse;
@@ -61,8 +39,7 @@ int run(const std::string& what, int rounds) {
         labels[0] = "scalar";
         labels[1] = "SIMD";
     }
-    const h5::File f(env("AFTERSHOCK_AB_CORPUS"), h5::File::Mode::read);
-    const auto queries = read_sparse_rows(f, Side::queries, 0, std::min<std::uint64_t>(describe_corpus(f).n_queries, 500));
+    const auto queries = ab::read_ab_queries();
     const seismic::SeismicIndex* side[2] = {&a, &b};
     seismic::SearchScratch scratch[2];
     for (const unsigned screen : {48U, 0U}) {
@@ -89,7 +66,8 @@ int run(const std::string& what, int rounds) {
                 ratio.push_back(t[1] / t[0]);
             }
             spdlog::info("screen {:>2} round {}: {} {:.1f} us, {} {:.1f} us (means); median per-query ratio {:.3f}", screen,
-                         round, labels[0], mean(us[0]), labels[1], mean(us[1]), median(ratio));
+                         round, labels[0], summarize_latencies(us[0]).mean, labels[1], summarize_latencies(us[1]).mean,
+                         percentile(ratio, 50.0));
         }
     }
     return 0;
