@@ -291,6 +291,44 @@ TEST(SeismicIndex, RecallFloorAndKnnRefinement) {
     EXPECT_GE(recall(index, docs, queries, sp), with_knn - 1e-9) << "conservative settings do not lose recall";
 }
 
+TEST(SeismicIndex, KnnRefinementScoresNeighboursOfTheTopKBeforeItOnly) {
+    // Query {0: 1.0, 2: 0.25} with query_cut 1 walks only the list of term 0, which holds doc 0 alone. The graph
+    // (set by hand) gives doc 0 the neighbours [2, none] and doc 2 the neighbour [1]. Refinement must add doc 2
+    // with its exact score, stop at "none", and not follow doc 2's neighbour: doc 2 was not in the top-k it refines.
+    CsrMatrix docs;
+    docs.dim = 10;
+    docs.append_row(std::vector<std::uint32_t>{0}, std::vector<float>{4.0F});
+    docs.append_row(std::vector<std::uint32_t>{1, 2}, std::vector<float>{1.0F, 0.5F});
+    docs.append_row(std::vector<std::uint32_t>{2}, std::vector<float>{2.0F});
+    BuildParams bp;
+    bp.lambda = 100;
+    bp.alpha = 1.0;
+    const auto built = SeismicIndex::build(docs, bp);
+    constexpr auto none = std::numeric_limits<std::uint32_t>::max();
+    auto arrays = built.arrays();
+    arrays.knn = 2;
+    arrays.neighbours = {2, none, none, none, 1, none};
+    const SeismicIndex index(built.forward(), arrays, bp);
+    const std::vector<std::uint32_t> qi{0, 2};
+    const std::vector<float> qv{1.0F, 0.25F};
+    SearchParams sp;
+    sp.k = 3;
+    sp.query_cut = 1;
+    sp.heap_factor = 0.0F;
+    sp.screen_entries = 0;
+    SearchScratch scratch;
+    SearchStats st;
+    const auto exact = index.search_exact({qi, qv}, 3, scratch);
+    ASSERT_EQ(exact, (std::vector<Hit>{{0, 4.0F}, {2, 0.5F}, {1, 0.125F}}));
+    sp.knn = 0;
+    EXPECT_EQ(index.search({qi, qv}, sp, scratch, &st), (std::vector<Hit>{exact[0]})) << "the list alone";
+    for (const std::uint32_t knn : {1U, 2U, 5U}) {
+        sp.knn = knn;
+        EXPECT_EQ(index.search({qi, qv}, sp, scratch, &st), (std::vector<Hit>{exact[0], exact[1]})) << "knn " << knn;
+        EXPECT_EQ(st.docs_scored, 2U) << "knn " << knn;
+    }
+}
+
 TEST(SeismicIndex, BuildIsDeterministicAcrossThreadCounts) {
     std::mt19937 rng(41);
     const auto docs = random_docs(1500, 400, rng, 5, 30);
