@@ -35,13 +35,13 @@ void write_csv(const std::string& path, const std::vector<SweepPoint>& points, c
     ensure(out.good(), "cannot write {}", path);
     const double exact_mean = points.front().latency.mean;
     out << "method,query_cut,heap_factor,knn,first_sorted,k,recall,mean_us,p50_us,p99_us,qps_1thread,speedup_vs_exact,docs_scored,"
-           "screen_entries,screen_factor,docs_full\n";
+           "screen_entries,screen_factor,docs_full,reachable\n";
     for (const auto& p : points) {
-        out << fmt::format("{},{},{:.2f},{},{},{},{:.4f},{:.1f},{:.1f},{:.1f},{:.0f},{:.1f},{:.0f},{},{:.2f},{:.0f}\n", p.method,
+        out << fmt::format("{},{},{:.2f},{},{},{},{:.4f},{:.1f},{:.1f},{:.1f},{:.0f},{:.1f},{:.0f},{},{:.2f},{:.0f},{:.4f}\n", p.method,
                            p.query_cut, p.heap_factor, p.knn, p.first_sorted ? 1 : 0, o.k, p.recall, p.latency.mean,
                            p.latency.p50, p.latency.p99, p.latency.mean > 0 ? 1e6 / p.latency.mean : 0.0,
                            p.latency.mean > 0 ? exact_mean / p.latency.mean : 0.0, p.docs_scored, p.screen_entries,
-                           p.screen_factor, p.docs_full);
+                           p.screen_factor, p.docs_full, p.reachable);
     }
     ensure(out.good(), "cannot write {} (disk full?)", path);
 }
@@ -130,12 +130,13 @@ void run_bench(const BenchOptions& o) {
                        corpus.n_docs());
     const auto points = run_sweep(index, *corpus.doc_sparse, *corpus.query_sparse, o.sweep);
     const double exact = points.front().latency.mean;
-    fmt::print("{:<8} {:>4} {:>5} {:>4} {:>6} {:>8} {:>10} {:>10} {:>10} {:>9} {:>8} {:>8}\n", "method", "qc", "hf", "knn",
-               "screen", "recall", "mean_us", "p50_us", "p99_us", "speedup", "scored", "full");
+    fmt::print("{:<8} {:>4} {:>5} {:>4} {:>6} {:>8} {:>10} {:>10} {:>10} {:>9} {:>8} {:>8} {:>8}\n", "method", "qc", "hf",
+               "knn", "screen", "recall", "mean_us", "p50_us", "p99_us", "speedup", "scored", "full", "reach");
     for (const auto& p : points) {
-        fmt::print("{:<8} {:>4} {:>5.2f} {:>4} {:>6} {:>8.4f} {:>10.1f} {:>10.1f} {:>10.1f} {:>8.1f}x {:>8.0f} {:>8.0f}\n",
+        fmt::print("{:<8} {:>4} {:>5.2f} {:>4} {:>6} {:>8.4f} {:>10.1f} {:>10.1f} {:>10.1f} {:>8.1f}x {:>8.0f} {:>8.0f} {:>8.4f}\n",
                    p.method, p.query_cut, p.heap_factor, p.knn, p.screen_entries, p.recall, p.latency.mean, p.latency.p50,
-                   p.latency.p99, p.latency.mean > 0 ? exact / p.latency.mean : 0.0, p.docs_scored, p.docs_full);
+                   p.latency.p99, p.latency.mean > 0 ? exact / p.latency.mean : 0.0, p.docs_scored, p.docs_full,
+                   p.reachable);
     }
     if (!o.csv.empty()) {
         write_csv(o.csv, points, o.sweep);

@@ -216,6 +216,31 @@ std::vector<std::vector<GlobalHit>> LocalIndex::search_sparse(const CsrMatrix& q
     return out;
 }
 
+double LocalIndex::reachable_sparse(const CsrMatrix& queries, const std::vector<std::vector<GlobalHit>>& truth,
+                                    std::uint32_t query_cut, std::size_t k) const {
+    ensure(truth.size() == queries.n_rows(), "reachable: {} truth lists for {} queries", truth.size(), queries.n_rows());
+    for (const auto& s : m_shards) ensure<InputError>(s.sparse.has_value(), "shard {} has no sparse index", s.meta.shard);
+    double sum = 0.0;
+    std::size_t counted = 0;
+    std::vector<DocIndex> local;
+    for (std::size_t q = 0; q < truth.size(); ++q) {
+        const auto n = std::min(k, truth[q].size());
+        if (n == 0) continue;
+        std::size_t reachable = 0;
+        for (const auto& s : m_shards) {
+            local.clear();
+            for (std::size_t i = 0; i < n; ++i) {
+                const auto d = truth[q][i].doc;
+                if (d >= s.meta.doc_begin && d < s.meta.doc_end) local.push_back(static_cast<DocIndex>(d - s.meta.doc_begin));
+            }
+            if (!local.empty()) reachable += s.sparse->count_reachable(queries.row(q), query_cut, local);
+        }
+        sum += static_cast<double>(reachable) / static_cast<double>(n);
+        ++counted;
+    }
+    return counted > 0 ? sum / static_cast<double>(counted) : 1.0;
+}
+
 const DenseExactIndex& LocalIndex::dense_exact(std::size_t s) const {
     const std::lock_guard lock(*m_dense_exact_mutex);
     if (m_dense_exact.size() != m_shards.size()) m_dense_exact.resize(m_shards.size());

@@ -39,7 +39,7 @@ CsrMatrix first_rows(const CsrMatrix& m, std::size_t n) {
 }
 
 SweepPoint sweep_point(const LocalIndex& index, const CsrMatrix& queries, const std::vector<std::vector<GlobalHit>>& truth,
-                       const seismic::SearchParams& sp, const SweepOptions& opt) {
+                       const seismic::SearchParams& sp, const SweepOptions& opt, double reachable) {
     std::vector<std::vector<GlobalHit>> got;
     seismic::SearchStats stats;
     const auto lat = median_run(opt.runs, [&](std::vector<double>& l) { got = index.search_sparse(queries, sp, 1, &l, &stats); });
@@ -56,6 +56,7 @@ SweepPoint sweep_point(const LocalIndex& index, const CsrMatrix& queries, const 
     const auto per_query = static_cast<double>(std::max<std::size_t>(1, queries.n_rows()));
     p.docs_scored = static_cast<double>(stats.docs_scored) / per_query;
     p.docs_full = static_cast<double>(stats.docs_scored - stats.docs_screened_out) / per_query;
+    p.reachable = reachable;
     spdlog::info("sweep: qc {} hf {:.2f} knn {} screen {}: recall@{} {:.4f}, mean {:.1f} us, p99 {:.1f} us", sp.query_cut,
                  sp.heap_factor, sp.knn, sp.screen_entries, opt.k, p.recall, p.latency.mean, p.latency.p99);
     return p;
@@ -79,13 +80,18 @@ std::vector<SweepPoint> run_sweep(const LocalIndex& index, const CsrMatrix& docs
         SweepPoint p;
         p.method = "exact";
         p.recall = 1.0;
+        p.reachable = 1.0;
         p.latency = summarize_latencies(lat);
         points.push_back(p);
         spdlog::info("sweep: exact mean {:.1f} us p99 {:.1f} us over {} queries", p.latency.mean, p.latency.p99,
                      queries.n_rows());
     }
+    // The ceiling of each query_cut, computed once and outside every timed search.
+    std::vector<double> reachable;
+    for (auto qc : opt.query_cuts) reachable.push_back(index.reachable_sparse(queries, truth, qc, opt.k));
     for (auto knn : opt.knns) {
-        for (auto qc : opt.query_cuts) {
+        for (std::size_t c = 0; c < opt.query_cuts.size(); ++c) {
+            const auto qc = opt.query_cuts[c];
             for (auto hf : opt.heap_factors) {
                 for (auto screen : opt.screen_entries) {
                     seismic::SearchParams sp;
@@ -96,7 +102,7 @@ std::vector<SweepPoint> run_sweep(const LocalIndex& index, const CsrMatrix& docs
                     sp.first_sorted = opt.first_sorted;
                     sp.screen_entries = screen;
                     sp.screen_factor = opt.screen_factor;
-                    points.push_back(sweep_point(index, queries, truth, sp, opt));
+                    points.push_back(sweep_point(index, queries, truth, sp, opt, reachable[c]));
                 }
             }
         }

@@ -50,12 +50,20 @@ cmp -s "$WORK/full.tsv" "$WORK/full-screen0.tsv" || fail "screen factor 0 change
 # bench: exact baseline first, then every point with and without screening, side by side, as CSV.
 "$BIN" bench --index "$WORK/idx-full" --corpus "$WORK/c.h5" --query-cuts 1000 --heap-factors 0 --screen-entries 0,16 \
   --csv "$WORK/sweep.csv" >"$WORK/bench.out" 2>/dev/null
-head -1 "$WORK/sweep.csv" | grep -q ',docs_scored,screen_entries,screen_factor,docs_full$' || fail "bench CSV header"
+head -1 "$WORK/sweep.csv" | grep -q ',docs_scored,screen_entries,screen_factor,docs_full,reachable$' || fail "bench CSV header"
 [[ $(wc -l <"$WORK/sweep.csv") -eq 4 ]] || fail "bench CSV: header, exact and two points"
-awk -F, 'NR == 2 && ($1 != "exact" || $7 != 1) { exit 1 }
-         NR == 3 && ($1 != "seismic" || $14 != 0 || $7 < 0.99 || $16 != $13) { exit 1 }
-         NR == 4 && ($14 != 16 || $15 != 0.70 || $16 > $13 || $13 != prev13) { exit 1 }
+# Nothing pruned and every list walked: every exact answer is reachable.
+awk -F, 'NR == 2 && ($1 != "exact" || $7 != 1 || $17 != 1) { exit 1 }
+         NR == 3 && ($1 != "seismic" || $14 != 0 || $7 < 0.99 || $16 != $13 || $17 != 1) { exit 1 }
+         NR == 4 && ($14 != 16 || $15 != 0.70 || $16 > $13 || $13 != prev13 || $17 != 1) { exit 1 }
          { prev13 = $13 }' "$WORK/sweep.csv" || { cat "$WORK/sweep.csv" >&2; fail "bench CSV rows"; }
+# On the pruned 3-shard index, without kNN, recall never exceeds the share of answers in the walked lists,
+# which grows with query_cut and stays below 1 at one list.
+"$BIN" bench --index "$WORK/idx" --corpus "$WORK/c.h5" --query-cuts 1,3,10 --heap-factors 0.8,0 --screen-entries 0 \
+  --csv "$WORK/pruned.csv" >/dev/null 2>&1
+awk -F, 'NR > 2 && ($7 > $17 + 1e-9 || $17 < prev17 - 1e-9) { exit 1 }
+         NR == 3 && $17 >= 0.9 { exit 1 }
+         NR > 2 { prev17 = $17 }' "$WORK/pruned.csv" || { cat "$WORK/pruned.csv" >&2; fail "bench reachable column"; }
 
 expect_error() {  # expect_error PATTERN CMD...: exit code 1, one line on stderr matching PATTERN
   local pattern="$1"; shift

@@ -329,6 +329,35 @@ TEST(SeismicIndex, KnnRefinementScoresNeighboursOfTheTopKBeforeItOnly) {
     }
 }
 
+TEST(SeismicIndex, CountReachableNamesTheDocumentsOfTheWalkedListsOnly) {
+    // Fixed-size pruning with lambda 1 keeps one document per term: term 0 -> doc 0, term 1 -> doc 1, term 2 ->
+    // doc 2 (each the heaviest on its term). Doc 3 is empty. The query's heaviest terms are 0, then 1, then 2.
+    CsrMatrix docs;
+    docs.dim = 4;
+    docs.append_row(std::vector<std::uint32_t>{0, 1}, std::vector<float>{1.0F, 0.1F});
+    docs.append_row(std::vector<std::uint32_t>{0, 1}, std::vector<float>{0.5F, 1.0F});
+    docs.append_row(std::vector<std::uint32_t>{1, 2}, std::vector<float>{0.2F, 1.0F});
+    docs.append_row(std::vector<std::uint32_t>{}, std::vector<float>{});
+    BuildParams bp;
+    bp.lambda = 1;
+    bp.pruning = PruningStrategy::fixed_size;
+    const auto index = SeismicIndex::build(docs, bp);
+    const std::vector<std::uint32_t> qi{0, 1, 2, 3};
+    const std::vector<float> qv{2.0F, 1.0F, 0.5F, 0.25F};
+    const std::vector<DocIndex> all{0, 1, 2, 3};
+    EXPECT_EQ(index.count_reachable({qi, qv}, 0, all), 0U);
+    EXPECT_EQ(index.count_reachable({qi, qv}, 1, all), 1U);
+    EXPECT_EQ(index.count_reachable({qi, qv}, 2, all), 2U);
+    EXPECT_EQ(index.count_reachable({qi, qv}, 3, all), 3U);
+    EXPECT_EQ(index.count_reachable({qi, qv}, 100, all), 3U) << "the empty document is in no list";
+    EXPECT_EQ(index.count_reachable({qi, qv}, 2, std::vector<DocIndex>{2, 2, 7}), 0U) << "doc 2 is only in term 2's list";
+    EXPECT_EQ(index.count_reachable({qi, qv}, 2, std::vector<DocIndex>{1, 1, 0}), 2U) << "duplicates count once";
+    // Query weights choose the lists: with term 2 heaviest, one list reaches doc 2 only.
+    const std::vector<float> flipped{0.5F, 1.0F, 2.0F, 0.25F};
+    EXPECT_EQ(index.count_reachable({qi, flipped}, 1, std::vector<DocIndex>{2}), 1U);
+    EXPECT_EQ(index.count_reachable({qi, flipped}, 1, std::vector<DocIndex>{0, 1}), 0U);
+}
+
 TEST(SeismicIndex, BuildIsDeterministicAcrossThreadCounts) {
     std::mt19937 rng(41);
     const auto docs = random_docs(1500, 400, rng, 5, 30);

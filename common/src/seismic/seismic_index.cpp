@@ -282,23 +282,51 @@ void SeismicIndex::evaluate_block(std::uint64_t begin, std::uint64_t end, const 
     }
 }
 
+std::size_t SeismicIndex::select_lists(const SparseView& query, std::uint32_t query_cut,
+                                      std::vector<std::pair<float, std::uint32_t>>& components) const {
+    components.clear();
+    for (std::size_t i = 0; i < query.size(); ++i) {
+        if (query.indices[i] < m_forward.dim()) components.emplace_back(query.values[i], query.indices[i]);
+    }
+    // query_cut: the largest query components choose the lists; scores always use the whole query.
+    const auto cut = std::min<std::size_t>(query_cut, components.size());
+    std::partial_sort(components.begin(), components.begin() + static_cast<std::ptrdiff_t>(cut), components.end(),
+                      [](auto& a, auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
+    return cut;
+}
+
+std::size_t SeismicIndex::count_reachable(const SparseView& query, std::uint32_t query_cut,
+                                          std::span<const DocIndex> docs) const {
+    std::vector<std::pair<float, std::uint32_t>> components;
+    const auto cut = select_lists(query, query_cut, components);
+    std::vector<std::uint64_t> wanted;  // forward offsets of the non-empty documents asked about
+    for (const auto d : docs) {
+        if (d < n_docs() && m_forward.length(d) > 0) wanted.push_back(m_forward.offsets()[d]);
+    }
+    std::sort(wanted.begin(), wanted.end());
+    wanted.erase(std::unique(wanted.begin(), wanted.end()), wanted.end());
+    std::vector<std::uint8_t> found(wanted.size(), 0);
+    const auto& a = m_arrays;
+    for (std::size_t i = 0; i < cut; ++i) {
+        const auto term = components[i].second;
+        for (auto j = a.list_offsets[term]; j < a.list_offsets[term + 1]; ++j) {
+            const auto it = std::lower_bound(wanted.begin(), wanted.end(), posting_offset(a.postings[j]));
+            if (it != wanted.end() && *it == posting_offset(a.postings[j])) found[static_cast<std::size_t>(it - wanted.begin())] = 1;
+        }
+    }
+    return static_cast<std::size_t>(std::count(found.begin(), found.end(), std::uint8_t{1}));
+}
+
 std::vector<Hit> SeismicIndex::search(const SparseView& query, const SearchParams& params, SearchScratch& s,
                                       SearchStats* stats_out) const {
     SearchStats stats;
     const auto dim = m_forward.dim();
     if (s.dense_query.size() != dim) s.dense_query.assign(dim, 0.0F);
-    s.components.clear();
     for (std::size_t i = 0; i < query.size(); ++i) {
-        if (query.indices[i] < dim) {
-            s.dense_query[query.indices[i]] = query.values[i];
-            s.components.emplace_back(query.values[i], query.indices[i]);
-        }
+        if (query.indices[i] < dim) s.dense_query[query.indices[i]] = query.values[i];
     }
     s.heap.reset(params.k);
-    // query_cut: the largest query components choose the lists; scores always use the whole query.
-    const auto cut = std::min<std::size_t>(params.query_cut, s.components.size());
-    std::partial_sort(s.components.begin(), s.components.begin() + static_cast<std::ptrdiff_t>(cut), s.components.end(),
-                      [](auto& a, auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
+    const auto cut = select_lists(query, params.query_cut, s.components);
     const float* q = s.dense_query.data();
     const auto& a = m_arrays;
     // Where each list starts is a random read per array: ask for all of them before the first is needed.

@@ -80,6 +80,12 @@ public:
                                                                     std::vector<double>* latencies_us = nullptr,
                                                                     seismic::SearchStats* total = nullptr) const;
 
+    /// Mean over queries of the fraction of `truth[q]`'s first k documents that lie in the posting lists the
+    /// Seismic search walks at `query_cut` (on their own shard): the recall no heap_factor can exceed without
+    /// kNN refinement. Queries with an empty truth are skipped (1.0 when all are).
+    [[nodiscard]] double reachable_sparse(const CsrMatrix& queries, const std::vector<std::vector<GlobalHit>>& truth,
+                                          std::uint32_t query_cut, std::size_t k) const;
+
     /// Dense search of every query on every shard (FAISS; exact over the stored vectors for a shard of
     /// type none), merged to the global top-k. With `latencies_us` each query runs alone, single-threaded
     /// per call (search_one), on `threads` threads over queries, and its latency is recorded; without it

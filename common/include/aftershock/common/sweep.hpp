@@ -23,6 +23,7 @@ struct SweepPoint {
     LatencySummary latency;         ///< microseconds per query, single thread
     double docs_scored = 0.0;       ///< mean per query (seismic): documents touched, screened or not
     double docs_full = 0.0;         ///< mean per query: of those, scored over all their entries (passed the screen)
+    double reachable = 0.0;         ///< share of the exact top-k in the walked lists: recall's ceiling without kNN
 };
 
 struct SweepOptions {

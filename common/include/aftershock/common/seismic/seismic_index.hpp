@@ -9,6 +9,7 @@
 #include "aftershock/common/topk.hpp"
 
 #include <cstdint>
+#include <span>
 #include <vector>
 
 namespace aftershock::seismic {
@@ -94,6 +95,11 @@ public:
     /// approximate search gives): the shard-side oracle for online recall. Documents sharing no term are left out.
     [[nodiscard]] std::vector<Hit> search_exact(const SparseView& query, std::size_t k, SearchScratch& scratch,
                                                 SearchStats* stats = nullptr) const;
+    /// How many of `docs` lie in the posting lists that search() walks for `query` at `query_cut`: the most
+    /// of them any heap_factor can find without kNN refinement (a diagnostic, not on the query path). Empty
+    /// documents and indices past the shard count as not reachable; duplicates count once.
+    [[nodiscard]] std::size_t count_reachable(const SparseView& query, std::uint32_t query_cut,
+                                              std::span<const DocIndex> docs) const;
     /// Every row of `queries` on `threads` threads (0 = all); per-query latencies if asked.
     [[nodiscard]] std::vector<std::vector<Hit>> search_batch(const CsrMatrix& queries, const SearchParams& params,
                                                              unsigned threads, std::vector<double>* latencies_us = nullptr,
@@ -131,6 +137,10 @@ public:
     [[nodiscard]] Bytes bytes() const noexcept;
 
 private:
+    /// The query's components below dim, its query_cut heaviest first (ties by component): the lists walked.
+    /// Returns how many lists that is.
+    std::size_t select_lists(const SparseView& query, std::uint32_t query_cut,
+                             std::vector<std::pair<float, std::uint32_t>>& components) const;
     /// Hints the first cache line of each of a list's arrays, one list ahead of its use.
     void prefetch_list_head(std::uint32_t term) const noexcept;
     void score_blocks(std::uint32_t term, const SparseView& query, float* out) const noexcept;
