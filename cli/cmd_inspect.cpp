@@ -20,7 +20,7 @@ struct InspectOptions {
 
 /// Manifest, per-shard structure and where the bytes go; every shard's SHA-256 and checksum verified.
 void inspect_index(const InspectOptions& o) {
-    const auto index = LocalIndex::open(o.index);
+    const auto index = LocalIndex::open(o.index, DenseStoreMode::memory, IndexUse::description);
     const auto& m = index.manifest();
     fmt::print("index       {}\n", o.index);
     fmt::print("corpus      {} (checksum {})\n", m.corpus, m.corpus_checksum);

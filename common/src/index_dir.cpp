@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <unordered_set>
 
 namespace aftershock {
 
@@ -167,10 +168,13 @@ Shard load_verified_shard(const std::string& dir, const ShardRecord& r, DenseSto
     return shard;
 }
 
-LocalIndex LocalIndex::open(const std::string& dir, DenseStoreMode dense_store) {
+LocalIndex LocalIndex::open(const std::string& dir, DenseStoreMode dense_store, IndexUse use) {
     LocalIndex idx;
     idx.m_manifest = read_manifest(dir);
-    for (const auto& r : idx.m_manifest.shards) idx.m_shards.push_back(load_verified_shard(dir, r, dense_store));
+    for (const auto& r : idx.m_manifest.shards) {
+        idx.m_shards.push_back(load_verified_shard(dir, r, dense_store));
+        if (use == IndexUse::queries && idx.m_shards.back().sparse) idx.m_shards.back().sparse->prepare_for_queries();
+    }
     spdlog::info("index {}: {} shards, {} documents", dir, idx.m_shards.size(), idx.m_manifest.n_docs);
     return idx;
 }
@@ -216,29 +220,31 @@ std::vector<std::vector<GlobalHit>> LocalIndex::search_sparse(const CsrMatrix& q
     return out;
 }
 
-double LocalIndex::reachable_sparse(const CsrMatrix& queries, const std::vector<std::vector<GlobalHit>>& truth,
-                                    std::uint32_t query_cut, std::size_t k) const {
+std::vector<std::vector<GlobalHit>> LocalIndex::reachable_sparse(const CsrMatrix& queries,
+                                                                 const std::vector<std::vector<GlobalHit>>& truth,
+                                                                 std::uint32_t query_cut, std::size_t k) const {
     ensure(truth.size() == queries.n_rows(), "reachable: {} truth lists for {} queries", truth.size(), queries.n_rows());
     for (const auto& s : m_shards) ensure<InputError>(s.sparse.has_value(), "shard {} has no sparse index", s.meta.shard);
-    double sum = 0.0;
-    std::size_t counted = 0;
+    std::vector<std::vector<GlobalHit>> out(truth.size());
     std::vector<DocIndex> local;
+    std::unordered_set<std::uint64_t> found;
     for (std::size_t q = 0; q < truth.size(); ++q) {
         const auto n = std::min(k, truth[q].size());
-        if (n == 0) continue;
-        std::size_t reachable = 0;
+        found.clear();
         for (const auto& s : m_shards) {
             local.clear();
             for (std::size_t i = 0; i < n; ++i) {
                 const auto d = truth[q][i].doc;
                 if (d >= s.meta.doc_begin && d < s.meta.doc_end) local.push_back(static_cast<DocIndex>(d - s.meta.doc_begin));
             }
-            if (!local.empty()) reachable += s.sparse->count_reachable(queries.row(q), query_cut, local);
+            if (local.empty()) continue;
+            for (const auto d : s.sparse->reachable(queries.row(q), query_cut, local)) found.insert(s.meta.doc_begin + d);
         }
-        sum += static_cast<double>(reachable) / static_cast<double>(n);
-        ++counted;
+        for (std::size_t i = 0; i < n; ++i) {
+            if (found.erase(truth[q][i].doc) > 0) out[q].push_back(truth[q][i]);
+        }
     }
-    return counted > 0 ? sum / static_cast<double>(counted) : 1.0;
+    return out;
 }
 
 const DenseExactIndex& LocalIndex::dense_exact(std::size_t s) const {

@@ -329,7 +329,7 @@ TEST(SeismicIndex, KnnRefinementScoresNeighboursOfTheTopKBeforeItOnly) {
     }
 }
 
-TEST(SeismicIndex, CountReachableNamesTheDocumentsOfTheWalkedListsOnly) {
+TEST(SeismicIndex, ReachableNamesTheDocumentsOfTheWalkedListsOnly) {
     // Fixed-size pruning with lambda 1 keeps one document per term: term 0 -> doc 0, term 1 -> doc 1, term 2 ->
     // doc 2 (each the heaviest on its term). Doc 3 is empty. The query's heaviest terms are 0, then 1, then 2.
     CsrMatrix docs;
@@ -345,17 +345,18 @@ TEST(SeismicIndex, CountReachableNamesTheDocumentsOfTheWalkedListsOnly) {
     const std::vector<std::uint32_t> qi{0, 1, 2, 3};
     const std::vector<float> qv{2.0F, 1.0F, 0.5F, 0.25F};
     const std::vector<DocIndex> all{0, 1, 2, 3};
-    EXPECT_EQ(index.count_reachable({qi, qv}, 0, all), 0U);
-    EXPECT_EQ(index.count_reachable({qi, qv}, 1, all), 1U);
-    EXPECT_EQ(index.count_reachable({qi, qv}, 2, all), 2U);
-    EXPECT_EQ(index.count_reachable({qi, qv}, 3, all), 3U);
-    EXPECT_EQ(index.count_reachable({qi, qv}, 100, all), 3U) << "the empty document is in no list";
-    EXPECT_EQ(index.count_reachable({qi, qv}, 2, std::vector<DocIndex>{2, 2, 7}), 0U) << "doc 2 is only in term 2's list";
-    EXPECT_EQ(index.count_reachable({qi, qv}, 2, std::vector<DocIndex>{1, 1, 0}), 2U) << "duplicates count once";
+    using Docs = std::vector<DocIndex>;
+    EXPECT_EQ(index.reachable({qi, qv}, 0, all), Docs{});
+    EXPECT_EQ(index.reachable({qi, qv}, 1, all), Docs{0});
+    EXPECT_EQ(index.reachable({qi, qv}, 2, all), (Docs{0, 1}));
+    EXPECT_EQ(index.reachable({qi, qv}, 3, all), (Docs{0, 1, 2}));
+    EXPECT_EQ(index.reachable({qi, qv}, 100, all), (Docs{0, 1, 2})) << "the empty document is in no list";
+    EXPECT_EQ(index.reachable({qi, qv}, 2, Docs{2, 2, 7}), Docs{}) << "doc 2 is only in term 2's list";
+    EXPECT_EQ(index.reachable({qi, qv}, 2, Docs{1, 3, 1, 0}), (Docs{1, 0})) << "asked order, duplicates once";
     // Query weights choose the lists: with term 2 heaviest, one list reaches doc 2 only.
     const std::vector<float> flipped{0.5F, 1.0F, 2.0F, 0.25F};
-    EXPECT_EQ(index.count_reachable({qi, flipped}, 1, std::vector<DocIndex>{2}), 1U);
-    EXPECT_EQ(index.count_reachable({qi, flipped}, 1, std::vector<DocIndex>{0, 1}), 0U);
+    EXPECT_EQ(index.reachable({qi, flipped}, 1, Docs{2}), Docs{2});
+    EXPECT_EQ(index.reachable({qi, flipped}, 1, Docs{0, 1}), Docs{});
 }
 
 TEST(SeismicIndex, BuildIsDeterministicAcrossThreadCounts) {

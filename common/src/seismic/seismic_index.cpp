@@ -122,7 +122,7 @@ SeismicIndex SeismicIndex::build(const CsrMatrix& docs, const BuildParams& param
     }
     progress.finish();
     narrow_entry_blocks(a);
-    idx.collapse_to_huge_pages();  // the kNN graph's million searches are the first to gain
+    idx.prepare_for_queries();  // the kNN graph's million searches are the first to gain
     if (params.knn > 0) idx.build_knn_graph(params.knn, params.threads);
     spdlog::info("seismic: {} docs, {} postings, {} blocks, {} summary entries, {:.1f} s", idx.n_docs(),
                  a.postings.size(), a.block_ends.size(), a.n_entries(),
@@ -185,10 +185,9 @@ SeismicIndex::SeismicIndex(ForwardIndex forward, SeismicArrays arrays, BuildPara
     for (auto nb : a.neighbours) {
         ensure<InputError>(nb == kNoNeighbour || nb < m_forward.n_docs(), "seismic index: kNN neighbour {} out of range", nb);
     }
-    collapse_to_huge_pages();
 }
 
-void SeismicIndex::collapse_to_huge_pages() const noexcept {
+void SeismicIndex::prepare_for_queries() const noexcept {
     if (!huge_pages_enabled()) return;
     const auto t0 = std::chrono::steady_clock::now();
     const auto& a = m_arrays;
@@ -295,26 +294,37 @@ std::size_t SeismicIndex::select_lists(const SparseView& query, std::uint32_t qu
     return cut;
 }
 
-std::size_t SeismicIndex::count_reachable(const SparseView& query, std::uint32_t query_cut,
-                                          std::span<const DocIndex> docs) const {
+std::vector<DocIndex> SeismicIndex::reachable(const SparseView& query, std::uint32_t query_cut,
+                                              std::span<const DocIndex> docs) const {
     std::vector<std::pair<float, std::uint32_t>> components;
     const auto cut = select_lists(query, query_cut, components);
-    std::vector<std::uint64_t> wanted;  // forward offsets of the non-empty documents asked about
-    for (const auto d : docs) {
-        if (d < n_docs() && m_forward.length(d) > 0) wanted.push_back(m_forward.offsets()[d]);
+    // (forward offset, position asked) of the non-empty documents: postings name documents by offset.
+    std::vector<std::pair<std::uint64_t, std::size_t>> wanted;
+    for (std::size_t i = 0; i < docs.size(); ++i) {
+        if (docs[i] < n_docs() && m_forward.length(docs[i]) > 0) wanted.emplace_back(m_forward.offsets()[docs[i]], i);
     }
-    std::sort(wanted.begin(), wanted.end());
-    wanted.erase(std::unique(wanted.begin(), wanted.end()), wanted.end());
+    std::sort(wanted.begin(), wanted.end());  // a duplicate keeps its first position
+    wanted.erase(std::unique(wanted.begin(), wanted.end(), [](auto& x, auto& y) { return x.first == y.first; }),
+                 wanted.end());
     std::vector<std::uint8_t> found(wanted.size(), 0);
     const auto& a = m_arrays;
     for (std::size_t i = 0; i < cut; ++i) {
         const auto term = components[i].second;
         for (auto j = a.list_offsets[term]; j < a.list_offsets[term + 1]; ++j) {
-            const auto it = std::lower_bound(wanted.begin(), wanted.end(), posting_offset(a.postings[j]));
-            if (it != wanted.end() && *it == posting_offset(a.postings[j])) found[static_cast<std::size_t>(it - wanted.begin())] = 1;
+            const auto offset = posting_offset(a.postings[j]);
+            const auto it = std::lower_bound(wanted.begin(), wanted.end(), std::pair{offset, std::size_t{0}});
+            if (it != wanted.end() && it->first == offset) found[static_cast<std::size_t>(it - wanted.begin())] = 1;
         }
     }
-    return static_cast<std::size_t>(std::count(found.begin(), found.end(), std::uint8_t{1}));
+    std::vector<std::size_t> positions;
+    for (std::size_t i = 0; i < wanted.size(); ++i) {
+        if (found[i] != 0) positions.push_back(wanted[i].second);
+    }
+    std::sort(positions.begin(), positions.end());
+    std::vector<DocIndex> out;
+    out.reserve(positions.size());
+    for (const auto i : positions) out.push_back(docs[i]);
+    return out;
 }
 
 std::vector<Hit> SeismicIndex::search(const SparseView& query, const SearchParams& params, SearchScratch& s,

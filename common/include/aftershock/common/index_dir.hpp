@@ -65,10 +65,15 @@ void write_manifest(const std::string& dir, const Manifest& m);
                                        DenseStoreMode dense_store = DenseStoreMode::memory);
 
 /// A loaded index directory searched in-process (no servers): every shard, merged exactly.
+/// What a loaded index is for: serving queries gets the memory layout queries want; description only needs the checks.
+enum class IndexUse { queries, description };
+
 class LocalIndex {
 public:
-    /// Loads every shard listed in the manifest, checking each file's SHA-256 and content checksum.
-    static LocalIndex open(const std::string& dir, DenseStoreMode dense_store = DenseStoreMode::memory);
+    /// Loads every shard listed in the manifest, checking each file's SHA-256 and content checksum. For queries
+    /// (the default) the Seismic arrays then move onto huge pages; an index opened to be described does not.
+    static LocalIndex open(const std::string& dir, DenseStoreMode dense_store = DenseStoreMode::memory,
+                           IndexUse use = IndexUse::queries);
     [[nodiscard]] const Manifest& manifest() const noexcept { return m_manifest; }
     [[nodiscard]] std::uint64_t n_docs() const noexcept { return m_manifest.n_docs; }
     [[nodiscard]] const std::string& doc_id(std::uint64_t global) const;
@@ -80,11 +85,12 @@ public:
                                                                     std::vector<double>* latencies_us = nullptr,
                                                                     seismic::SearchStats* total = nullptr) const;
 
-    /// Mean over queries of the fraction of `truth[q]`'s first k documents that lie in the posting lists the
-    /// Seismic search walks at `query_cut` (on their own shard): the recall no heap_factor can exceed without
-    /// kNN refinement. Queries with an empty truth are skipped (1.0 when all are).
-    [[nodiscard]] double reachable_sparse(const CsrMatrix& queries, const std::vector<std::vector<GlobalHit>>& truth,
-                                          std::uint32_t query_cut, std::size_t k) const;
+    /// Per query, the hits of `truth[q]`'s first k whose documents lie in the posting lists the Seismic search
+    /// walks at `query_cut` (on their own shard), in truth order: their recall_at_k against `truth` is the recall
+    /// no heap_factor can exceed without kNN refinement.
+    [[nodiscard]] std::vector<std::vector<GlobalHit>> reachable_sparse(const CsrMatrix& queries,
+                                                                     const std::vector<std::vector<GlobalHit>>& truth,
+                                                                     std::uint32_t query_cut, std::size_t k) const;
 
     /// Dense search of every query on every shard (FAISS; exact over the stored vectors for a shard of
     /// type none), merged to the global top-k. With `latencies_us` each query runs alone, single-threaded

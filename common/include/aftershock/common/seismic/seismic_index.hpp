@@ -85,8 +85,12 @@ public:
     SeismicIndex() = default;
     /// Builds the whole index in memory (multi-threaded, deterministic for a given seed).
     static SeismicIndex build(const CsrMatrix& docs, const BuildParams& params);
-    /// Adopts arrays read from a shard file; validates their consistency (throws InputError).
+    /// Adopts arrays read from a shard file; validates their consistency (throws InputError). The arrays stay on
+    /// small pages until prepare_for_queries(): reading a shard to inspect or compare it need not pay the move.
     SeismicIndex(ForwardIndex forward, SeismicArrays arrays, BuildParams params);
+    /// Moves the arrays a query reads at random onto huge pages (see huge_pages.hpp; ~2.6 s per GB at 1M
+    /// documents) and logs what it got. Call once before serving queries from a loaded index; build() does it.
+    void prepare_for_queries() const noexcept;
 
     /// Approximate top-k of one query, single-threaded; hits are doc indices, exact f16-forward scores.
     [[nodiscard]] std::vector<Hit> search(const SparseView& query, const SearchParams& params, SearchScratch& scratch,
@@ -95,11 +99,11 @@ public:
     /// approximate search gives): the shard-side oracle for online recall. Documents sharing no term are left out.
     [[nodiscard]] std::vector<Hit> search_exact(const SparseView& query, std::size_t k, SearchScratch& scratch,
                                                 SearchStats* stats = nullptr) const;
-    /// How many of `docs` lie in the posting lists that search() walks for `query` at `query_cut`: the most
-    /// of them any heap_factor can find without kNN refinement (a diagnostic, not on the query path). Empty
-    /// documents and indices past the shard count as not reachable; duplicates count once.
-    [[nodiscard]] std::size_t count_reachable(const SparseView& query, std::uint32_t query_cut,
-                                              std::span<const DocIndex> docs) const;
+    /// The documents of `docs` that lie in the posting lists search() walks for `query` at `query_cut`, in the
+    /// order asked, each once: those any heap_factor can find without kNN refinement (a diagnostic, not on the
+    /// query path). Empty documents and indices past the shard are never reachable.
+    [[nodiscard]] std::vector<DocIndex> reachable(const SparseView& query, std::uint32_t query_cut,
+                                                  std::span<const DocIndex> docs) const;
     /// Every row of `queries` on `threads` threads (0 = all); per-query latencies if asked.
     [[nodiscard]] std::vector<std::vector<Hit>> search_batch(const CsrMatrix& queries, const SearchParams& params,
                                                              unsigned threads, std::vector<double>* latencies_us = nullptr,
@@ -147,8 +151,6 @@ private:
     template <typename C, typename B>
     void score_blocks_impl(const C* comps, const B* blocks, std::uint32_t term, const SparseView& query,
                            float* out) const noexcept;
-    /// Moves the arrays a query reads at random onto huge pages (see huge_pages.hpp); logs what it got.
-    void collapse_to_huge_pages() const noexcept;
     void evaluate_block(std::uint64_t begin, std::uint64_t end, const float* q, const SearchParams& params,
                         SearchScratch& s, SearchStats& stats) const noexcept;
 
