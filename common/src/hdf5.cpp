@@ -156,8 +156,8 @@ constexpr unsigned char kSignature[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, 
 
 /// Superblocks of version 2 and 3 end in a checksum (and so do the object headers, B-trees, heaps and chunk indexes
 /// of the file format they come with); versions 0 and 1 have none. Checked on the raw bytes, before HDF5 decodes any.
-void require_checksummed_superblock(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
+void require_checksummed_superblock(const std::string& source, const std::string& path) {
+    std::ifstream in(source, std::ios::binary);
     unsigned char head[9] = {};
     if (!in.read(reinterpret_cast<char*>(head), sizeof head)) return;  // H5Fopen reports missing or short files
     ensure<InputError>(std::memcmp(head, kSignature, sizeof kSignature) == 0, "{}: not an HDF5 file written by Aftershock "
@@ -228,16 +228,24 @@ File::File(const std::string& path, Mode mode) : m_path(path) {
         id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, object_plist(H5P_FILE_CREATE).get(), fapl.get());
         ensure(id >= 0, "cannot create in-memory HDF5 file {}: {}", path, last_error());
     } else {
+        // One descriptor for the checks and for HDF5: the file vetted is the file read, even if `path` is replaced
+        // (renamed over) in between.
+        const PinnedFile pinned(path);
         // Checksums refuse corrupt bytes; the vet also refuses a crafted file that mixes in unchecksummed structures
         // (h5repack, for one, writes version 1 object headers into a 1.10-format file).
-        if (mode == Mode::read_checksummed) require_checksummed_superblock(path);
-        vet_file(path);
+        if (mode == Mode::read_checksummed) require_checksummed_superblock(pinned.name(), path);
+        vet_file(path, pinned.fd());
         // Strong close: HDF5 1.10 can leave an internal object open when an open fails on corrupt metadata; with the
         // default (weak) close the file then stays open, and a later open of the same path (same inode, rewritten)
         // shares its stale metadata cache.
         auto fapl = make_plist(H5P_FILE_ACCESS);
         H5Pset_fclose_degree(fapl.get(), H5F_CLOSE_STRONG);
-        id = H5Fopen(path.c_str(), mode == Mode::read_write ? H5F_ACC_RDWR : H5F_ACC_RDONLY, fapl.get());
+        id = H5Fopen(pinned.name().c_str(), mode == Mode::read_write ? H5F_ACC_RDWR : H5F_ACC_RDONLY, fapl.get());
+        // HDF5 resolves the descriptor's name back to the path it was opened by (realpath), which fails once another
+        // file took that path: then the open is refused, and the replacement, not vetted, is never read.
+        ensure<InputError>(id >= 0 || !pinned.replaced(),
+                           "cannot open HDF5 file {}: it was replaced or removed while being opened (nothing of a "
+                           "replacement was read); open it again", path);
         ensure<InputError>(id >= 0, "cannot open HDF5 file {} (missing, truncated or not HDF5): {}", path,
                            last_error());
     }

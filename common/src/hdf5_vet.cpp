@@ -135,15 +135,23 @@ struct Refusal {
     bool cacheable = true;  ///< false for a time-out, which a loaded machine can cause
 };
 
-/// Runs aftershock-h5vet on `path`: nullopt when its walk finished, else why the file is refused.
-std::optional<Refusal> run_vet(const std::string& path) {
+/// Runs aftershock-h5vet on `path` (on descriptor `fd` of this process when it is not -1): nullopt when its walk
+/// finished, else why the file is refused.
+std::optional<Refusal> run_vet(const std::string& path, int fd) {
     const auto binary = vet_binary();
     const int ms = timeout_ms();
     ensure(::access(binary.c_str(), X_OK) == 0, "cannot vet HDF5 file {}: {} is not an executable ({}); build the project's "
            "aftershock-h5vet next to this binary or set AFTERSHOCK_H5VET", path, binary, std::strerror(errno));
-    const SpawnActions io;
+    SpawnActions io;
     std::string arg0 = binary;
     std::string arg1 = path;
+    if (fd >= 0) {
+        // The child gets the descriptor as a plain (inheritable) one and reads the file through it. dup2 onto a
+        // different number: onto itself it would keep the close-on-exec flag.
+        const int child_fd = fd == 3 ? 4 : 3;
+        posix_spawn_file_actions_adddup2(&io.actions, fd, child_fd);
+        arg1 = fmt::format("/proc/self/fd/{}", child_fd);
+    }
     char* argv[] = {arg0.data(), arg1.data(), nullptr};
     pid_t pid = 0;
     const int rc = ::posix_spawn(&pid, binary.c_str(), &io.actions, nullptr, argv, environ);
@@ -180,9 +188,34 @@ void remember(const std::string& digest, std::optional<std::string> refusal) {
 
 std::uint64_t vet_processes_started() noexcept { return g_started.load(); }
 
-void vet_file(const std::string& path) {
+PinnedFile::PinnedFile(const std::string& path) : m_path(path), m_name(path) {
+    m_fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (m_fd < 0) return;
+    auto name = fmt::format("/proc/self/fd/{}", m_fd);
+    if (::access(name.c_str(), F_OK) != 0) {  // no /proc: nothing can name the descriptor, so the path it is
+        ::close(m_fd);
+        m_fd = -1;
+        return;
+    }
+    m_name = std::move(name);
+}
+
+bool PinnedFile::replaced() const noexcept {
+    struct stat pinned {};
+    struct stat now {};
+    if (m_fd < 0 || ::fstat(m_fd, &pinned) != 0) return false;
+    return ::stat(m_path.c_str(), &now) != 0 || now.st_dev != pinned.st_dev || now.st_ino != pinned.st_ino;
+}
+
+PinnedFile::~PinnedFile() {
+    if (m_fd >= 0) ::close(m_fd);
+}
+
+void vet_file(const std::string& path, int fd) {
     struct stat st {};
-    if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return;  // H5Fopen says what is wrong with it
+    const int got = fd >= 0 ? ::fstat(fd, &st) : ::stat(path.c_str(), &st);
+    if (got != 0 || !S_ISREG(st.st_mode)) return;  // H5Fopen says what is wrong with it
+    const auto source = fd >= 0 ? fmt::format("/proc/self/fd/{}", fd) : path;
     const FileKey key{st.st_dev, st.st_ino, st.st_size, nanoseconds(st.st_mtim), nanoseconds(st.st_ctim)};
     {
         const std::lock_guard lock(g_mutex);
@@ -191,14 +224,14 @@ void vet_file(const std::string& path) {
     // A small file is known by its contents (the same bytes give the same walk): one vet however often it is opened.
     std::string digest;
     if (static_cast<std::uint64_t>(st.st_size) <= kDigestMaxBytes) {
-        digest = sha256_file(path);
+        digest = sha256_file(source);
         const std::lock_guard lock(g_mutex);
         if (const auto it = g_by_digest.find(digest); it != g_by_digest.end()) {
             if (!it->second) return;
             throw InputError(fmt::format("{}: refused: {}", path, *it->second));
         }
     }
-    const auto refusal = run_vet(path);
+    const auto refusal = run_vet(path, fd);
     if (refusal && refusal->cacheable) {
         if (!digest.empty()) remember(digest, refusal->reason);
     } else if (!refusal) {

@@ -184,6 +184,29 @@ TEST(Hdf5Vet, HowTheCheckingProcessEndsDecides) {
     }
 }
 
+TEST(Hdf5Vet, AFileReplacedWhileItIsVettedIsRefusedNotReadUnvetted) {
+    test::ScratchDir dir;
+    const auto path = dir.file("c.h5");
+    const auto swap_in = dir.file("other.h5");
+    auto vetted = tiny_corpus();
+    vetted.doc_ids = {"the-file-vetted", "is-replaced"};
+    write_corpus(path, vetted);
+    auto other = tiny_corpus();
+    other.doc_ids = {"renamed-over-it", "while-it-was-vetted"};
+    write_corpus(swap_in, other);
+    const auto real_vet = (std::filesystem::path(AFTERSHOCK_CLI).parent_path() / "aftershock-h5vet").string();
+    {
+        // The stand-in walks what it was given for real, then renames another file over the path before it exits.
+        // Before one descriptor was pinned for the vet and the open, HDF5 then read the replacement, which no vet saw.
+        const ScopedEnv vet("AFTERSHOCK_H5VET", fake_vet(dir, "'" + real_vet + "' \"$1\" && mv -f '" + swap_in + "' '" + path + "'"));
+        EXPECT_THAT(test::input_error_of([&] { (void)read_corpus(path); }), HasSubstr("replaced or removed while being opened"));
+        ASSERT_FALSE(std::filesystem::exists(swap_in)) << "the stand-in did not run";
+    }
+    const auto before = h5::vet_processes_started();
+    EXPECT_EQ(read_corpus(path).doc_ids, other.doc_ids) << "opened again: the replacement";
+    EXPECT_EQ(h5::vet_processes_started() - before, 1U) << "the replacement is vetted before it is read";
+}
+
 TEST(Hdf5Vet, TheWalkItselfEndsCleanlyOnGoodFilesAndDiesOnACrasher) {
     test::ScratchDir dir;
     const auto path = dir.file("c.h5");

@@ -24,7 +24,31 @@ enum class VetExit : int { clean = 0, hdf5_errors = 2, out_of_memory = 3, incomp
 ///
 /// The vetting binary is $AFTERSHOCK_H5VET, else aftershock-h5vet next to this executable. The time limit is
 /// $AFTERSHOCK_H5VET_TIMEOUT_S seconds (default 120: the walk reads metadata only, seconds for the largest corpora).
-void vet_file(const std::string& path);
+///
+/// `fd`, when not -1, is a descriptor open for reading on `path`: then the stat, the digest and the child's walk all
+/// go through it, so that the caller, opening /proc/self/fd/<fd> next, reads the very file that was vetted even if
+/// `path` names another one by then. `path` only names the file in messages.
+void vet_file(const std::string& path, int fd = -1);
+
+/// `path` opened read-only (close-on-exec) for vet_file and for the open after it; -1 and errno when it cannot be.
+class PinnedFile {
+public:
+    explicit PinnedFile(const std::string& path);
+    ~PinnedFile();
+    PinnedFile(const PinnedFile&) = delete;
+    PinnedFile& operator=(const PinnedFile&) = delete;
+    [[nodiscard]] int fd() const noexcept { return m_fd; }
+    /// /proc/self/fd/<fd>: the pinned file by a name anything in this process can open; `path` itself when the file
+    /// could not be opened (the caller's open then reports why) or /proc is not mounted.
+    [[nodiscard]] const std::string& name() const noexcept { return m_name; }
+    /// Whether `path` no longer names the pinned file (another file renamed over it, or removed).
+    [[nodiscard]] bool replaced() const noexcept;
+
+private:
+    std::string m_path;
+    int m_fd = -1;
+    std::string m_name;
+};
 
 /// How many vetting processes this process has started (tests check that a vetted file is not vetted again).
 [[nodiscard]] std::uint64_t vet_processes_started() noexcept;
