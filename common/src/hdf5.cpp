@@ -234,7 +234,7 @@ File::File(const std::string& path, Mode mode) : m_path(path) {
         // Checksums refuse corrupt bytes; the vet also refuses a crafted file that mixes in unchecksummed structures
         // (h5repack, for one, writes version 1 object headers into a 1.10-format file).
         if (mode == Mode::read_checksummed) require_checksummed_superblock(pinned.name(), path);
-        vet_file(path, pinned.fd());
+        vet_file(pinned);
         // Strong close: HDF5 1.10 can leave an internal object open when an open fails on corrupt metadata; with the
         // default (weak) close the file then stays open, and a later open of the same path (same inode, rewritten)
         // shares its stale metadata cache.

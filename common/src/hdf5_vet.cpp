@@ -211,11 +211,12 @@ PinnedFile::~PinnedFile() {
     if (m_fd >= 0) ::close(m_fd);
 }
 
-void vet_file(const std::string& path, int fd) {
+void vet_file(const PinnedFile& file) {
+    const auto& path = file.path();
+    const int fd = file.fd();
     struct stat st {};
     const int got = fd >= 0 ? ::fstat(fd, &st) : ::stat(path.c_str(), &st);
     if (got != 0 || !S_ISREG(st.st_mode)) return;  // H5Fopen says what is wrong with it
-    const auto source = fd >= 0 ? fmt::format("/proc/self/fd/{}", fd) : path;
     const FileKey key{st.st_dev, st.st_ino, st.st_size, nanoseconds(st.st_mtim), nanoseconds(st.st_ctim)};
     {
         const std::lock_guard lock(g_mutex);
@@ -224,7 +225,7 @@ void vet_file(const std::string& path, int fd) {
     // A small file is known by its contents (the same bytes give the same walk): one vet however often it is opened.
     std::string digest;
     if (static_cast<std::uint64_t>(st.st_size) <= kDigestMaxBytes) {
-        digest = sha256_file(source);
+        digest = sha256_file(file.name());
         const std::lock_guard lock(g_mutex);
         if (const auto it = g_by_digest.find(digest); it != g_by_digest.end()) {
             if (!it->second) return;

@@ -156,7 +156,7 @@ std::vector<std::uint64_t> plan_shards(const h5::File& corpus, std::uint32_t n_s
     return bounds;
 }
 
-Shard load_verified_shard(const std::string& dir, const ShardRecord& r, DenseStoreMode dense_store) {
+Shard load_verified_shard(const std::string& dir, const ShardRecord& r, DenseStoreMode dense_store, IndexUse use) {
     const auto path = (std::filesystem::path(dir) / r.file).string();
     ensure<InputError>(std::filesystem::exists(path), "{}: shard {} listed in the manifest is missing", path, r.shard);
     const auto sha = sha256_file(path);
@@ -165,16 +165,14 @@ Shard load_verified_shard(const std::string& dir, const ShardRecord& r, DenseSto
     auto shard = read_shard(path, dense_store);
     ensure<InputError>(shard.meta.shard == r.shard && shard.meta.doc_begin == r.doc_begin && shard.meta.doc_end == r.doc_end,
                        "{}: shard metadata disagrees with the manifest", path);
+    if (use == IndexUse::queries && shard.sparse) shard.sparse->prepare_for_queries();
     return shard;
 }
 
 LocalIndex LocalIndex::open(const std::string& dir, DenseStoreMode dense_store, IndexUse use) {
     LocalIndex idx;
     idx.m_manifest = read_manifest(dir);
-    for (const auto& r : idx.m_manifest.shards) {
-        idx.m_shards.push_back(load_verified_shard(dir, r, dense_store));
-        if (use == IndexUse::queries && idx.m_shards.back().sparse) idx.m_shards.back().sparse->prepare_for_queries();
-    }
+    for (const auto& r : idx.m_manifest.shards) idx.m_shards.push_back(load_verified_shard(dir, r, dense_store, use));
     spdlog::info("index {}: {} shards, {} documents", dir, idx.m_shards.size(), idx.m_manifest.n_docs);
     return idx;
 }

@@ -88,7 +88,9 @@ std::vector<SweepPoint> run_sweep(const LocalIndex& index, const CsrMatrix& docs
     }
     // The ceiling of each query_cut, computed once and outside every timed search.
     std::vector<double> reachable;
-    for (auto qc : opt.query_cuts) reachable.push_back(recall_at_k(index.reachable_sparse(queries, truth, qc, opt.k), truth, opt.k));
+    for (auto qc : opt.query_cuts) {
+        reachable.push_back(recall_at_k(index.reachable_sparse(queries, truth, qc, opt.k), truth, opt.k));
+    }
     for (auto knn : opt.knns) {
         for (std::size_t c = 0; c < opt.query_cuts.size(); ++c) {
             const auto qc = opt.query_cuts[c];

@@ -42,8 +42,7 @@ ShardService ShardService::open(const std::string& dir, const std::vector<std::u
     validate(defaults.sparse);
     for (const auto& r : s.m_manifest.shards) {
         if (!shards.empty() && std::find(shards.begin(), shards.end(), r.shard) == shards.end()) continue;
-        const auto& shard = s.m_shards.emplace(r.shard, load_verified_shard(dir, r, dense_store)).first->second;
-        if (shard.sparse) shard.sparse->prepare_for_queries();
+        s.m_shards.emplace(r.shard, load_verified_shard(dir, r, dense_store));
     }
     for (auto id : shards) {
         ensure<UsageError>(s.m_shards.count(id) == 1, "{}: shard {} is not in the index (it has {} shards)", dir, id,

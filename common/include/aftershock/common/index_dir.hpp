@@ -59,19 +59,20 @@ void write_manifest(const std::string& dir, const Manifest& m);
 /// equal nonzeros (rows when the corpus is dense only). Reads O(n_shards log n) indptr entries, not the corpus.
 [[nodiscard]] std::vector<std::uint64_t> plan_shards(const h5::File& corpus, std::uint32_t n_shards);
 
-/// Loads one shard of `dir` listed in its manifest, checking the file's SHA-256 and content checksum and that
-/// its metadata agrees with the record. Throws InputError naming the file.
-[[nodiscard]] Shard load_verified_shard(const std::string& dir, const ShardRecord& record,
-                                       DenseStoreMode dense_store = DenseStoreMode::memory);
-
-/// A loaded index directory searched in-process (no servers): every shard, merged exactly.
 /// What a loaded index is for: serving queries gets the memory layout queries want; description only needs the checks.
 enum class IndexUse { queries, description };
 
+/// Loads one shard of `dir` listed in its manifest, checking the file's SHA-256 and content checksum and that
+/// its metadata agrees with the record. Throws InputError naming the file. For queries (the default) its Seismic
+/// arrays then move onto huge pages (SeismicIndex::prepare_for_queries).
+[[nodiscard]] Shard load_verified_shard(const std::string& dir, const ShardRecord& record,
+                                       DenseStoreMode dense_store = DenseStoreMode::memory,
+                                       IndexUse use = IndexUse::queries);
+
+/// A loaded index directory searched in-process (no servers): every shard, merged exactly.
 class LocalIndex {
 public:
-    /// Loads every shard listed in the manifest, checking each file's SHA-256 and content checksum. For queries
-    /// (the default) the Seismic arrays then move onto huge pages; an index opened to be described does not.
+    /// Loads every shard listed in the manifest with load_verified_shard (for queries by default).
     static LocalIndex open(const std::string& dir, DenseStoreMode dense_store = DenseStoreMode::memory,
                            IndexUse use = IndexUse::queries);
     [[nodiscard]] const Manifest& manifest() const noexcept { return m_manifest; }
