@@ -3,8 +3,10 @@
 // of load on this shared machine hits both sides of a pair alike, so differences of a few percent show up in
 // every round (separate processes swing by 20%). Reports each round's mean per side and the median per-query ratio.
 //   AFTERSHOCK_AB_SHARD=idx/shard-00000.h5 AFTERSHOCK_AB_CORPUS=corpus.h5 aftershock_bench_seismic_paired pages
-// Settings compared (first word): pages (4 KiB vs 2 MiB pages), kernels (scalar vs SIMD scoring).
-// Query settings: qc 10, hf 0.8, kNN 10 (if the index has a graph), screening 48 and off; 500 queries, 3 rounds.
+// Settings compared (first word): pages (4 KiB vs 2 MiB pages), kernels (scalar vs SIMD scoring), directory
+// (summary components found by binary search vs through the sampled directory).
+// Query settings: qc 10, hf 0.8 (or the third and fourth words), kNN 10 (if the index has a graph), screening 48
+// and off; 500 queries, 3 rounds (or the second word).
 #include "aftershock/common/latency.hpp"
 #include "seismic_ab_inputs.hpp"
 
@@ -18,19 +20,26 @@ namespace {
 
 using namespace aftershock;
 
-Shard load(bool huge_pages) {
+Shard load(bool huge_pages, bool directory = true) {
     ::setenv("AFTERSHOCK_HUGE_PAGES", huge_pages ? "1" : "0", 1);
+    ::setenv("AFTERSHOCK_SUMMARY_DIRECTORY", directory ? "1" : "0", 1);
     return ab::read_ab_shard();
 }
 
-int run(const std::string& what, int rounds) {
-    ensure<UsageError>(what == "pages" || what == "kernels", "compare what? pages or kernels, not '{}'", what);
+int run(const std::string& what, int rounds, std::uint32_t query_cut, float heap_factor) {
+    ensure<UsageError>(what == "pages" || what == "kernels" || what == "directory",
+                       "compare what? pages, kernels or directory, not '{}'", what);
     ensure<UsageError>(rounds > 0, "rounds must be a positive number");
-    auto shard_a = load(false);
-    auto shard_b = load(what == "pages");
+    const bool pages = what == "pages";
+    auto shard_a = load(!pages, what != "directory");
+    auto shard_b = load(true);
     auto& a = *shard_a.sparse;
     auto& b = *shard_b.sparse;
     const char* labels[2] = {"4 KiB pages", "2 MiB pages"};
+    if (what == "directory") {
+        labels[0] = "binary search";
+        labels[1] = "directory";
+    }
     if (what == "kernels") {
         const auto* simd = seismic::avx2_kernels();
         ensure(simd != nullptr, "this CPU has no AVX2+F16C: nothing to compare");
@@ -44,8 +53,8 @@ int run(const std::string& what, int rounds) {
     seismic::SearchScratch scratch[2];
     for (const unsigned screen : {48U, 0U}) {
         seismic::SearchParams p;
-        p.query_cut = 10;
-        p.heap_factor = 0.8F;
+        p.query_cut = query_cut;
+        p.heap_factor = heap_factor;
         p.knn = 10;
         p.screen_entries = screen;
         for (int round = 0; round < rounds; ++round) {
@@ -77,7 +86,9 @@ int run(const std::string& what, int rounds) {
 
 int main(int argc, char** argv) {
     try {
-        return run(argc > 1 ? argv[1] : "pages", argc > 2 ? std::atoi(argv[2]) : 3);
+        return run(argc > 1 ? argv[1] : "pages", argc > 2 ? std::atoi(argv[2]) : 3,
+                   argc > 3 ? static_cast<std::uint32_t>(std::atoi(argv[3])) : 10U,
+                   argc > 4 ? std::strtof(argv[4], nullptr) : 0.8F);
     } catch (const std::exception& e) {
         spdlog::error("{}", e.what());
         return 1;

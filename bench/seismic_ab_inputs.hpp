@@ -19,10 +19,12 @@ inline const char* input(const char* name) {
     return v;
 }
 
-/// The shard, which must hold a sparse index.
+/// The shard, which must hold a sparse index, prepared for queries as a worker prepares it (huge pages unless
+/// AFTERSHOCK_HUGE_PAGES=0).
 inline Shard read_ab_shard() {
     auto s = read_shard(input("AFTERSHOCK_AB_SHARD"));
     ensure(s.sparse.has_value(), "{}: no sparse index", input("AFTERSHOCK_AB_SHARD"));
+    s.sparse->prepare_for_queries();
     return s;
 }
 

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 #include <random>
 #include <set>
@@ -444,6 +445,51 @@ TEST(SeismicIndex, SummaryBlockNumbersTakeOneByteUpTo256BlocksPerList) {
     auto past = narrow.arrays();
     past.entry_block8[past.list_entries[1] - 1] = 255;
     EXPECT_THROW(SeismicIndex(narrow.forward(), past, bp), InputError);
+}
+
+// The sampled directory of summary components (one sample per 64 entries) must find exactly the runs a binary
+// search finds: lists of thousands of entries, runs that straddle samples, lists that start and end between
+// samples, query components before, between and after a list's. Any run missed or misplaced changes block
+// scores, so which blocks are skipped, and the work counted.
+TEST(SeismicIndex, SummaryDirectoryFindsTheRunsABinarySearchFinds) {
+    std::mt19937 rng(59);
+    for (const std::uint32_t dim : {400U, 100000U}) {  // u16 and u32 components
+        auto docs = random_docs(3000, 400, rng, 10, 60);
+        auto queries = random_docs(150, 400, rng, 1, 40);
+        if (dim > 400) {
+            for (auto* m : {&docs, &queries}) {
+                for (auto& i : m->indices) i = i * 211 + 5;  // spread over a wide vocabulary, order kept
+                m->dim = dim;
+            }
+        }
+        BuildParams bp;
+        bp.lambda = 2000;
+        bp.alpha = 0.8;
+        bp.centroid_fraction = 0.3;
+        const auto with_directory = SeismicIndex::build(docs, bp);
+        std::uint64_t longest = 0;
+        const auto& a = with_directory.arrays();
+        for (std::size_t t = 0; t < docs.dim; ++t) longest = std::max(longest, a.list_entries[t + 1] - a.list_entries[t]);
+        ASSERT_GT(longest, 64U * 20) << "lists must span many directory samples";
+        ::setenv("AFTERSHOCK_SUMMARY_DIRECTORY", "0", 1);
+        const SeismicIndex binary_search(with_directory.forward(), a, bp);
+        ::unsetenv("AFTERSHOCK_SUMMARY_DIRECTORY");
+        EXPECT_GT(with_directory.bytes().summaries, binary_search.bytes().summaries) << "the directory is counted";
+        for (const float hf : {0.7F, 1.0F}) {
+            SearchParams sp;
+            sp.query_cut = 6;
+            sp.heap_factor = hf;
+            SearchStats x;
+            SearchStats y;
+            EXPECT_EQ(with_directory.search_batch(queries, sp, 1, nullptr, &x),
+                      binary_search.search_batch(queries, sp, 1, nullptr, &y))
+                << "dim " << dim << " hf " << hf;
+            EXPECT_GT(x.blocks_skipped, 0U);
+            EXPECT_EQ(x.blocks_skipped, y.blocks_skipped) << "dim " << dim << " hf " << hf;
+            EXPECT_EQ(x.blocks_evaluated, y.blocks_evaluated);
+            EXPECT_EQ(x.docs_scored, y.docs_scored);
+        }
+    }
 }
 
 // Regression (fuzz_shard): offsets that are monotone for list 0 but fall back later, e.g. list_blocks

@@ -10,12 +10,16 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <limits>
+#include <string_view>
 
 namespace aftershock::seismic {
 namespace {
 
 constexpr std::uint32_t kNoNeighbour = std::numeric_limits<std::uint32_t>::max();
+/// One directory sample per this many summary entries: 2 bytes per 64 entries of 4 bytes (+0.8% of the summaries).
+constexpr std::uint64_t kDirectoryStride = 64;
 
 /// One list's share of the arrays, built by one thread and appended in term order.
 struct BuiltList {
@@ -122,6 +126,7 @@ SeismicIndex SeismicIndex::build(const CsrMatrix& docs, const BuildParams& param
     }
     progress.finish();
     narrow_entry_blocks(a);
+    idx.build_entry_directory();
     idx.prepare_for_queries();  // the kNN graph's million searches are the first to gain
     if (params.knn > 0) idx.build_knn_graph(params.knn, params.threads);
     spdlog::info("seismic: {} docs, {} postings, {} blocks, {} summary entries, {:.1f} s", idx.n_docs(),
@@ -185,6 +190,7 @@ SeismicIndex::SeismicIndex(ForwardIndex forward, SeismicArrays arrays, BuildPara
     for (auto nb : a.neighbours) {
         ensure<InputError>(nb == kNoNeighbour || nb < m_forward.n_docs(), "seismic index: kNN neighbour {} out of range", nb);
     }
+    build_entry_directory();
 }
 
 void SeismicIndex::prepare_for_queries() const noexcept {
@@ -198,7 +204,8 @@ void SeismicIndex::prepare_for_queries() const noexcept {
                      collapse_huge_pages(a.summary_min) + collapse_huge_pages(a.summary_quant) +
                      collapse_huge_pages(a.entry_component16) + collapse_huge_pages(a.entry_component32) +
                      collapse_huge_pages(a.entry_block8) + collapse_huge_pages(a.entry_block16) +
-                     collapse_huge_pages(a.entry_code) + collapse_huge_pages(a.neighbours);
+                     collapse_huge_pages(a.entry_code) + collapse_huge_pages(a.neighbours) +
+                     collapse_huge_pages(m_directory16) + collapse_huge_pages(m_directory32);
     if (got > 0) {
         spdlog::info("seismic: {} MiB of the index on huge pages ({:.1f} s)", got >> 20,
                      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
@@ -220,19 +227,73 @@ void SeismicIndex::prefetch_list_head(std::uint32_t term) const noexcept {
     else prefetch_line(a.entry_block16.data() + e0);
 }
 
+void SeismicIndex::build_entry_directory() {
+    m_directory16 = {};
+    m_directory32 = {};
+    const char* v = std::getenv("AFTERSHOCK_SUMMARY_DIRECTORY");
+    if (v != nullptr && std::string_view(v) == "0") return;
+    const auto& a = m_arrays;
+    const auto sample = [](const auto& comps, auto& dir) {
+        dir.reserve((comps.size() + kDirectoryStride - 1) / kDirectoryStride);
+        for (std::size_t e = 0; e < comps.size(); e += kDirectoryStride) dir.push_back(comps[e]);
+    };
+    if (a.entry_component32.empty()) sample(a.entry_component16, m_directory16);
+    else sample(a.entry_component32, m_directory32);
+}
+
 void SeismicIndex::score_blocks(std::uint32_t term, const SparseView& query, float* out) const noexcept {
     const auto& a = m_arrays;
-    const auto with_blocks = [&](const auto* comps) {
-        if (a.entry_block16.empty()) score_blocks_impl(comps, a.entry_block8.data(), term, query, out);
-        else score_blocks_impl(comps, a.entry_block16.data(), term, query, out);
+    const auto with_blocks = [&](const auto* comps, const auto* dir) {
+        const auto score = [&](const auto* blocks) {
+            // First all the memory the scoring will read is requested, so that its misses overlap instead of
+            // following one another; then the entries are scored in order.
+            if (dir != nullptr) request_summaries(comps, dir, blocks, term, query);
+            score_blocks_impl(comps, dir, blocks, term, query, out);
+        };
+        if (a.entry_block16.empty()) score(a.entry_block8.data());
+        else score(a.entry_block16.data());
     };
-    if (a.entry_component32.empty()) with_blocks(a.entry_component16.data());
-    else with_blocks(a.entry_component32.data());
+    if (a.entry_component32.empty()) {
+        with_blocks(a.entry_component16.data(), m_directory16.empty() ? nullptr : m_directory16.data());
+    } else {
+        with_blocks(a.entry_component32.data(), m_directory32.empty() ? nullptr : m_directory32.data());
+    }
 }
 
 template <typename C, typename B>
-void SeismicIndex::score_blocks_impl(const C* comps, const B* blocks, std::uint32_t term, const SparseView& query,
-                                     float* out) const noexcept {
+void SeismicIndex::request_summaries(const C* comps, const C* directory, const B* blocks, std::uint32_t term,
+                                     const SparseView& query) const noexcept {
+    const auto& a = m_arrays;
+    const auto b0 = a.list_blocks[term];
+    const auto nb = a.list_blocks[term + 1] - b0;
+    if (nb == 0) return;
+    const auto e_begin = a.list_entries[term];
+    const auto e_end = a.list_entries[term + 1];
+    prefetch_range(a.summary_min.data() + b0, nb * sizeof(float));
+    prefetch_range(a.summary_quant.data() + b0, nb * sizeof(float));
+    prefetch_range(a.block_ends.data() + b0, nb * sizeof(std::uint32_t));
+    prefetch_line(a.postings.data() + a.list_offsets[term]);
+    // The samples alone (a few cache lines) place every query component in one stride of entries (see
+    // score_blocks_impl); each stride is requested once.
+    constexpr std::uint64_t S = kDirectoryStride;
+    auto k = (e_begin + S - 1) / S;
+    std::uint64_t last = ~std::uint64_t{0};
+    for (std::size_t qi = 0; qi < query.size(); ++qi) {
+        const auto c = query.indices[qi];
+        while (k * S < e_end && std::uint32_t{directory[k]} < c) ++k;
+        const auto from = std::max(e_begin, k > 0 ? (k - 1) * S : 0);
+        if (from == last || from >= e_end) continue;
+        last = from;
+        const auto len = std::min(e_end, from + S + 1) - from;
+        prefetch_range(comps + from, len * sizeof(C));
+        prefetch_range(blocks + from, len * sizeof(B));
+        prefetch_range(a.entry_code.data() + from, len);
+    }
+}
+
+template <typename C, typename B>
+void SeismicIndex::score_blocks_impl(const C* comps, const C* directory, const B* blocks, std::uint32_t term,
+                                     const SparseView& query, float* out) const noexcept {
     const auto& a = m_arrays;
     const auto b0 = a.list_blocks[term];
     const auto nb = a.list_blocks[term + 1] - b0;
@@ -241,19 +302,43 @@ void SeismicIndex::score_blocks_impl(const C* comps, const B* blocks, std::uint3
     const auto e_end = a.list_entries[term + 1];
     const float* mins = a.summary_min.data() + b0;
     const float* quants = a.summary_quant.data() + b0;
-    auto lo = comps + e_begin;
-    const auto end = comps + e_end;
-    // Both the query and the list's entries are ascending by component: each search starts where the
-    // last one ended, and a match is the run of entries with that component.
-    for (std::size_t qi = 0; qi < query.size() && lo != end; ++qi) {
-        const auto c = query.indices[qi];
-        lo = std::lower_bound(lo, end, c, [](C x, std::uint32_t v) { return std::uint32_t{x} < v; });
-        const float qv = query.values[qi];
-        for (; lo != end && *lo == c; ++lo) {
-            const auto e = static_cast<std::size_t>(lo - comps);
+    const auto add_run = [&](std::uint64_t& e, std::uint32_t c, float qv) {
+        for (; e != e_end && comps[e] == c; ++e) {
             const auto b = blocks[e];
             out[b] += (static_cast<float>(a.entry_code[e]) * quants[b] + mins[b]) * qv;
         }
+    };
+    // Both the query and the list's entries are ascending by component: each search starts where the last one
+    // ended, and a match is the run of entries with that component.
+    std::uint64_t e = e_begin;
+    if (directory == nullptr) {
+        for (std::size_t qi = 0; qi < query.size() && e != e_end; ++qi) {
+            const auto c = query.indices[qi];
+            e = static_cast<std::uint64_t>(
+                std::lower_bound(comps + e, comps + e_end, c, [](C x, std::uint32_t v) { return std::uint32_t{x} < v; }) -
+                comps);
+            add_run(e, c, query.values[qi]);
+        }
+        return;
+    }
+    // Every sample below k (inside the list) is below the component sought, so the first entry >= c lies
+    // after sample k - 1 and at or before sample k (or the list's end).
+    constexpr std::uint64_t S = kDirectoryStride;
+    auto k = (e_begin + S - 1) / S;
+    for (std::size_t qi = 0; qi < query.size() && e != e_end; ++qi) {
+        const auto c = query.indices[qi];
+        while (k * S < e_end && std::uint32_t{directory[k]} < c) ++k;
+        if (k > 0) e = std::max(e, (k - 1) * S + 1);
+        const auto limit = std::min(k * S, e_end);
+        while (e < limit && std::uint32_t{comps[e]} < c) ++e;
+        add_run(e, c, query.values[qi]);
+    }
+}
+
+void SeismicIndex::prefetch_documents(std::uint64_t begin, std::uint64_t end, std::uint32_t screen) const noexcept {
+    for (auto i = begin; i < end; ++i) {
+        if (screen == 0) m_forward.prefetch(m_arrays.postings[i]);
+        else m_forward.prefetch_prefix(m_arrays.postings[i], screen);
     }
 }
 
@@ -263,17 +348,30 @@ void SeismicIndex::evaluate_block(std::uint64_t begin, std::uint64_t end, const 
     stats.postings += end - begin;
     // Screening: only the prefixes are fetched up front; a document that passes is scored again in full (its
     // prefix is in cache by then), so every kept score has the bits of an unscreened search.
-    const auto screen = m_forward.heaviest_first() ? params.screen_entries : 0U;
-    for (auto i = begin; i < end; ++i) {
-        if (screen == 0) m_forward.prefetch(postings[i]);
-        else m_forward.prefetch_prefix(postings[i], screen);
+    const auto screen = screen_entries(params);
+    prefetch_documents(begin, end, screen);  // usually requested a block ahead already: then this costs no wait
+    // With a full heap, every prefix is scored before any document is kept, and the rest of each document that
+    // could pass is requested then: those reads overlap instead of each waiting its turn. The test below still
+    // uses the heap as it stands when the document comes up (it only grows stricter), so the decisions and
+    // results are those of one pass.
+    const bool screening = screen != 0 && s.heap.full();
+    if (screening) {
+        if (s.prefix_scores.size() < end - begin) s.prefix_scores.resize(end - begin);
+        const float bar = params.screen_factor * s.heap.threshold();
+        for (auto i = begin; i < end; ++i) {
+            const auto p = postings[i];
+            if (posting_length(p) <= screen) continue;
+            s.prefix_scores[i - begin] = m_forward.dot_prefix(q, p, screen);
+            if (s.prefix_scores[i - begin] >= bar) m_forward.prefetch_tail(p, screen);
+        }
     }
     for (auto i = begin; i < end; ++i) {
         const auto p = postings[i];
         if (!s.visited.insert(posting_offset(p))) continue;
         ++stats.docs_scored;
         if (screen != 0 && s.heap.full() && posting_length(p) > screen &&
-            m_forward.dot_prefix(q, p, screen) < params.screen_factor * s.heap.threshold()) {
+            (screening ? s.prefix_scores[i - begin] : m_forward.dot_prefix(q, p, screen)) <
+                params.screen_factor * s.heap.threshold()) {
             ++stats.docs_screened_out;
             continue;
         }
@@ -363,14 +461,33 @@ std::vector<Hit> SeismicIndex::search(const SparseView& query, const SearchParam
             });
         }
         const auto list_begin = a.list_offsets[term];
-        for (auto j : s.block_order) {
-            if (s.heap.full() && s.block_scores[j] < params.heap_factor * s.heap.threshold()) {
+        const auto block_begin = [&](std::uint32_t j) { return list_begin + (j == 0 ? 0 : a.block_ends[b0 + j - 1]); };
+        const auto opens = [&](std::uint32_t j) {
+            return !s.heap.full() || s.block_scores[j] >= params.heap_factor * s.heap.threshold();
+        };
+        // Memory is requested ahead of use, on the guess that a block opens if it would against the heap as it is
+        // now (the heap only grows stricter, so the guess errs towards fetching too much): the postings of every
+        // such block at once, and the documents of the next such block while this one is scored.
+        for (std::uint32_t j = 0; j < nb; ++j) {
+            if (opens(j)) prefetch_line(a.postings.data() + block_begin(j));
+        }
+        const auto screen = screen_entries(params);
+        std::size_t ahead = 0;  // position in block_order of the block whose documents were requested ahead
+        for (std::size_t o = 0; o < nb; ++o) {
+            const auto j = s.block_order[o];
+            if (!opens(j)) {
                 ++stats.blocks_skipped;
                 continue;
             }
+            if (ahead <= o) {
+                for (ahead = o + 1; ahead < nb && !opens(s.block_order[ahead]);) ++ahead;
+                if (ahead < nb) {
+                    const auto next = s.block_order[ahead];
+                    prefetch_documents(block_begin(next), list_begin + a.block_ends[b0 + next], screen);
+                }
+            }
             ++stats.blocks_evaluated;
-            const auto begin = list_begin + (j == 0 ? 0 : a.block_ends[b0 + j - 1]);
-            evaluate_block(begin, list_begin + a.block_ends[b0 + j], q, params, s, stats);
+            evaluate_block(block_begin(j), list_begin + a.block_ends[b0 + j], q, params, s, stats);
         }
     }
     // kNN refinement (CIKM'24): neighbours of the current top-k are scored too. Their candidates are all
@@ -519,7 +636,8 @@ SeismicIndex::Bytes SeismicIndex::bytes() const noexcept {
     b.summaries = (a.summary_min.size() + a.summary_quant.size()) * sizeof(float) +
                   a.list_entries.size() * sizeof(std::uint64_t) + a.entry_component16.size() * sizeof(std::uint16_t) +
                   a.entry_component32.size() * sizeof(std::uint32_t) + a.entry_block8.size() +
-                  a.entry_block16.size() * sizeof(std::uint16_t) + a.entry_code.size();
+                  a.entry_block16.size() * sizeof(std::uint16_t) + a.entry_code.size() +
+                  m_directory16.size() * sizeof(std::uint16_t) + m_directory32.size() * sizeof(std::uint32_t);
     b.knn = a.neighbours.size() * sizeof(std::uint32_t);
     return b;
 }

@@ -94,6 +94,19 @@ public:
         }
     }
 
+    /// Prefetches the entries after the first n (what a document that passed screening reads next).
+    void prefetch_tail(PackedPosting p, std::uint32_t n) const noexcept {
+        const auto off = posting_offset(p);
+        const auto len = posting_length(p);
+        if (len <= n) return;
+        if (!wide()) {
+            prefetch_range(m_packed.data() + off + n, (len - n) * sizeof(std::uint32_t));
+        } else {
+            prefetch_range(m_values.data() + off + n, (len - n) * sizeof(std::uint16_t));
+            prefetch_range(m_comp32.data() + off + n, (len - n) * sizeof(std::uint32_t));
+        }
+    }
+
     /// Hints the CPU to fetch where document `doc` starts and ends (what posting(doc) reads).
     void prefetch_posting(std::size_t doc) const noexcept { prefetch_line(m_offsets.data() + doc); }
 

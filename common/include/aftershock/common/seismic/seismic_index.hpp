@@ -52,6 +52,7 @@ struct SearchScratch {
     BasicTopK<OffsetHit> heap{0};
     std::vector<DocIndex> knn_docs;            ///< kNN refinement: the top-k's documents, then their neighbours
     std::vector<PackedPosting> knn_postings;   ///< the neighbours' postings
+    std::vector<float> prefix_scores;          ///< screening: one block's prefix scores
 };
 
 /// All arrays of a built index. Lists and blocks are concatenated in term order; per-list ranges come from
@@ -64,8 +65,8 @@ struct SeismicArrays {
     std::vector<float> summary_min;                 ///< per block
     std::vector<float> summary_quant;               ///< per block
     // Summaries, transposed: a list's entries are sorted by component, each naming its block and code.
-    // A query finds its components by binary search in the list's run, so no per-component offset array
-    // is needed (it cost more memory than the entries themselves).
+    // A query finds its components through a sampled directory built at load (SeismicIndex::m_directory16/32),
+    // so no per-component offset array is stored (it cost more memory than the entries themselves).
     std::vector<std::uint64_t> list_entries;        ///< dim+1: summary entries of term t
     std::vector<std::uint16_t> entry_component16;   ///< per entry, when dim <= 65,536
     std::vector<std::uint32_t> entry_component32;   ///< per entry, for larger vocabularies
@@ -149,14 +150,33 @@ private:
     void prefetch_list_head(std::uint32_t term) const noexcept;
     void score_blocks(std::uint32_t term, const SparseView& query, float* out) const noexcept;
     template <typename C, typename B>
-    void score_blocks_impl(const C* comps, const B* blocks, std::uint32_t term, const SparseView& query,
-                           float* out) const noexcept;
+    void score_blocks_impl(const C* comps, const C* directory, const B* blocks, std::uint32_t term,
+                           const SparseView& query, float* out) const noexcept;
+    /// Requests the memory score_blocks_impl() will read for `term` with the directory (the strides of summary
+    /// entries holding the query's components; the per-block arrays), without waiting for it.
+    template <typename C, typename B>
+    void request_summaries(const C* comps, const C* directory, const B* blocks, std::uint32_t term,
+                           const SparseView& query) const noexcept;
+    /// Samples the summary entries' components into m_directory (derived, not stored in the shard file).
+    void build_entry_directory();
     void evaluate_block(std::uint64_t begin, std::uint64_t end, const float* q, const SearchParams& params,
                         SearchScratch& s, SearchStats& stats) const noexcept;
+    /// Hints the documents of postings [begin, end): their first `screen` entries, or whole when screen is 0.
+    void prefetch_documents(std::uint64_t begin, std::uint64_t end, std::uint32_t screen) const noexcept;
+    /// The screening prefix in force: none on a shard whose documents are not stored heaviest first.
+    [[nodiscard]] std::uint32_t screen_entries(const SearchParams& params) const noexcept {
+        return m_forward.heaviest_first() ? params.screen_entries : 0U;
+    }
 
     ForwardIndex m_forward;
     SeismicArrays m_arrays;
     BuildParams m_params;
+    // The component of every kDirectoryStride-th summary entry (entry index k * stride, over all lists): a
+    // query finds its components in a list by a forward scan of these samples, then of at most one stride of
+    // entries, instead of a binary search whose every step waits on a cache miss. Empty when switched off
+    // (AFTERSHOCK_SUMMARY_DIRECTORY=0, for A/B runs): search then binary-searches the entries.
+    std::vector<std::uint16_t> m_directory16;
+    std::vector<std::uint32_t> m_directory32;
 };
 
 }  // namespace aftershock::seismic
