@@ -3,8 +3,8 @@
 // of load on this shared machine hits both sides of a pair alike, so differences of a few percent show up in
 // every round (separate processes swing by 20%). Reports each round's mean per side and the median per-query ratio.
 //   AFTERSHOCK_AB_SHARD=idx/shard-00000.h5 AFTERSHOCK_AB_CORPUS=corpus.h5 aftershock_bench_seismic_paired pages
-// Settings compared (first word): pages (4 KiB vs 2 MiB pages), kernels (scalar vs SIMD scoring), directory
-// (summary components found by binary search vs through the sampled directory).
+// Settings compared (first word): pages (4 KiB vs 2 MiB pages), kernels (scalar vs SIMD scoring), gather (SIMD
+// scoring with gathers vs with loads), directory (summary components by binary search vs through the directory).
 // Query settings: qc 10, hf 0.8 (or the third and fourth words), kNN 10 (if the index has a graph), screening 48
 // and off; 500 queries, 3 rounds (or the second word).
 #include "aftershock/common/latency.hpp"
@@ -27,8 +27,8 @@ Shard load(bool huge_pages, bool directory = true) {
 }
 
 int run(const std::string& what, int rounds, std::uint32_t query_cut, float heap_factor) {
-    ensure<UsageError>(what == "pages" || what == "kernels" || what == "directory",
-                       "compare what? pages, kernels or directory, not '{}'", what);
+    ensure<UsageError>(what == "pages" || what == "kernels" || what == "gather" || what == "directory",
+                       "compare what? pages, kernels, gather or directory, not '{}'", what);
     ensure<UsageError>(rounds > 0, "rounds must be a positive number");
     const bool pages = what == "pages";
     auto shard_a = load(!pages, what != "directory");
@@ -40,12 +40,12 @@ int run(const std::string& what, int rounds, std::uint32_t query_cut, float heap
         labels[0] = "binary search";
         labels[1] = "directory";
     }
-    if (what == "kernels") {
+    if (what == "kernels" || what == "gather") {
         const auto* simd = seismic::avx2_kernels();
         ensure(simd != nullptr, "this CPU has no AVX2+F16C: nothing to compare");
-        a.set_kernels(seismic::scalar_kernels());
+        a.set_kernels(what == "gather" ? *seismic::avx2_gather_kernels() : seismic::scalar_kernels());
         b.set_kernels(*simd);
-        labels[0] = "scalar";
+        labels[0] = what == "gather" ? "SIMD, gathers" : "scalar";
         labels[1] = "SIMD";
     }
     const auto queries = ab::read_ab_queries();

@@ -12,7 +12,14 @@
 namespace aftershock::seismic {
 namespace {
 
-const DotKernels* simd_or_skip() { return avx2_kernels(); }
+/// Both AVX2 variants (weights loaded one by one, or gathered); empty on a CPU without AVX2+F16C.
+std::vector<const DotKernels*> simd_kernels() {
+    std::vector<const DotKernels*> out;
+    for (const auto* k : {avx2_kernels(), avx2_gather_kernels()}) {
+        if (k != nullptr) out.push_back(k);
+    }
+    return out;
+}
 
 /// A document of `len` distinct components below `dim` (ascending) with f16 values of mixed sign and scale.
 struct Doc {
@@ -47,8 +54,10 @@ std::vector<float> random_query(std::uint32_t dim, std::mt19937& rng) {
 }
 
 TEST(SeismicKernels, SimdMatchesScalarBitForBitOnRandomDocuments) {
-    const auto* simd = simd_or_skip();
-    if (simd == nullptr) GTEST_SKIP() << "no AVX2+F16C on this CPU";
+    if (simd_kernels().empty()) GTEST_SKIP() << "no AVX2+F16C on this CPU";
+    ASSERT_EQ(simd_kernels().size(), 2U);
+    for (const auto* simd : simd_kernels()) {
+    SCOPED_TRACE(simd->name);
     std::mt19937 rng(3);
     for (std::uint32_t dim : {std::uint32_t{300}, std::uint32_t{65536}, std::uint32_t{1} << 20}) {
         const auto q = random_query(dim, rng);
@@ -70,13 +79,15 @@ TEST(SeismicKernels, SimdMatchesScalarBitForBitOnRandomDocuments) {
             }
         }
     }
+    }
 }
 
 // F16C converts in hardware, the scalar path through the table: every finite half, in the vector body
 // (8 copies) and in the tail (1 copy), must give the same product.
 TEST(SeismicKernels, EveryFiniteHalfConvertsLikeTheTable) {
-    const auto* simd = simd_or_skip();
-    if (simd == nullptr) GTEST_SKIP() << "no AVX2+F16C on this CPU";
+    if (simd_kernels().empty()) GTEST_SKIP() << "no AVX2+F16C on this CPU";
+    for (const auto* simd : simd_kernels()) {
+    SCOPED_TRACE(simd->name);
     std::vector<float> q(16, 1.0F);
     std::vector<std::uint32_t> comps{0, 1, 2, 3, 4, 5, 6, 7};
     for (std::uint32_t h = 0; h < 65536; ++h) {
@@ -92,6 +103,7 @@ TEST(SeismicKernels, EveryFiniteHalfConvertsLikeTheTable) {
                       std::bit_cast<std::uint32_t>(dot_wide_scalar(comps.data(), values.data(), len, q.data())))
                 << "half " << h << " len " << len;
         }
+    }
     }
 }
 
@@ -120,8 +132,7 @@ void expect_identical(const std::vector<std::vector<Hit>>& a, const std::vector<
 }
 
 TEST(SeismicKernels, SearchesGiveIdenticalHitsWithEitherKernel) {
-    const auto* simd = simd_or_skip();
-    if (simd == nullptr) GTEST_SKIP() << "no AVX2+F16C on this CPU";
+    if (simd_kernels().empty()) GTEST_SKIP() << "no AVX2+F16C on this CPU";
     std::mt19937 rng(17);
     for (std::uint32_t dim : {std::uint32_t{2000}, std::uint32_t{200000}}) {  // packed and wide layouts
         const auto docs = random_corpus(3000, dim, rng);
@@ -136,8 +147,10 @@ TEST(SeismicKernels, SearchesGiveIdenticalHitsWithEitherKernel) {
         sp.heap_factor = 0.8F;
         index.set_kernels(scalar_kernels());
         const auto scalar = index.search_batch(queries, sp, 1);
-        index.set_kernels(*simd);
-        expect_identical(index.search_batch(queries, sp, 1), scalar);
+        for (const auto* simd : simd_kernels()) {
+            index.set_kernels(*simd);
+            expect_identical(index.search_batch(queries, sp, 1), scalar);
+        }
     }
 }
 

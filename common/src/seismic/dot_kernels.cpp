@@ -42,22 +42,51 @@ template <typename Term> AFTERSHOCK_AVX2 inline float finish(__m128 acc, std::ui
     return (s[0] + s[1]) + (s[2] + s[3]);
 }
 
+// Bytes 2,3 of each u32 (the f16 value) to the low 8 bytes of each 128-bit half.
+AFTERSHOCK_AVX2 inline __m256i f16_halves() noexcept {
+    return _mm256_setr_epi8(2, 3, 6, 7, 10, 11, 14, 15, -1, -1, -1, -1, -1, -1, -1, -1,  //
+                            2, 3, 6, 7, 10, 11, 14, 15, -1, -1, -1, -1, -1, -1, -1, -1);
+}
+
+// The query weights of eight (four) entries, component i at q[comp(i)]: by gather instructions, or by scalar loads
+// into a vector. On this project's AMD EPYC (Zen 4) the loads are faster: a search spends 15% less time with them
+// (docs/BENCHMARKS.md, session 11); gathers stay selectable (AFTERSHOCK_SIMD=gather) for CPUs where they win.
+// Mask is 0xFFFF for packed entries (component in the low half) and ~0 for wide components.
+template <std::uint32_t Mask> struct GatherWeights {
+    AFTERSHOCK_AVX2 static __m256 eight(const float* q, const std::uint32_t* e) noexcept {
+        const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(e));
+        return _mm256_i32gather_ps(q, _mm256_and_si256(x, _mm256_set1_epi32(static_cast<int>(Mask))), 4);
+    }
+    AFTERSHOCK_AVX2 static __m128 four(const float* q, const std::uint32_t* e) noexcept {
+        const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(e));
+        return _mm_i32gather_ps(q, _mm_and_si128(x, _mm_set1_epi32(static_cast<int>(Mask))), 4);
+    }
+};
+template <std::uint32_t Mask> struct LoadWeights {
+    AFTERSHOCK_AVX2 static __m256 eight(const float* q, const std::uint32_t* e) noexcept {
+        return _mm256_setr_ps(q[e[0] & Mask], q[e[1] & Mask], q[e[2] & Mask], q[e[3] & Mask], q[e[4] & Mask],
+                              q[e[5] & Mask], q[e[6] & Mask], q[e[7] & Mask]);
+    }
+    AFTERSHOCK_AVX2 static __m128 four(const float* q, const std::uint32_t* e) noexcept {
+        return _mm_setr_ps(q[e[0] & Mask], q[e[1] & Mask], q[e[2] & Mask], q[e[3] & Mask]);
+    }
+};
+
+template <template <std::uint32_t> class Weights>
 AFTERSHOCK_AVX2 float packed_avx2(const std::uint32_t* e, std::uint32_t len, const float* q) noexcept {
-    const __m256i low16 = _mm256_set1_epi32(0xFFFF);
-    // Bytes 2,3 of each u32 (the f16 value) to the low 8 bytes of each 128-bit half.
-    const __m256i halves = _mm256_setr_epi8(2, 3, 6, 7, 10, 11, 14, 15, -1, -1, -1, -1, -1, -1, -1, -1,  //
-                                            2, 3, 6, 7, 10, 11, 14, 15, -1, -1, -1, -1, -1, -1, -1, -1);
+    using W = Weights<0xFFFFU>;
+    const __m256i halves = f16_halves();
     __m128 acc = _mm_setzero_ps();
     std::uint32_t i = 0;
     for (; i + 8 <= len; i += 8) {
         const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(e + i));
-        const __m256 qv = _mm256_i32gather_ps(q, _mm256_and_si256(x, low16), 4);
+        const __m256 qv = W::eight(q, e + i);
         const __m256i h = _mm256_permute4x64_epi64(_mm256_shuffle_epi8(x, halves), 0b1000);
         acc = add8(acc, _mm256_mul_ps(qv, _mm256_cvtph_ps(_mm256_castsi256_si128(h))));
     }
     if (i + 4 <= len) {
         const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(e + i));
-        const __m128 qv = _mm_i32gather_ps(q, _mm_and_si128(x, _mm256_castsi256_si128(low16)), 4);
+        const __m128 qv = W::four(q, e + i);
         const __m128 v = _mm_cvtph_ps(_mm_shuffle_epi8(x, _mm256_castsi256_si128(halves)));
         acc = _mm_add_ps(acc, _mm_mul_ps(qv, v));
         i += 4;
@@ -67,24 +96,25 @@ AFTERSHOCK_AVX2 float packed_avx2(const std::uint32_t* e, std::uint32_t len, con
     });
 }
 
+template <template <std::uint32_t> class Weights>
 AFTERSHOCK_AVX2 float wide_avx2(const std::uint32_t* c, const std::uint16_t* v, std::uint32_t len, const float* q) noexcept {
+    using W = Weights<~0U>;
     __m128 acc = _mm_setzero_ps();
     std::uint32_t i = 0;
     for (; i + 8 <= len; i += 8) {
-        const __m256i ci = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(c + i));
         const __m256 vv = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(v + i)));
-        acc = add8(acc, _mm256_mul_ps(_mm256_i32gather_ps(q, ci, 4), vv));
+        acc = add8(acc, _mm256_mul_ps(W::eight(q, c + i), vv));
     }
     if (i + 4 <= len) {
-        const __m128i ci = _mm_loadu_si128(reinterpret_cast<const __m128i*>(c + i));
         const __m128 vv = _mm_cvtph_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(v + i)));
-        acc = _mm_add_ps(acc, _mm_mul_ps(_mm_i32gather_ps(q, ci, 4), vv));
+        acc = _mm_add_ps(acc, _mm_mul_ps(W::four(q, c + i), vv));
         i += 4;
     }
     return finish(acc, i, len, [&](std::uint32_t j) { return q[c[j]] * f16_to_f32(v[j]); });
 }
 
-constexpr DotKernels kAvx2{&packed_avx2, &wide_avx2, "avx2+f16c"};
+constexpr DotKernels kAvx2{&packed_avx2<LoadWeights>, &wide_avx2<LoadWeights>, "avx2+f16c"};
+constexpr DotKernels kAvx2Gather{&packed_avx2<GatherWeights>, &wide_avx2<GatherWeights>, "avx2+f16c, gathers"};
 
 // F16C from CPUID directly: clang 14's __builtin_cpu_supports does not know "f16c". AVX2 through the builtin,
 // which also checks that the OS saves the AVX registers.
@@ -109,10 +139,17 @@ const DotKernels* avx2_kernels() noexcept {
     return nullptr;
 }
 
+const DotKernels* avx2_gather_kernels() noexcept {
+#ifdef AFTERSHOCK_AVX2_KERNELS
+    if (avx2_kernels() != nullptr) return &kAvx2Gather;
+#endif
+    return nullptr;
+}
+
 const DotKernels& active_kernels() noexcept {
     static const DotKernels& chosen = [&]() -> const DotKernels& {
         const char* env = std::getenv("AFTERSHOCK_SIMD");
-        const auto* simd = avx2_kernels();
+        const auto* simd = env != nullptr && std::strcmp(env, "gather") == 0 ? avx2_gather_kernels() : avx2_kernels();
         const auto& k = (simd != nullptr && (env == nullptr || std::strcmp(env, "0") != 0)) ? *simd : kScalar;
         spdlog::debug("forward index scoring kernels: {}", k.name);
         return k;
