@@ -30,6 +30,10 @@ int run(const std::string& what, int rounds, std::uint32_t query_cut, float heap
     ensure<UsageError>(what == "pages" || what == "kernels" || what == "gather" || what == "directory",
                        "compare what? pages, kernels, gather or directory, not '{}'", what);
     ensure<UsageError>(rounds > 0, "rounds must be a positive number");
+    seismic::SearchParams asked;
+    asked.query_cut = query_cut;
+    asked.heap_factor = heap_factor;
+    seismic::validate(asked);  // before two copies of the shard are loaded
     const bool pages = what == "pages";
     auto shard_a = load(!pages, what != "directory");
     auto shard_b = load(true);
