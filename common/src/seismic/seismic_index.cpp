@@ -21,6 +21,25 @@ constexpr std::uint32_t kNoNeighbour = std::numeric_limits<std::uint32_t>::max()
 /// One directory sample per this many summary entries: 2 bytes per 64 entries of 4 bytes (+0.8% of the summaries).
 constexpr std::uint64_t kDirectoryStride = 64;
 
+/// Walks the directory samples of one list's entries [begin, end) forward, for ascending components. After
+/// skip_below(c), every sample before k inside the list is below c, so the first entry >= c lies in
+/// [window_begin(), window_end()]: after sample k - 1 and at or before sample k (or at the list's end).
+template <typename C> class DirectoryCursor {
+public:
+    DirectoryCursor(const C* samples, std::uint64_t begin, std::uint64_t end) noexcept
+        : m_samples(samples), m_end(end), m_k((begin + kDirectoryStride - 1) / kDirectoryStride) {}
+    void skip_below(std::uint32_t c) noexcept {
+        while (m_k * kDirectoryStride < m_end && std::uint32_t{m_samples[m_k]} < c) ++m_k;
+    }
+    [[nodiscard]] std::uint64_t window_begin() const noexcept { return m_k > 0 ? (m_k - 1) * kDirectoryStride + 1 : 0; }
+    [[nodiscard]] std::uint64_t window_end() const noexcept { return std::min(m_k * kDirectoryStride, m_end); }
+
+private:
+    const C* m_samples;
+    std::uint64_t m_end;
+    std::uint64_t m_k;
+};
+
 /// One list's share of the arrays, built by one thread and appended in term order.
 struct BuiltList {
     std::vector<PackedPosting> postings;
@@ -272,19 +291,17 @@ void SeismicIndex::request_summaries(const C* comps, const C* directory, const B
     prefetch_range(a.summary_min.data() + b0, nb * sizeof(float));
     prefetch_range(a.summary_quant.data() + b0, nb * sizeof(float));
     prefetch_range(a.block_ends.data() + b0, nb * sizeof(std::uint32_t));
-    prefetch_line(a.postings.data() + a.list_offsets[term]);
-    // The samples alone (a few cache lines) place every query component in one stride of entries (see
-    // score_blocks_impl); each stride is requested once.
-    constexpr std::uint64_t S = kDirectoryStride;
-    auto k = (e_begin + S - 1) / S;
+    // The samples alone (a few cache lines) place every query component in one stride of entries; each stride is
+    // requested once, including the entry it may end on.
+    DirectoryCursor<C> cursor(directory, e_begin, e_end);
     std::uint64_t last = ~std::uint64_t{0};
     for (std::size_t qi = 0; qi < query.size(); ++qi) {
-        const auto c = query.indices[qi];
-        while (k * S < e_end && std::uint32_t{directory[k]} < c) ++k;
-        const auto from = std::max(e_begin, k > 0 ? (k - 1) * S : 0);
-        if (from == last || from >= e_end) continue;
+        cursor.skip_below(query.indices[qi]);
+        const auto from = std::max(e_begin, cursor.window_begin());
+        const auto to = std::min(e_end, cursor.window_end() + 1);
+        if (from == last || from >= to) continue;
         last = from;
-        const auto len = std::min(e_end, from + S + 1) - from;
+        const auto len = to - from;
         prefetch_range(comps + from, len * sizeof(C));
         prefetch_range(blocks + from, len * sizeof(B));
         prefetch_range(a.entry_code.data() + from, len);
@@ -321,15 +338,12 @@ void SeismicIndex::score_blocks_impl(const C* comps, const C* directory, const B
         }
         return;
     }
-    // Every sample below k (inside the list) is below the component sought, so the first entry >= c lies
-    // after sample k - 1 and at or before sample k (or the list's end).
-    constexpr std::uint64_t S = kDirectoryStride;
-    auto k = (e_begin + S - 1) / S;
+    DirectoryCursor<C> cursor(directory, e_begin, e_end);
     for (std::size_t qi = 0; qi < query.size() && e != e_end; ++qi) {
         const auto c = query.indices[qi];
-        while (k * S < e_end && std::uint32_t{directory[k]} < c) ++k;
-        if (k > 0) e = std::max(e, (k - 1) * S + 1);
-        const auto limit = std::min(k * S, e_end);
+        cursor.skip_below(c);
+        e = std::max(e, cursor.window_begin());
+        const auto limit = cursor.window_end();
         while (e < limit && std::uint32_t{comps[e]} < c) ++e;
         add_run(e, c, query.values[qi]);
     }
