@@ -12,8 +12,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <charconv>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 
 namespace {
@@ -86,13 +88,22 @@ int run(const std::string& what, int rounds, std::uint32_t query_cut, float heap
     return 0;
 }
 
+/// The whole word as a number, or a UsageError naming it ("x" or "10abc" are refused, not read as 0 or 10).
+template <typename T> T number(const char* word, const char* what) {
+    T v{};
+    const auto* end = word + std::strlen(word);
+    const auto [ptr, ec] = std::from_chars(word, end, v);
+    ensure<UsageError>(ec == std::errc{} && ptr == end && ptr != word, "{} must be a number, not '{}'", what, word);
+    return v;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
     try {
-        return run(argc > 1 ? argv[1] : "pages", argc > 2 ? std::atoi(argv[2]) : 3,
-                   argc > 3 ? static_cast<std::uint32_t>(std::atoi(argv[3])) : 10U,
-                   argc > 4 ? std::strtof(argv[4], nullptr) : 0.8F);
+        return run(argc > 1 ? argv[1] : "pages", argc > 2 ? number<int>(argv[2], "rounds") : 3,
+                   argc > 3 ? number<std::uint32_t>(argv[3], "query_cut") : 10U,
+                   argc > 4 ? number<float>(argv[4], "heap_factor") : 0.8F);
     } catch (const std::exception& e) {
         spdlog::error("{}", e.what());
         return 1;
