@@ -292,6 +292,14 @@ TEST(SeismicIndex, RecallFloorAndKnnRefinement) {
     EXPECT_GE(recall(index, docs, queries, sp), with_knn - 1e-9) << "conservative settings do not lose recall";
 }
 
+/// `built` with a kNN graph set by hand: `knn` neighbours per document, UINT32_MAX for none.
+SeismicIndex with_graph(const SeismicIndex& built, std::uint32_t knn, std::vector<std::uint32_t> neighbours) {
+    auto arrays = built.arrays();
+    arrays.knn = knn;
+    arrays.neighbours = std::move(neighbours);
+    return {built.forward(), arrays, built.params()};
+}
+
 TEST(SeismicIndex, KnnRefinementScoresNeighboursOfTheTopKBeforeItOnly) {
     // Query {0: 1.0, 2: 0.25} with query_cut 1 walks only the list of term 0, which holds doc 0 alone. The graph
     // (set by hand) gives doc 0 the neighbours [2, none] and doc 2 the neighbour [1]. Refinement must add doc 2
@@ -304,12 +312,8 @@ TEST(SeismicIndex, KnnRefinementScoresNeighboursOfTheTopKBeforeItOnly) {
     BuildParams bp;
     bp.lambda = 100;
     bp.alpha = 1.0;
-    const auto built = SeismicIndex::build(docs, bp);
     constexpr auto none = std::numeric_limits<std::uint32_t>::max();
-    auto arrays = built.arrays();
-    arrays.knn = 2;
-    arrays.neighbours = {2, none, none, none, 1, none};
-    const SeismicIndex index(built.forward(), arrays, bp);
+    const auto index = with_graph(SeismicIndex::build(docs, bp), 2, {2, none, none, none, 1, none});
     const std::vector<std::uint32_t> qi{0, 2};
     const std::vector<float> qv{1.0F, 0.25F};
     SearchParams sp;
@@ -328,6 +332,52 @@ TEST(SeismicIndex, KnnRefinementScoresNeighboursOfTheTopKBeforeItOnly) {
         EXPECT_EQ(index.search({qi, qv}, sp, scratch, &st), (std::vector<Hit>{exact[0], exact[1]})) << "knn " << knn;
         EXPECT_EQ(st.docs_scored, 2U) << "knn " << knn;
     }
+}
+
+/// Doc 0 = {0: 5}; doc 1 = {1: 8, 5: 9}, whose heaviest entry (term 5) a query on terms 0 and 1 misses. Lists whole.
+SeismicIndex screening_pair() {
+    CsrMatrix docs;
+    docs.dim = 10;
+    docs.append_row(std::vector<std::uint32_t>{0}, std::vector<float>{5.0F});
+    docs.append_row(std::vector<std::uint32_t>{1, 5}, std::vector<float>{8.0F, 9.0F});
+    BuildParams bp;
+    bp.lambda = 100;
+    bp.alpha = 1.0;
+    return SeismicIndex::build(docs, bp);
+}
+
+TEST(SeismicIndex, KnnRefinementScoresInFullANeighbourItsPrefixScreenedOut) {
+    // Query {0: 1.0, 1: 0.75}, top-1, both lists walked. Doc 0 (score 5) fills the heap from the list of term 0.
+    // In the list of term 1, doc 1's heaviest entry (term 5) misses the query: prefix score 0 < 1.0 * 5, so it is
+    // screened out, though it scores 0.75 * 8 = 6 in full. The graph names doc 1 as doc 0's neighbour: refinement
+    // must score it in full and let it in, rather than skip it as a document already met.
+    const auto index = with_graph(screening_pair(), 1, {1, std::numeric_limits<std::uint32_t>::max()});
+    const std::vector<std::uint32_t> qi{0, 1};
+    const std::vector<float> qv{1.0F, 0.75F};
+    SearchParams sp;
+    sp.k = 1;
+    sp.query_cut = 2;
+    sp.heap_factor = 0.0F;
+    sp.screen_entries = 1;
+    sp.screen_factor = 1.0F;
+    SearchScratch scratch;
+    SearchStats st;
+    sp.knn = 0;
+    EXPECT_EQ(index.search({qi, qv}, sp, scratch, &st), (std::vector<Hit>{{0, 5.0F}})) << "screened out in its block";
+    EXPECT_EQ(st.docs_screened_out, 1U);
+    sp.knn = 1;
+    EXPECT_EQ(index.search({qi, qv}, sp, scratch, &st), (std::vector<Hit>{{1, 6.0F}})) << "let in as a neighbour";
+    EXPECT_EQ(st.docs_scored, 3U) << "doc 0, doc 1 on its prefix, doc 1 in full";
+    // Met again in a later list, a document already in the heap does not enter twice (k = 2: both would fit).
+    sp.k = 2;
+    sp.knn = 0;
+    sp.query_cut = 3;
+    sp.screen_entries = 0;
+    const std::vector<std::uint32_t> both_i{0, 1, 5};
+    const std::vector<float> both_v{1.0F, 0.75F, 0.5F};
+    EXPECT_EQ(index.search({both_i, both_v}, sp, scratch, &st), (std::vector<Hit>{{1, 10.5F}, {0, 5.0F}}))
+        << "doc 1 lies in the lists of terms 1 and 5";
+    EXPECT_EQ(st.docs_scored, 3U);
 }
 
 TEST(SeismicIndex, ReachableNamesTheDocumentsOfTheWalkedListsOnly) {
@@ -554,14 +604,7 @@ TEST(SeismicForward, DocumentsAreStoredHeaviestFirstInBothLayouts) {
 TEST(SeismicIndex, ScreeningDropsADocumentWhoseHeaviestEntriesMissTheQuery) {
     // Query {0: 1.0, 1: 0.75}. The list of term 0 is walked first: doc 0 (score 5) fills the top-1. Doc 1 scores
     // 0.75 * 8 = 6 in full, but its heaviest entry (term 5, weight 9) is not in the query: prefix score 0.
-    CsrMatrix docs;
-    docs.dim = 10;
-    docs.append_row(std::vector<std::uint32_t>{0}, std::vector<float>{5.0F});
-    docs.append_row(std::vector<std::uint32_t>{1, 5}, std::vector<float>{8.0F, 9.0F});
-    BuildParams bp;
-    bp.lambda = 100;
-    bp.alpha = 1.0;
-    const auto index = SeismicIndex::build(docs, bp);
+    const auto index = screening_pair();
     const std::vector<std::uint32_t> qi{0, 1};
     const std::vector<float> qv{1.0F, 0.75F};
     SearchParams sp;

@@ -28,7 +28,7 @@ struct SearchStats {
     std::uint64_t lists = 0;
     std::uint64_t blocks_evaluated = 0;
     std::uint64_t blocks_skipped = 0;
-    std::uint64_t docs_scored = 0;        ///< documents scored, in full or (screening) on their prefix
+    std::uint64_t docs_scored = 0;        ///< documents scored, in full or (screening) on their prefix; again when met again
     std::uint64_t docs_screened_out = 0;  ///< of those, dropped on their prefix score
     std::uint64_t postings = 0;
     SearchStats& operator+=(const SearchStats& o) noexcept {
@@ -48,7 +48,7 @@ struct SearchScratch {
     std::vector<float> block_scores;
     std::vector<std::uint32_t> block_order;
     std::vector<std::pair<float, std::uint32_t>> components;
-    VisitedSet visited;
+    VisitedSet visited;                        ///< the documents that entered the heap
     BasicTopK<OffsetHit> heap{0};
     std::vector<DocIndex> knn_docs;            ///< kNN refinement: the top-k's documents, then their neighbours
     std::vector<PackedPosting> knn_postings;   ///< the neighbours' postings
@@ -161,6 +161,8 @@ private:
     void build_entry_directory();
     void evaluate_block(std::uint64_t begin, std::uint64_t end, const float* q, const SearchParams& params,
                         SearchScratch& s, SearchStats& stats) const noexcept;
+    /// Pushes a scored document into the heap if it would enter and is not there already (the visited set).
+    static void offer(float score, std::uint64_t offset, SearchScratch& s) noexcept;
     /// Hints the documents of postings [begin, end): their first `screen` entries, or whole when screen is 0.
     void prefetch_documents(std::uint64_t begin, std::uint64_t end, std::uint32_t screen) const noexcept;
     /// The screening prefix in force: none on a shard whose documents are not stored heaviest first.

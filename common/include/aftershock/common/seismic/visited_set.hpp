@@ -1,6 +1,6 @@
 #pragma once
-// The set of documents already scored by one query: open addressing over forward-index offsets, cleared
-// in time proportional to what was inserted, so it is reused across queries without reallocating.
+// The documents one query has put into its heap (so none enters twice): open addressing over forward-index
+// offsets, cleared in time proportional to what was inserted, so it is reused across queries without reallocating.
 #include <cstdint>
 #include <vector>
 
