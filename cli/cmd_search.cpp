@@ -268,7 +268,8 @@ void register_search(CLI::App& app) {
         ->capture_default_str();
     sub->add_option("--heap-factor", opts->seismic.heap_factor, "Seismic: skip blocks scoring below heap_factor * theta")
         ->capture_default_str();
-    sub->add_option("--knn", opts->seismic.knn, "Seismic: kNN-graph neighbours per result (0 = off)")->capture_default_str();
+    sub->add_option("--knn", opts->seismic.knn,
+                    "Seismic: kNN-graph neighbours per result (0 = off; default: all the index's graph holds)");
     sub->add_flag("--first-sorted", opts->seismic.first_sorted, "Seismic: first list's blocks by decreasing summary score");
     sub->add_option("--screen-entries", opts->seismic.screen_entries,
                     "Seismic: score a document on its heaviest N entries first (0 = off)")

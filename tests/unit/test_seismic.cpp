@@ -332,6 +332,10 @@ TEST(SeismicIndex, KnnRefinementScoresNeighboursOfTheTopKBeforeItOnly) {
         EXPECT_EQ(index.search({qi, qv}, sp, scratch, &st), (std::vector<Hit>{exact[0], exact[1]})) << "knn " << knn;
         EXPECT_EQ(st.docs_scored, 2U) << "knn " << knn;
     }
+    // Not set, knn uses the whole graph the index holds (here 2 per document), and nothing on an index without one.
+    sp.knn = SearchParams{}.knn;
+    EXPECT_EQ(index.search({qi, qv}, sp, scratch, &st), (std::vector<Hit>{exact[0], exact[1]})) << "default: the graph";
+    EXPECT_EQ(SeismicIndex::build(docs, bp).search({qi, qv}, sp, scratch), (std::vector<Hit>{exact[0]})) << "no graph";
 }
 
 /// Doc 0 = {0: 5}; doc 1 = {1: 8, 5: 9}, whose heaviest entry (term 5) a query on terms 0 and 1 misses. Lists whole.

@@ -38,7 +38,8 @@ int main(int argc, char** argv) {
     app.add_option("--threads", opt.threads, "search threads (0 = all cores)")->capture_default_str();
     app.add_option("--query-cut", defaults.sparse.query_cut, "default sparse query_cut")->capture_default_str();
     app.add_option("--heap-factor", defaults.sparse.heap_factor, "default sparse heap_factor")->capture_default_str();
-    app.add_option("--knn", defaults.sparse.knn, "default kNN refinement neighbours")->capture_default_str();
+    app.add_option("--knn", defaults.sparse.knn,
+                   "default kNN refinement neighbours (0 = off; default: all each shard's graph holds)");
     app.add_option("--screen-entries", defaults.sparse.screen_entries,
                    "sparse screening prefix: heaviest entries scored first (0 = off)")
         ->capture_default_str();

@@ -1,6 +1,7 @@
 #pragma once
 // Seismic build and search parameters (SEISMIC.md §1.8 and §2), with the defaults this project uses.
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <string_view>
 
@@ -30,11 +31,16 @@ struct BuildParams {
     unsigned threads = 0;                 ///< 0 = all cores
 };
 
+/// SearchParams::knn: as many neighbours per result as the index's kNN graph holds.
+inline constexpr std::uint32_t kAllNeighbours = std::numeric_limits<std::uint32_t>::max();
+
 struct SearchParams {
     std::size_t k = 10;
     std::uint32_t query_cut = 10;         ///< only the lists of the query_cut largest query components are walked
     float heap_factor = 0.7F;             ///< skip a block iff heap is full and summary score < heap_factor * theta
-    std::uint32_t knn = 0;                ///< neighbours per result used for refinement (0 = off)
+    /// Neighbours per result used for kNN refinement: 0 = off; by default every neighbour the index's graph holds
+    /// (none when it was built without one), so that an index built with --knn is searched with it.
+    std::uint32_t knn = kAllNeighbours;
     bool first_sorted = false;            ///< visit the first list's blocks in decreasing summary score
     // Screening (ours, not in the paper): in an evaluated block, a document is first scored on its
     // screen_entries heaviest entries only and dropped if that partial score < screen_factor * theta. Scoring
