@@ -164,7 +164,8 @@ void register_bench(CLI::App& app) {
         ->capture_default_str();
     sub->add_option("--query-cuts", opts->sweep.query_cuts, "query_cut values")->delimiter(',')->capture_default_str();
     sub->add_option("--heap-factors", opts->sweep.heap_factors, "heap_factor values")->delimiter(',')->capture_default_str();
-    sub->add_option("--knn", opts->sweep.knns, "kNN refinement values (0 = off)")->delimiter(',')->capture_default_str();
+    sub->add_option("--knn", opts->sweep.knns, "kNN refinement values (0 = off; default: all the index's graph holds)")
+        ->delimiter(',');
     sub->add_flag("--first-sorted", opts->sweep.first_sorted, "visit the first list's blocks by summary score");
     sub->add_option("--screen-entries", opts->sweep.screen_entries,
                     "screening prefix lengths (0 = off); each point is run with each, side by side")

@@ -47,7 +47,11 @@ SweepPoint sweep_point(const LocalIndex& index, const CsrMatrix& queries, const 
     p.method = "seismic";
     p.query_cut = sp.query_cut;
     p.heap_factor = sp.heap_factor;
-    p.knn = sp.knn;
+    std::uint32_t graph = 0;
+    for (const auto& shard : index.shards()) {
+        if (shard.sparse) graph = std::max(graph, shard.sparse->arrays().knn);
+    }
+    p.knn = std::min(sp.knn, graph);
     p.first_sorted = sp.first_sorted;
     p.screen_entries = sp.screen_entries;
     p.screen_factor = sp.screen_entries > 0 ? sp.screen_factor : 0.0F;
@@ -58,7 +62,7 @@ SweepPoint sweep_point(const LocalIndex& index, const CsrMatrix& queries, const 
     p.docs_full = static_cast<double>(stats.docs_scored - stats.docs_screened_out) / per_query;
     p.reachable = reachable;
     spdlog::info("sweep: qc {} hf {:.2f} knn {} screen {}: recall@{} {:.4f}, mean {:.1f} us, p99 {:.1f} us", sp.query_cut,
-                 sp.heap_factor, sp.knn, sp.screen_entries, opt.k, p.recall, p.latency.mean, p.latency.p99);
+                 sp.heap_factor, p.knn, sp.screen_entries, opt.k, p.recall, p.latency.mean, p.latency.p99);
     return p;
 }
 

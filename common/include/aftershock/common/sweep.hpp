@@ -15,7 +15,7 @@ struct SweepPoint {
     std::string method;             ///< "seismic" or "exact"
     std::uint32_t query_cut = 0;
     float heap_factor = 0.0F;
-    std::uint32_t knn = 0;
+    std::uint32_t knn = 0;          ///< neighbours used per result: the asked value, at most what the graph holds
     bool first_sorted = false;
     std::uint32_t screen_entries = 0;
     float screen_factor = 0.0F;
@@ -30,7 +30,7 @@ struct SweepOptions {
     std::size_t k = 10;
     std::vector<std::uint32_t> query_cuts{3, 5, 8, 10, 15};
     std::vector<float> heap_factors{0.6F, 0.7F, 0.8F, 0.9F, 1.0F};
-    std::vector<std::uint32_t> knns{0};
+    std::vector<std::uint32_t> knns{seismic::kAllNeighbours};  ///< 0 = off; the default: all the index's graph holds
     bool first_sorted = false;
     std::vector<std::uint32_t> screen_entries{48};  ///< prefix lengths (0 = off), swept innermost for A/B
     float screen_factor = 0.7F;
