@@ -40,11 +40,13 @@ void inspect_index(const InspectOptions& o) {
             const auto& sp = *shard.sparse;
             total += sp.bytes();
             nnz += sp.forward().nnz();
-            fmt::print("  sparse    nnz {} postings {} ({:.1f}% of nnz) blocks {} summary entries {} ({:.1f}/block)\n",
+            fmt::print("  sparse    nnz {} postings {} ({:.1f}% of nnz) blocks {} summary entries {} ({:.1f}/block, "
+                       "{}-bit codes)\n",
                        sp.forward().nnz(), sp.n_postings(),
                        100.0 * double(sp.n_postings()) / double(std::max<std::uint64_t>(1, sp.forward().nnz())),
                        sp.n_blocks(), sp.arrays().n_entries(),
-                       double(sp.arrays().n_entries()) / double(std::max<std::uint64_t>(1, sp.n_blocks())));
+                       double(sp.arrays().n_entries()) / double(std::max<std::uint64_t>(1, sp.n_blocks())),
+                       sp.arrays().code_bits);
             fmt::print("            documents stored {}\n", sp.forward().heaviest_first()
                                                                  ? "heaviest entry first (screening available)"
                                                                  : "in term order (built before screening: searched without it)");

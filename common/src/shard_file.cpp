@@ -40,11 +40,8 @@ template <typename Visitor> void visit_sparse(Visitor&& v, const ForwardIndex& f
     v("/sparse/blocks/summary_min", a.summary_min);
     v("/sparse/blocks/summary_quant", a.summary_quant);
     v("/sparse/summaries/list_entries", a.list_entries);
-    v("/sparse/summaries/entry_component16", a.entry_component16);
-    v("/sparse/summaries/entry_component32", a.entry_component32);
-    v("/sparse/summaries/entry_block8", a.entry_block8);
-    v("/sparse/summaries/entry_block16", a.entry_block16);
-    v("/sparse/summaries/entry_code", a.entry_code);
+    v("/sparse/summaries/entry_step", a.entry_step);
+    v("/sparse/summaries/entry_word", a.entry_word);
     v("/sparse/knn/neighbours", a.neighbours);
 }
 
@@ -63,7 +60,7 @@ std::string content_checksum(const Shard& s, const std::vector<std::uint8_t>& fa
         h.update(id.data(), id.size());
     }
     if (s.sparse) {
-        const std::uint64_t dims[] = {s.sparse->dim(), s.sparse->arrays().knn};
+        const std::uint64_t dims[] = {s.sparse->dim(), s.sparse->arrays().knn, s.sparse->arrays().code_bits};
         h.update(dims, sizeof dims);
         visit_sparse([&](const char*, const auto& vec) { h.update(vec); }, s.sparse->forward(), s.sparse->arrays());
     }
@@ -159,6 +156,7 @@ std::string write_shard(const std::string& path, const Shard& s) {
             }, s.sparse->forward(), s.sparse->arrays());
             f.write_attr("/sparse", "dim", s.sparse->dim());
             f.write_attr("/sparse", "knn", std::uint64_t{s.sparse->arrays().knn});
+            f.write_attr("/sparse/summaries", "code_bits", std::uint64_t{s.sparse->arrays().code_bits});
         }
         if (s.dense) {
             const auto& v = s.dense->vectors;
@@ -244,6 +242,8 @@ Shard read_shard(const std::string& path, DenseStoreMode dense_store) {
         const auto dim = f.read_attr_u64("/sparse", "dim");
         SeismicArrays a;
         a.knn = static_cast<std::uint32_t>(f.read_attr_u64("/sparse", "knn"));
+        // Saturated, not wrapped: the index's check of 4..8 then sees a bad value as bad.
+        a.code_bits = static_cast<std::uint32_t>(std::min<std::uint64_t>(f.read_attr_u64("/sparse/summaries", "code_bits"), 255));
         auto offsets = f.read<std::uint64_t>("/sparse/forward/offsets");
         auto packed = f.read<std::uint32_t>("/sparse/forward/packed");
         auto c32 = f.read<std::uint32_t>("/sparse/forward/components32");
@@ -268,11 +268,8 @@ Shard read_shard(const std::string& path, DenseStoreMode dense_store) {
         a.summary_min = f.read<float>("/sparse/blocks/summary_min");
         a.summary_quant = f.read<float>("/sparse/blocks/summary_quant");
         a.list_entries = f.read<std::uint64_t>("/sparse/summaries/list_entries");
-        a.entry_component16 = f.read<std::uint16_t>("/sparse/summaries/entry_component16");
-        a.entry_component32 = f.read<std::uint32_t>("/sparse/summaries/entry_component32");
-        a.entry_block8 = f.read<std::uint8_t>("/sparse/summaries/entry_block8");
-        a.entry_block16 = f.read<std::uint16_t>("/sparse/summaries/entry_block16");
-        a.entry_code = f.read<std::uint8_t>("/sparse/summaries/entry_code");
+        a.entry_step = f.read<std::uint8_t>("/sparse/summaries/entry_step");
+        a.entry_word = f.read<std::uint16_t>("/sparse/summaries/entry_word");
         a.neighbours = f.read<std::uint32_t>("/sparse/knn/neighbours");
         seismic::BuildParams params;  // informative only; the JSON in meta is the record
         params.knn = a.knn;

@@ -34,6 +34,7 @@ cmp -s "$WORK/one.tsv" "$WORK/sparse.tsv" || fail "thread count changed the resu
 "$BIN" inspect --index "$WORK/idx" >"$WORK/inspect.out"
 grep -q '^verify      ok' "$WORK/inspect.out" || fail "inspect --index"
 grep -q 'documents stored heaviest entry first' "$WORK/inspect.out" || fail "inspect: forward entry order"
+grep -q "/block, 8-bit codes)" "$WORK/inspect.out" || fail "inspect: small lists keep 8-bit summary codes"
 "$BIN" search --index "$WORK/idx" --corpus "$WORK/c.h5" --k 10 --query-cut 10 --heap-factor 0.8 --out "$WORK/seismic.tsv" 2>/dev/null
 recall=$("$BIN" recall --run "$WORK/seismic.tsv" --corpus "$WORK/c.h5" --k 10 --mode sparse | awk '{print $2}')
 awk -v r="$recall" 'BEGIN { exit !(r >= 0.7) }' || fail "seismic recall $recall below 0.7"

@@ -6,11 +6,13 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <limits>
 #include <random>
 #include <set>
+#include <tuple>
 
 namespace aftershock::seismic {
 namespace {
@@ -52,6 +54,18 @@ TEST(SeismicQuantize, HandComputedCodes) {
     EXPECT_TRUE(quantize(std::vector<float>{}).codes.empty());
     // Decoding never exceeds the true value (floor): the summary is biased downwards.
     for (std::size_t i = 0; i < v.size(); ++i) EXPECT_LE(q.codes[i] * q.quant + q.min, v[i] + 1e-6F);
+}
+
+TEST(SeismicQuantize, CodeBitsLeaveRoomForTheBlockNumbersAndTheFiller) {
+    // The all-ones block field marks a filler: 255 blocks fit 8 bits beside an 8-bit code, 256 need a ninth.
+    EXPECT_EQ(summary_code_bits(0), 8U);
+    EXPECT_EQ(summary_code_bits(1), 8U);
+    EXPECT_EQ(summary_code_bits(255), 8U);
+    EXPECT_EQ(summary_code_bits(256), 7U);
+    EXPECT_EQ(summary_code_bits(511), 7U);
+    EXPECT_EQ(summary_code_bits(512), 6U);
+    EXPECT_EQ(summary_code_bits(2047), 5U);
+    EXPECT_EQ(summary_code_bits(kMaxBlocksPerList), 4U);
 }
 
 TEST(SeismicAlphaMass, KeepsTheCrossingEntry) {
@@ -425,11 +439,53 @@ TEST(SeismicIndex, BuildIsDeterministicAcrossThreadCounts) {
     const auto b = SeismicIndex::build(docs, bp);
     EXPECT_EQ(a.arrays().postings, b.arrays().postings);
     EXPECT_EQ(a.arrays().block_ends, b.arrays().block_ends);
-    EXPECT_EQ(a.arrays().entry_code, b.arrays().entry_code);
-    EXPECT_EQ(a.arrays().entry_component16, b.arrays().entry_component16);
+    EXPECT_EQ(a.arrays().entry_step, b.arrays().entry_step);
+    EXPECT_EQ(a.arrays().entry_word, b.arrays().entry_word);
 }
 
-TEST(SeismicIndex, WideVocabularyUsesU32Components) {
+/// Every summary entry of a list decoded: (block, component, code), fillers left out.
+std::vector<std::tuple<std::uint32_t, std::uint32_t, std::uint32_t>> decoded_entries(const SeismicArrays& a,
+                                                                                   std::size_t term) {
+    std::vector<std::tuple<std::uint32_t, std::uint32_t, std::uint32_t>> out;
+    std::uint32_t component = 0;
+    for (auto e = a.list_entries[term]; e < a.list_entries[term + 1]; ++e) {
+        component += a.entry_step[e];
+        const std::uint32_t block = a.entry_word[e] >> a.code_bits;
+        if (block != a.filler_block()) out.emplace_back(block, component, a.entry_word[e] & ((1U << a.code_bits) - 1));
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+/// The same, recomputed from each block's documents with the build steps: alpha-mass summary, u8 codes, then the
+/// code bits the index uses; also checks each block's quant against the 8-bit one scaled.
+std::vector<std::tuple<std::uint32_t, std::uint32_t, std::uint32_t>> expected_entries(const SeismicIndex& index,
+                                                                                    std::size_t term) {
+    const auto& a = index.arrays();
+    const auto drop = 8U - a.code_bits;
+    BuildScratch scratch;
+    std::vector<std::tuple<std::uint32_t, std::uint32_t, std::uint32_t>> out;
+    std::uint32_t begin = 0;
+    for (auto b = a.list_blocks[term]; b < a.list_blocks[term + 1]; ++b) {
+        std::vector<DocIndex> docs;
+        for (auto i = begin; i < a.block_ends[b]; ++i) {
+            docs.push_back(index.forward().doc_at(posting_offset(a.postings[a.list_offsets[term] + i])));
+        }
+        begin = a.block_ends[b];
+        const auto summary = alpha_mass_prune(block_max_vector(docs, index.forward(), scratch), index.params().alpha);
+        std::vector<float> values;
+        for (const auto& e : summary) values.push_back(e.second);
+        const auto q = quantize(values);
+        EXPECT_EQ(a.summary_quant[b], std::ldexp(q.quant, static_cast<int>(drop))) << "term " << term << " block " << b;
+        EXPECT_EQ(a.summary_min[b], q.min);
+        const auto local = static_cast<std::uint32_t>(b - a.list_blocks[term]);
+        for (std::size_t i = 0; i < summary.size(); ++i) out.emplace_back(local, summary[i].first, q.codes[i] >> drop);
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+TEST(SeismicIndex, WideVocabularyUsesU32ComponentsAndFillerSummaryEntries) {
     std::mt19937 rng(51);
     auto docs = random_docs(500, 100, rng, 3, 10);
     for (auto& i : docs.indices) i = i * 1000 + 7;  // spread over a 100,000-term vocabulary
@@ -440,6 +496,15 @@ TEST(SeismicIndex, WideVocabularyUsesU32Components) {
     bp.alpha = 1.0;
     const auto index = SeismicIndex::build(docs, bp);
     EXPECT_TRUE(index.forward().wide());
+    // Components 1,000 apart: each step is carried by three fillers (step 255) before the entry (step 235).
+    const auto& a = index.arrays();
+    const auto fillers = std::count_if(a.entry_word.begin(), a.entry_word.end(),
+                                       [&](std::uint16_t w) { return std::uint32_t{w} >> a.code_bits == a.filler_block(); });
+    EXPECT_GT(fillers, 0);
+    for (const std::size_t term : {7, 50007, 99007}) {
+        EXPECT_FALSE(decoded_entries(a, term).empty());
+        EXPECT_EQ(decoded_entries(a, term), expected_entries(index, term)) << "term " << term;
+    }
     SearchParams sp;
     sp.k = 3;
     sp.query_cut = 100;
@@ -448,66 +513,94 @@ TEST(SeismicIndex, WideVocabularyUsesU32Components) {
     for (std::size_t q = 0; q < 20; ++q) expect_same_hits(got[q], exact_f16(docs, queries.row(q), 3), "query " + std::to_string(q));
 }
 
-TEST(SeismicIndex, SummaryBlockNumbersTakeOneByteUpTo256BlocksPerList) {
+// Summary entries are 3 bytes: a component step and a 16-bit word shared by the block number and the code. An
+// index whose lists have at most 255 blocks keeps the paper's 8-bit codes; more blocks take bits from the code,
+// down to 4 bits at kMaxBlocksPerList. Checked entry by entry against the build steps, then by search.
+TEST(SeismicIndex, SummaryCodesGiveBitsToBlockNumbersPast255BlocksPerList) {
     std::mt19937 rng(53);
-    const auto docs = random_docs(3000, 5000, rng, 20, 40);  // term 0 in almost every document, the rest rare
+    const auto docs = random_docs(9000, 5000, rng, 20, 40);  // term 0 in most documents, the rest rare
     const auto queries = random_docs(40, 5000, rng, 1, 8);
     BuildParams bp;
-    bp.lambda = 100000;  // nothing pruned: list 0 holds ~2,900 postings
+    bp.lambda = 100000;  // nothing pruned: list 0 holds ~7,700 postings
     bp.alpha = 1.0;
-    bp.centroid_fraction = 0.05;  // at most ~145 blocks per list
+    const auto most_blocks = [](const SeismicIndex& index) {
+        std::uint64_t most = 0;
+        const auto& a = index.arrays();
+        for (std::size_t t = 0; t + 1 < a.list_blocks.size(); ++t) most = std::max(most, a.list_blocks[t + 1] - a.list_blocks[t]);
+        return most;
+    };
+    bp.centroid_fraction = 0.04;  // at most ~210 blocks per list
     const auto narrow = SeismicIndex::build(docs, bp);
-    EXPECT_TRUE(narrow.arrays().entry_block16.empty());
-    EXPECT_EQ(narrow.arrays().entry_block8.size(), narrow.arrays().n_entries());
-    bp.centroid_fraction = 1.0;  // every document a centroid, and no cluster dissolved: hundreds of blocks per list
+    ASSERT_LE(most_blocks(narrow), 255U);
+    EXPECT_EQ(narrow.arrays().code_bits, 8U);
+    bp.centroid_fraction = 0.06;  // ~460 blocks in list 0, none dissolved
     bp.min_cluster_size = 0;
-    const auto wide = SeismicIndex::build(docs, bp);
-    std::uint64_t most_blocks = 0;
-    for (std::size_t t = 0; t < 5000; ++t) {
-        most_blocks = std::max(most_blocks, wide.arrays().list_blocks[t + 1] - wide.arrays().list_blocks[t]);
+    const auto nine = SeismicIndex::build(docs, bp);
+    ASSERT_GT(most_blocks(nine), 255U);
+    ASSERT_LT(most_blocks(nine), 512U);
+    EXPECT_EQ(nine.arrays().code_bits, 7U);
+    bp.centroid_fraction = 1.0;  // every document a centroid: thousands of blocks
+    const auto fine = SeismicIndex::build(docs, bp);
+    ASSERT_GT(most_blocks(fine), 2047U);
+    EXPECT_EQ(fine.arrays().code_bits, 4U);
+    // 6,000 documents sharing term 0, each with a heavy term of its own: every centroid keeps a cluster (its own
+    // document), so only the cap stops list 0 at kMaxBlocksPerList blocks instead of 6,000.
+    CsrMatrix distinct;
+    distinct.dim = 6001;
+    for (std::uint32_t i = 0; i < 6000; ++i) {
+        distinct.append_row(std::vector<std::uint32_t>{0, i + 1}, std::vector<float>{1.0F, 5.0F});
     }
-    ASSERT_GT(most_blocks, 256U);
-    EXPECT_TRUE(wide.arrays().entry_block8.empty());
-    EXPECT_EQ(wide.arrays().entry_block16.size(), wide.arrays().n_entries());
+    bp.clustering = ClusteringAlgorithm::exact;
+    const auto capped = SeismicIndex::build(distinct, bp);
+    EXPECT_EQ(most_blocks(capped), kMaxBlocksPerList);
+    EXPECT_EQ(capped.arrays().code_bits, 4U);
+    EXPECT_EQ(decoded_entries(capped.arrays(), 0), expected_entries(capped, 0));
+    for (const auto* index : {&narrow, &nine, &fine}) {
+        for (const std::size_t term : {0, 1, 17, 4999}) {
+            EXPECT_EQ(decoded_entries(index->arrays(), term), expected_entries(*index, term))
+                << "term " << term << ", " << index->arrays().code_bits << " code bits";
+        }
+    }
     SearchParams exhaustive;
     exhaustive.query_cut = 1000;
     exhaustive.heap_factor = 0.0F;
-    for (const auto* index : {&narrow, &wide}) {
+    for (const auto* index : {&narrow, &nine, &fine}) {
         const auto got = index->search_batch(queries, exhaustive, 1);
         for (std::size_t q = 0; q < queries.n_rows(); ++q) {
             expect_same_hits(got[q], exact_f16(docs, queries.row(q), 10), "query " + std::to_string(q));
         }
     }
-    // The same entries stored two bytes wide prune exactly alike: same hits, same work.
-    auto arrays = narrow.arrays();
-    arrays.entry_block16.assign(arrays.entry_block8.begin(), arrays.entry_block8.end());
-    arrays.entry_block8 = {};
-    const SeismicIndex widened(narrow.forward(), arrays, bp);
-    SearchParams sp;
-    sp.query_cut = 3;
-    sp.heap_factor = 0.9F;
-    SearchStats a;
-    SearchStats b;
-    EXPECT_EQ(narrow.search_batch(queries, sp, 1, nullptr, &a), widened.search_batch(queries, sp, 1, nullptr, &b));
-    EXPECT_EQ(a.blocks_skipped, b.blocks_skipped);
-    EXPECT_GT(a.blocks_skipped, 0U);
-    EXPECT_EQ(a.docs_scored, b.docs_scored);
-    // Both widths at once, or a block number past the list's blocks, is refused on load.
-    auto both = narrow.arrays();
-    both.entry_block16.assign(both.entry_block8.begin(), both.entry_block8.end());
-    EXPECT_THROW(SeismicIndex(narrow.forward(), both, bp), InputError);
-    auto past = narrow.arrays();
-    past.entry_block8[past.list_entries[1] - 1] = 255;
-    EXPECT_THROW(SeismicIndex(narrow.forward(), past, bp), InputError);
+    // Refused on load: a block number past the list's blocks, a list with more blocks than the block field holds,
+    // code bits outside 4..8, a component past the vocabulary.
+    const auto refused = [&](const SeismicArrays& arrays) {
+        EXPECT_THROW(SeismicIndex(narrow.forward(), arrays, bp), InputError);
+    };
+    const auto& good = narrow.arrays();
+    auto past = good;
+    const auto nb = static_cast<std::uint16_t>(past.list_blocks[1] - past.list_blocks[0]);
+    past.entry_word[past.list_entries[1] - 1] = static_cast<std::uint16_t>(nb << past.code_bits);
+    refused(past);
+    auto too_many = nine.arrays();
+    too_many.code_bits = 8;
+    EXPECT_THROW(SeismicIndex(nine.forward(), too_many, bp), InputError);
+    for (const std::uint32_t bits : {3U, 9U}) {
+        auto bad = good;
+        bad.code_bits = bits;
+        refused(bad);
+    }
+    auto far = good;
+    far.entry_step[far.list_entries[5000] - 1] = 255;  // the last list's last entry steps past component 4999
+    refused(far);
+    EXPECT_NO_THROW(SeismicIndex(narrow.forward(), good, bp));
 }
 
-// The sampled directory of summary components (one sample per 64 entries) must find exactly the runs a binary
-// search finds: lists of thousands of entries, runs that straddle samples, lists that start and end between
+// The sampled directory of summary components (one sample per 64 entries) must find exactly the runs a decode of
+// the whole list from its start finds: lists of thousands of entries, runs that straddle samples, lists that start and end between
 // samples, query components before, between and after a list's. Any run missed or misplaced changes block
 // scores, so which blocks are skipped, and the work counted.
-TEST(SeismicIndex, SummaryDirectoryFindsTheRunsABinarySearchFinds) {
+TEST(SeismicIndex, SummaryDirectoryFindsTheRunsAFullDecodeFinds) {
     std::mt19937 rng(59);
-    for (const std::uint32_t dim : {400U, 100000U}) {  // u16 and u32 components
+    for (const std::uint32_t dim : {400U, 100000U}) {  // short steps; steps of 211 and fillers (u32 components)
         auto docs = random_docs(3000, 400, rng, 10, 60);
         auto queries = random_docs(150, 400, rng, 1, 40);
         if (dim > 400) {
@@ -526,9 +619,9 @@ TEST(SeismicIndex, SummaryDirectoryFindsTheRunsABinarySearchFinds) {
         for (std::size_t t = 0; t < docs.dim; ++t) longest = std::max(longest, a.list_entries[t + 1] - a.list_entries[t]);
         ASSERT_GT(longest, 64U * 20) << "lists must span many directory samples";
         ::setenv("AFTERSHOCK_SUMMARY_DIRECTORY", "0", 1);
-        const SeismicIndex binary_search(with_directory.forward(), a, bp);
+        const SeismicIndex full_decode(with_directory.forward(), a, bp);
         ::unsetenv("AFTERSHOCK_SUMMARY_DIRECTORY");
-        EXPECT_GT(with_directory.bytes().summaries, binary_search.bytes().summaries) << "the directory is counted";
+        EXPECT_GT(with_directory.bytes().summaries, full_decode.bytes().summaries) << "the directory is counted";
         for (const float hf : {0.7F, 1.0F}) {
             SearchParams sp;
             sp.query_cut = 6;
@@ -536,7 +629,7 @@ TEST(SeismicIndex, SummaryDirectoryFindsTheRunsABinarySearchFinds) {
             SearchStats x;
             SearchStats y;
             EXPECT_EQ(with_directory.search_batch(queries, sp, 1, nullptr, &x),
-                      binary_search.search_batch(queries, sp, 1, nullptr, &y))
+                      full_decode.search_batch(queries, sp, 1, nullptr, &y))
                 << "dim " << dim << " hf " << hf;
             EXPECT_GT(x.blocks_skipped, 0U);
             EXPECT_EQ(x.blocks_skipped, y.blocks_skipped) << "dim " << dim << " hf " << hf;

@@ -60,8 +60,9 @@ TEST(ShardFile, RoundTripIsBitIdenticalAndSearchesTheSame) {
     const auto& x = shard.sparse->arrays();
     const auto& y = loaded.sparse->arrays();
     EXPECT_EQ(x.postings, y.postings);
-    EXPECT_EQ(x.entry_component16, y.entry_component16);
-    EXPECT_EQ(x.entry_code, y.entry_code);
+    EXPECT_EQ(x.entry_step, y.entry_step);
+    EXPECT_EQ(x.entry_word, y.entry_word);
+    EXPECT_EQ(x.code_bits, y.code_bits);
     EXPECT_EQ(x.neighbours, y.neighbours);
     EXPECT_EQ(shard.sparse->forward().packed(), loaded.sparse->forward().packed());
     EXPECT_TRUE(loaded.sparse->forward().heaviest_first()) << "the entry order survives, so screening stays on";

@@ -4,6 +4,7 @@
 #include "aftershock/common/parallel.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <limits>
 #include <numeric>
@@ -189,7 +190,7 @@ std::vector<std::vector<DocIndex>> cluster_list(std::span<const DocIndex> list, 
                                                 const BuildParams& params, std::uint64_t seed, BuildScratch& s) {
     const std::size_t n = list.size();
     std::size_t n_blocks = std::max<std::size_t>(1, static_cast<std::size_t>(std::floor(params.centroid_fraction * double(n))));
-    n_blocks = std::min<std::size_t>(n_blocks, 65535);  // block numbers inside a list are u16
+    n_blocks = std::min<std::size_t>(n_blocks, kMaxBlocksPerList);
     if (n_blocks <= 1) {
         std::vector<DocIndex> all(list.begin(), list.end());
         std::sort(all.begin(), all.end());
@@ -293,6 +294,12 @@ std::vector<std::pair<std::uint32_t, float>> alpha_mass_prune(std::vector<std::p
     entries.resize(kept);
     std::sort(entries.begin(), entries.end());
     return entries;
+}
+
+std::uint32_t summary_code_bits(std::uint64_t max_blocks) noexcept {
+    // The all-ones block field is the filler, so max_blocks real blocks need bit_width(max_blocks) bits.
+    const auto block_bits = static_cast<std::uint32_t>(std::bit_width(std::max<std::uint64_t>(max_blocks, 1)));
+    return std::min(8U, 16U - std::min(block_bits, 12U));
 }
 
 Quantized quantize(std::span<const float> values) {

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <limits>
 #include <string_view>
@@ -18,24 +19,26 @@ namespace aftershock::seismic {
 namespace {
 
 constexpr std::uint32_t kNoNeighbour = std::numeric_limits<std::uint32_t>::max();
-/// One directory sample per this many summary entries: 2 bytes per 64 entries of 4 bytes (+0.8% of the summaries).
+/// One directory sample per this many summary entries: 4 bytes per 64 entries of 3 bytes (+2% of the summaries).
 constexpr std::uint64_t kDirectoryStride = 64;
 
 /// Walks the directory samples of one list's entries [begin, end) forward, for ascending components. After
 /// skip_below(c), every sample before k inside the list is below c, so the first entry >= c lies in
 /// [window_begin(), window_end()]: after sample k - 1 and at or before sample k (or at the list's end).
-template <typename C> class DirectoryCursor {
+class DirectoryCursor {
 public:
-    DirectoryCursor(const C* samples, std::uint64_t begin, std::uint64_t end) noexcept
+    DirectoryCursor(const std::uint32_t* samples, std::uint64_t begin, std::uint64_t end) noexcept
         : m_samples(samples), m_end(end), m_k((begin + kDirectoryStride - 1) / kDirectoryStride) {}
     void skip_below(std::uint32_t c) noexcept {
-        while (m_k * kDirectoryStride < m_end && std::uint32_t{m_samples[m_k]} < c) ++m_k;
+        while (m_k * kDirectoryStride < m_end && m_samples[m_k] < c) ++m_k;
     }
     [[nodiscard]] std::uint64_t window_begin() const noexcept { return m_k > 0 ? (m_k - 1) * kDirectoryStride + 1 : 0; }
     [[nodiscard]] std::uint64_t window_end() const noexcept { return std::min(m_k * kDirectoryStride, m_end); }
+    /// The component of the entry before window_begin() (sample k - 1); only meaningful when that entry is in the list.
+    [[nodiscard]] std::uint32_t window_base() const noexcept { return m_samples[m_k - 1]; }
 
 private:
-    const C* m_samples;
+    const std::uint32_t* m_samples;
     std::uint64_t m_end;
     std::uint64_t m_k;
 };
@@ -46,10 +49,13 @@ struct BuiltList {
     std::vector<std::uint32_t> block_ends;
     std::vector<float> mins;
     std::vector<float> quants;
-    std::vector<std::uint32_t> entry_component;
-    std::vector<std::uint16_t> entry_block;
-    std::vector<std::uint8_t> entry_code;
+    std::vector<std::uint8_t> entry_step;
+    std::vector<std::uint16_t> entry_block;  ///< kFillerMark for a filler entry
+    std::vector<std::uint8_t> entry_code;    ///< 8-bit codes, narrowed once the index's code bits are known
 };
+
+/// A filler's block number in a BuiltList, before the index's block field width is known.
+constexpr std::uint16_t kFillerMark = 0xFFFF;
 
 BuiltList build_list(std::span<const DocIndex> list, std::uint32_t term, const ForwardIndex& fwd, const BuildParams& p,
                      BuildScratch& scratch) {
@@ -73,10 +79,17 @@ BuiltList build_list(std::span<const DocIndex> list, std::uint32_t term, const F
     }
     // Transpose: component -> (block, code), so a query scores all blocks of a list in one sparse pass.
     std::sort(entries.begin(), entries.end());
-    for (const auto& [c, b, code] : entries) {
-        out.entry_component.push_back(c);
-        out.entry_block.push_back(b);
+    std::uint32_t previous = 0;
+    const auto push = [&](std::uint32_t step, std::uint16_t block, std::uint8_t code) {
+        out.entry_step.push_back(static_cast<std::uint8_t>(step));
+        out.entry_block.push_back(block);
         out.entry_code.push_back(code);
+    };
+    for (const auto& [c, b, code] : entries) {
+        auto step = c - previous;
+        for (; step > 255; step -= 255) push(255, kFillerMark, 0);
+        push(step, b, code);
+        previous = c;
     }
     return out;
 }
@@ -85,13 +98,24 @@ template <typename T> void append(std::vector<T>& to, const std::vector<T>& from
     to.insert(to.end(), from.begin(), from.end());
 }
 
-/// Moves the summary entries' block numbers to one byte each when every list has at most 256 blocks.
-void narrow_entry_blocks(SeismicArrays& a) {
+/// Packs the built entries' blocks and 8-bit codes into entry_word, at the code width the longest list leaves
+/// (build_steps.hpp: summary_code_bits), scaling the blocks' quant to match.
+void pack_entry_words(SeismicArrays& a, std::vector<std::uint16_t>& blocks, std::vector<std::uint8_t>& codes) {
+    std::uint64_t most_blocks = 0;
     for (std::size_t t = 0; t + 1 < a.list_blocks.size(); ++t) {
-        if (a.list_blocks[t + 1] - a.list_blocks[t] > 256) return;
+        most_blocks = std::max(most_blocks, a.list_blocks[t + 1] - a.list_blocks[t]);
     }
-    a.entry_block8.assign(a.entry_block16.begin(), a.entry_block16.end());
-    a.entry_block16 = {};
+    a.code_bits = summary_code_bits(most_blocks);
+    const auto drop = 8U - a.code_bits;
+    for (auto& q : a.summary_quant) q = std::ldexp(q, static_cast<int>(drop));  // a power of two: exact
+    a.entry_word.resize(blocks.size());
+    const auto filler = static_cast<std::uint16_t>(a.filler_block() << a.code_bits);
+    for (std::size_t e = 0; e < blocks.size(); ++e) {
+        a.entry_word[e] = blocks[e] == kFillerMark ? filler
+                                                   : static_cast<std::uint16_t>((blocks[e] << a.code_bits) | (codes[e] >> drop));
+    }
+    blocks = {};
+    codes = {};
 }
 
 }  // namespace
@@ -109,6 +133,8 @@ SeismicIndex SeismicIndex::build(const CsrMatrix& docs, const BuildParams& param
     a.list_offsets.assign(1, 0);
     a.list_blocks.assign(1, 0);
     a.list_entries.assign(1, 0);
+    std::vector<std::uint16_t> entry_blocks;  // packed with entry_codes into a.entry_word once all lists are built
+    std::vector<std::uint8_t> entry_codes;
     Progress progress("seismic build", pruned.docs.size(), "postings", 5.0);
     const unsigned threads = resolve_threads(params.threads);
     std::vector<BuildScratch> scratch(threads);
@@ -130,21 +156,17 @@ SeismicIndex SeismicIndex::build(const CsrMatrix& docs, const BuildParams& param
             append(a.block_ends, l.block_ends);
             append(a.summary_min, l.mins);
             append(a.summary_quant, l.quants);
-            if (dim <= 65536) {
-                a.entry_component16.insert(a.entry_component16.end(), l.entry_component.begin(), l.entry_component.end());
-            } else {
-                append(a.entry_component32, l.entry_component);
-            }
-            append(a.entry_block16, l.entry_block);
-            append(a.entry_code, l.entry_code);
+            append(a.entry_step, l.entry_step);
+            append(entry_blocks, l.entry_block);
+            append(entry_codes, l.entry_code);
             a.list_offsets.push_back(a.postings.size());
             a.list_blocks.push_back(a.block_ends.size());
-            a.list_entries.push_back(a.entry_code.size());
+            a.list_entries.push_back(a.entry_step.size());
             l = BuiltList{};
         }
     }
     progress.finish();
-    narrow_entry_blocks(a);
+    pack_entry_words(a, entry_blocks, entry_codes);
     idx.build_entry_directory();
     idx.prepare_for_queries();  // the kNN graph's million searches are the first to gain
     if (params.knn > 0) idx.build_knn_graph(params.knn, params.threads);
@@ -164,13 +186,11 @@ SeismicIndex::SeismicIndex(ForwardIndex forward, SeismicArrays arrays, BuildPara
     ensure<InputError>(a.list_offsets.back() == a.postings.size() && a.list_blocks.back() == a.block_ends.size() &&
                            a.list_entries.back() == a.n_entries(),
                        "seismic index: per-list offsets do not end at the array sizes");
-    const auto n_entry_components = a.entry_component16.size() + a.entry_component32.size();
-    const auto n_entry_blocks = a.entry_block8.size() + a.entry_block16.size();
     ensure<InputError>(a.summary_min.size() == a.block_ends.size() && a.summary_quant.size() == a.block_ends.size() &&
-                           n_entry_blocks == a.n_entries() && n_entry_components == a.n_entries() &&
-                           (a.entry_component16.empty() || a.entry_component32.empty()) &&
-                           (a.entry_block8.empty() || a.entry_block16.empty()),
+                           a.entry_step.size() == a.n_entries(),
                        "seismic index: summary array sizes disagree");
+    ensure<InputError>(a.code_bits >= 4 && a.code_bits <= 8, "seismic index: summary code bits {} not in 4..8",
+                       a.code_bits);
     ensure<InputError>(a.neighbours.size() == std::uint64_t{a.knn} * m_forward.n_docs(),
                        "seismic index: kNN graph has {} entries for {} docs x {}", a.neighbours.size(), m_forward.n_docs(),
                        a.knn);
@@ -191,14 +211,16 @@ SeismicIndex::SeismicIndex(ForwardIndex forward, SeismicArrays arrays, BuildPara
             prev = a.block_ends[b];
         }
         ensure<InputError>(nb == 0 || prev == len, "seismic index: list {} blocks do not cover its postings", t);
-        std::uint32_t prev_component = 0;
+        ensure<InputError>(nb <= a.filler_block(), "seismic index: list {} has {} blocks, more than {} code bits leave",
+                           t, nb, a.code_bits);
+        std::uint64_t component = 0;
         for (auto e = a.list_entries[t]; e < a.list_entries[t + 1]; ++e) {
-            const std::uint32_t block = a.entry_block16.empty() ? a.entry_block8[e] : a.entry_block16[e];
-            ensure<InputError>(block < nb, "seismic index: list {} summary entry names block {} of {}", t, block, nb);
-            const std::uint32_t c = a.entry_component16.empty() ? a.entry_component32[e] : a.entry_component16[e];
-            ensure<InputError>(c < dim && (e == a.list_entries[t] || c >= prev_component),
-                               "seismic index: list {} summary components out of range or order", t);
-            prev_component = c;
+            component += a.entry_step[e];
+            const std::uint32_t block = a.entry_word[e] >> a.code_bits;
+            ensure<InputError>(block < nb || block == a.filler_block(),
+                               "seismic index: list {} summary entry names block {} of {}", t, block, nb);
+            ensure<InputError>(component < dim, "seismic index: list {} summary component {} past the vocabulary", t,
+                               component);
         }
     }
     const auto nnz = m_forward.nnz();
@@ -221,10 +243,8 @@ void SeismicIndex::prepare_for_queries() const noexcept {
                      collapse_huge_pages(f.components32()) + collapse_huge_pages(f.values32()) +
                      collapse_huge_pages(a.postings) + collapse_huge_pages(a.block_ends) +
                      collapse_huge_pages(a.summary_min) + collapse_huge_pages(a.summary_quant) +
-                     collapse_huge_pages(a.entry_component16) + collapse_huge_pages(a.entry_component32) +
-                     collapse_huge_pages(a.entry_block8) + collapse_huge_pages(a.entry_block16) +
-                     collapse_huge_pages(a.entry_code) + collapse_huge_pages(a.neighbours) +
-                     collapse_huge_pages(m_directory16) + collapse_huge_pages(m_directory32);
+                     collapse_huge_pages(a.entry_step) + collapse_huge_pages(a.entry_word) +
+                     collapse_huge_pages(a.neighbours) + collapse_huge_pages(m_directory);
     if (got > 0) {
         spdlog::info("seismic: {} MiB of the index on huge pages ({:.1f} s)", got >> 20,
                      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
@@ -239,53 +259,30 @@ void SeismicIndex::prefetch_list_head(std::uint32_t term) const noexcept {
     prefetch_line(a.summary_quant.data() + b0);
     prefetch_line(a.block_ends.data() + b0);
     prefetch_line(a.postings.data() + a.list_offsets[term]);
-    prefetch_line(a.entry_code.data() + e0);
-    if (a.entry_component32.empty()) prefetch_line(a.entry_component16.data() + e0);
-    else prefetch_line(a.entry_component32.data() + e0);
-    if (a.entry_block16.empty()) prefetch_line(a.entry_block8.data() + e0);
-    else prefetch_line(a.entry_block16.data() + e0);
+    prefetch_line(a.entry_step.data() + e0);
+    prefetch_line(a.entry_word.data() + e0);
 }
 
 void SeismicIndex::build_entry_directory() {
-    m_directory16 = {};
-    m_directory32 = {};
+    m_directory = {};
     const char* v = std::getenv("AFTERSHOCK_SUMMARY_DIRECTORY");
     if (v != nullptr && std::string_view(v) == "0") return;
     const auto& a = m_arrays;
-    const auto sample = [](const auto& comps, auto& dir) {
-        dir.reserve((comps.size() + kDirectoryStride - 1) / kDirectoryStride);
-        for (std::size_t e = 0; e < comps.size(); e += kDirectoryStride) dir.push_back(comps[e]);
-    };
-    if (a.entry_component32.empty()) sample(a.entry_component16, m_directory16);
-    else sample(a.entry_component32, m_directory32);
-}
-
-void SeismicIndex::score_blocks(std::uint32_t term, const SparseView& query, float* out) const noexcept {
-    const auto& a = m_arrays;
-    const auto with_blocks = [&](const auto* comps, const auto* dir) {
-        const auto score = [&](const auto* blocks) {
-            // First all the memory the scoring will read is requested, so that its misses overlap instead of
-            // following one another; then the entries are scored in order.
-            if (dir != nullptr) request_summaries(comps, dir, blocks, term, query);
-            score_blocks_impl(comps, dir, blocks, term, query, out);
-        };
-        if (a.entry_block16.empty()) score(a.entry_block8.data());
-        else score(a.entry_block16.data());
-    };
-    if (a.entry_component32.empty()) {
-        with_blocks(a.entry_component16.data(), m_directory16.empty() ? nullptr : m_directory16.data());
-    } else {
-        with_blocks(a.entry_component32.data(), m_directory32.empty() ? nullptr : m_directory32.data());
+    m_directory.resize((a.n_entries() + kDirectoryStride - 1) / kDirectoryStride);
+    for (std::size_t t = 0; t + 1 < a.list_entries.size(); ++t) {
+        std::uint32_t component = 0;
+        for (auto e = a.list_entries[t]; e < a.list_entries[t + 1]; ++e) {
+            component += a.entry_step[e];
+            if (e % kDirectoryStride == 0) m_directory[e / kDirectoryStride] = component;
+        }
     }
 }
 
-template <typename C, typename B>
-void SeismicIndex::request_summaries(const C* comps, const C* directory, const B* blocks, std::uint32_t term,
-                                     const SparseView& query) const noexcept {
+void SeismicIndex::request_summaries(std::uint32_t term, const SparseView& query) const noexcept {
     const auto& a = m_arrays;
     const auto b0 = a.list_blocks[term];
     const auto nb = a.list_blocks[term + 1] - b0;
-    if (nb == 0) return;
+    if (nb == 0 || m_directory.empty()) return;
     const auto e_begin = a.list_entries[term];
     const auto e_end = a.list_entries[term + 1];
     prefetch_range(a.summary_min.data() + b0, nb * sizeof(float));
@@ -293,7 +290,7 @@ void SeismicIndex::request_summaries(const C* comps, const C* directory, const B
     prefetch_range(a.block_ends.data() + b0, nb * sizeof(std::uint32_t));
     // The samples alone (a few cache lines) place every query component in one stride of entries; each stride is
     // requested once, including the entry it may end on.
-    DirectoryCursor<C> cursor(directory, e_begin, e_end);
+    DirectoryCursor cursor(m_directory.data(), e_begin, e_end);
     std::uint64_t last = ~std::uint64_t{0};
     for (std::size_t qi = 0; qi < query.size(); ++qi) {
         cursor.skip_below(query.indices[qi]);
@@ -302,15 +299,15 @@ void SeismicIndex::request_summaries(const C* comps, const C* directory, const B
         if (from == last || from >= to) continue;
         last = from;
         const auto len = to - from;
-        prefetch_range(comps + from, len * sizeof(C));
-        prefetch_range(blocks + from, len * sizeof(B));
-        prefetch_range(a.entry_code.data() + from, len);
+        prefetch_range(a.entry_step.data() + from, len);
+        prefetch_range(a.entry_word.data() + from, len * sizeof(std::uint16_t));
     }
 }
 
-template <typename C, typename B>
-void SeismicIndex::score_blocks_impl(const C* comps, const C* directory, const B* blocks, std::uint32_t term,
-                                     const SparseView& query, float* out) const noexcept {
+void SeismicIndex::score_blocks(std::uint32_t term, const SparseView& query, float* out) const noexcept {
+    // First all the memory the scoring will read is requested, so that its misses overlap instead of following one
+    // another; then the entries are scored in order.
+    request_summaries(term, query);
     const auto& a = m_arrays;
     const auto b0 = a.list_blocks[term];
     const auto nb = a.list_blocks[term + 1] - b0;
@@ -319,33 +316,38 @@ void SeismicIndex::score_blocks_impl(const C* comps, const C* directory, const B
     const auto e_end = a.list_entries[term + 1];
     const float* mins = a.summary_min.data() + b0;
     const float* quants = a.summary_quant.data() + b0;
-    const auto add_run = [&](std::uint64_t& e, std::uint32_t c, float qv) {
-        for (; e != e_end && comps[e] == c; ++e) {
-            const auto b = blocks[e];
-            out[b] += (static_cast<float>(a.entry_code[e]) * quants[b] + mins[b]) * qv;
-        }
-    };
+    const auto* steps = a.entry_step.data();
+    const auto* words = a.entry_word.data();
+    const auto code_bits = a.code_bits;
+    const auto code_mask = (1U << code_bits) - 1U;
+    const auto filler = a.filler_block();
     // Both the query and the list's entries are ascending by component: each search starts where the last one
-    // ended, and a match is the run of entries with that component.
+    // ended, and a match is the run of entries with that component. `component` is that of entry e - 1 (0 before
+    // the list's first entry).
     std::uint64_t e = e_begin;
-    if (directory == nullptr) {
-        for (std::size_t qi = 0; qi < query.size() && e != e_end; ++qi) {
-            const auto c = query.indices[qi];
-            e = static_cast<std::uint64_t>(
-                std::lower_bound(comps + e, comps + e_end, c, [](C x, std::uint32_t v) { return std::uint32_t{x} < v; }) -
-                comps);
-            add_run(e, c, query.values[qi]);
-        }
-        return;
-    }
-    DirectoryCursor<C> cursor(directory, e_begin, e_end);
+    std::uint32_t component = 0;
+    DirectoryCursor cursor(m_directory.data(), e_begin, e_end);
     for (std::size_t qi = 0; qi < query.size() && e != e_end; ++qi) {
         const auto c = query.indices[qi];
-        cursor.skip_below(c);
-        e = std::max(e, cursor.window_begin());
-        const auto limit = cursor.window_end();
-        while (e < limit && std::uint32_t{comps[e]} < c) ++e;
-        add_run(e, c, query.values[qi]);
+        auto limit = e_end;
+        if (!m_directory.empty()) {
+            cursor.skip_below(c);
+            // A window past e starts after sample k - 1, which lies inside the list (e >= e_begin): its component
+            // is the sample's.
+            if (cursor.window_begin() > e) {
+                e = cursor.window_begin();
+                component = cursor.window_base();
+            }
+            limit = cursor.window_end();
+        }
+        while (e < limit && component + steps[e] < c) component += steps[e++];
+        for (; e != e_end && component + steps[e] == c; ++e) {
+            component = c;
+            const auto block = std::uint32_t{words[e]} >> code_bits;
+            if (block == filler) [[unlikely]] continue;
+            const auto code = std::uint32_t{words[e]} & code_mask;
+            out[block] += (static_cast<float>(code) * quants[block] + mins[block]) * query.values[qi];
+        }
     }
 }
 
@@ -658,10 +660,8 @@ SeismicIndex::Bytes SeismicIndex::bytes() const noexcept {
     b.postings = a.postings.size() * sizeof(PackedPosting) + a.list_offsets.size() * sizeof(std::uint64_t);
     b.blocks = a.block_ends.size() * sizeof(std::uint32_t) + a.list_blocks.size() * sizeof(std::uint64_t);
     b.summaries = (a.summary_min.size() + a.summary_quant.size()) * sizeof(float) +
-                  a.list_entries.size() * sizeof(std::uint64_t) + a.entry_component16.size() * sizeof(std::uint16_t) +
-                  a.entry_component32.size() * sizeof(std::uint32_t) + a.entry_block8.size() +
-                  a.entry_block16.size() * sizeof(std::uint16_t) + a.entry_code.size() +
-                  m_directory16.size() * sizeof(std::uint16_t) + m_directory32.size() * sizeof(std::uint32_t);
+                  a.list_entries.size() * sizeof(std::uint64_t) + a.entry_step.size() +
+                  a.entry_word.size() * sizeof(std::uint16_t) + m_directory.size() * sizeof(std::uint32_t);
     b.knn = a.neighbours.size() * sizeof(std::uint32_t);
     return b;
 }

@@ -20,7 +20,9 @@ namespace aftershock {
 /// so a corrupt shard is refused by HDF5's checksums instead of crashing HDF5 (version 3 files: refused, rebuild).
 /// 5: summary entries name their block in one byte when no list has more than 256 blocks (entry_block8, else
 /// entry_block16), so finer blocks fit the same memory (version 4 files: refused, rebuild).
-inline constexpr std::uint64_t kShardFormatVersion = 5;
+/// 6: summary entries in 3 bytes: a u8 component step (entry_step, with filler entries for longer steps) and a u16
+/// block|code word (entry_word; /sparse/summaries code_bits), so ~40% less summary memory (version 5: refused, rebuild).
+inline constexpr std::uint64_t kShardFormatVersion = 6;
 
 struct ShardMeta {
     std::uint32_t shard = 0;

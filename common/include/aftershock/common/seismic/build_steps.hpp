@@ -36,7 +36,16 @@ struct BuildScratch {
     std::vector<std::pair<float, std::uint32_t>> doc_components;
 };
 
-/// Shallow random k-means of one list (SEISMIC.md §1.3): sample n_blocks = max(1, floor(cf*|L|)) docs as
+/// Most blocks one list is split into: a summary entry's 16 bits hold the block number and a code of at least 4
+/// bits, and the block field's all-ones value marks a filler entry.
+inline constexpr std::uint32_t kMaxBlocksPerList = 4095;
+
+/// Bits of a summary code in an index whose longest list has `max_blocks` blocks: 8 (the paper's u8) while the
+/// block numbers and the filler value fit in 8 bits, else what 16 bits leave beside them (4..7).
+[[nodiscard]] std::uint32_t summary_code_bits(std::uint64_t max_blocks) noexcept;
+
+/// Shallow random k-means of one list (SEISMIC.md §1.3): sample n_blocks = max(1, floor(cf*|L|)) docs (at most
+/// kMaxBlocksPerList) as
 /// centroids, assign every doc to its max-inner-product centroid (exact, or over its top doc_cut
 /// components), dissolve clusters of size <= min_cluster_size into the surviving ones. Blocks are ordered
 /// by centroid doc, docs inside a block by doc index. Deterministic for a given seed.
@@ -57,6 +66,8 @@ struct BuildScratch {
 
 /// Scalar quantization of one summary: min m, max M, quant = (M - m) / 256,
 /// code = clamp(floor((v - m) / quant), 0, 255); quant == 0 gives code 0. Decoded as code * quant + m.
+/// With b < 8 code bits the index keeps code >> (8 - b) and quant * 2^(8 - b): exactly the b-bit quantization
+/// floor((v - m) / (quant * 2^(8 - b))), up to the float rounding of the division.
 struct Quantized {
     std::vector<std::uint8_t> codes;
     float min = 0.0F;

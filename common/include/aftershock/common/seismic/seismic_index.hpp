@@ -64,19 +64,20 @@ struct SeismicArrays {
     std::vector<std::uint32_t> block_ends;          ///< per block: end of its postings, relative to its list
     std::vector<float> summary_min;                 ///< per block
     std::vector<float> summary_quant;               ///< per block
-    // Summaries, transposed: a list's entries are sorted by component, each naming its block and code.
-    // A query finds its components through a sampled directory built at load (SeismicIndex::m_directory16/32),
-    // so no per-component offset array is stored (it cost more memory than the entries themselves).
+    // Summaries, transposed: a list's entries are sorted by component, each naming its block and code, in 3 bytes.
+    // An entry's component is the running sum of its list's entry_step values up to and including its own (from
+    // 0 at the list's start); a step over 255 is carried by filler entries (step 255, block field all ones) that
+    // score nothing (~1% of entries). entry_word holds the block number above a code_bits-bit code: 8 bits (the
+    // paper's u8 quantization) while no list has more than 255 blocks, fewer when the longest list needs more
+    // block bits (9-12; at most kMaxBlocksPerList blocks per list). A query finds its components through a sampled
+    // directory of absolute components built at load (SeismicIndex::m_directory), not stored.
     std::vector<std::uint64_t> list_entries;        ///< dim+1: summary entries of term t
-    std::vector<std::uint16_t> entry_component16;   ///< per entry, when dim <= 65,536
-    std::vector<std::uint32_t> entry_component32;   ///< per entry, for larger vocabularies
-    // Block numbers inside the list: one byte when no list has more than 256 blocks (the usual case: the
-    // longest list of a 1M-document index at centroid_fraction 0.35 has 132), which keeps a fifth of the
-    // summary bytes for finer blocks; two bytes otherwise. Exactly one of the two is used.
-    std::vector<std::uint8_t> entry_block8;         ///< per entry, when every list has <= 256 blocks
-    std::vector<std::uint16_t> entry_block16;       ///< per entry, otherwise
-    std::vector<std::uint8_t> entry_code;           ///< per entry: u8 quantized value
-    [[nodiscard]] std::uint64_t n_entries() const noexcept { return entry_code.size(); }
+    std::vector<std::uint8_t> entry_step;           ///< per entry: component minus the previous entry's
+    std::vector<std::uint16_t> entry_word;          ///< per entry: block << code_bits | code
+    std::uint32_t code_bits = 8;                    ///< bits of an entry's code, 4..8
+    [[nodiscard]] std::uint64_t n_entries() const noexcept { return entry_word.size(); }
+    /// The block field of a filler entry: all ones (never a real block).
+    [[nodiscard]] std::uint32_t filler_block() const noexcept { return 0xFFFFU >> code_bits; }
     std::uint32_t knn = 0;                          ///< neighbours per document in `neighbours`
     std::vector<std::uint32_t> neighbours;          ///< n_docs * knn doc indices (UINT32_MAX = none)
 };
@@ -149,14 +150,9 @@ private:
     /// Hints the first cache line of each of a list's arrays, one list ahead of its use.
     void prefetch_list_head(std::uint32_t term) const noexcept;
     void score_blocks(std::uint32_t term, const SparseView& query, float* out) const noexcept;
-    template <typename C, typename B>
-    void score_blocks_impl(const C* comps, const C* directory, const B* blocks, std::uint32_t term,
-                           const SparseView& query, float* out) const noexcept;
-    /// Requests the memory score_blocks_impl() will read for `term` with the directory (the strides of summary
+    /// Requests the memory score_blocks() will read for `term` with the directory (the strides of summary
     /// entries holding the query's components; the per-block arrays), without waiting for it.
-    template <typename C, typename B>
-    void request_summaries(const C* comps, const C* directory, const B* blocks, std::uint32_t term,
-                           const SparseView& query) const noexcept;
+    void request_summaries(std::uint32_t term, const SparseView& query) const noexcept;
     /// Samples the summary entries' components into m_directory (derived, not stored in the shard file).
     void build_entry_directory();
     void evaluate_block(std::uint64_t begin, std::uint64_t end, const float* q, const SearchParams& params,
@@ -175,10 +171,9 @@ private:
     BuildParams m_params;
     // The component of every kDirectoryStride-th summary entry (entry index k * stride, over all lists): a
     // query finds its components in a list by a forward scan of these samples, then of at most one stride of
-    // entries, instead of a binary search whose every step waits on a cache miss. Empty when switched off
-    // (AFTERSHOCK_SUMMARY_DIRECTORY=0, for A/B runs): search then binary-searches the entries.
-    std::vector<std::uint16_t> m_directory16;
-    std::vector<std::uint32_t> m_directory32;
+    // entries, instead of decoding the list from its start. Empty when switched off
+    // (AFTERSHOCK_SUMMARY_DIRECTORY=0, for A/B runs and as the tests' oracle): search then decodes from the start.
+    std::vector<std::uint32_t> m_directory;
 };
 
 }  // namespace aftershock::seismic
