@@ -21,7 +21,7 @@ namespace aftershock {
 /// 5: summary entries name their block in one byte when no list has more than 256 blocks (entry_block8, else
 /// entry_block16), so finer blocks fit the same memory (version 4 files: refused, rebuild).
 /// 6: summary entries in 3 bytes: a u8 component step (entry_step, with filler entries for longer steps) and a u16
-/// block|code word (entry_word; /sparse/summaries code_bits), so ~40% less summary memory (version 5: refused, rebuild).
+/// block|code word (entry_word; /sparse/summaries code_bits), so 25-40% less summary memory (version 5: refused, rebuild).
 inline constexpr std::uint64_t kShardFormatVersion = 6;
 
 struct ShardMeta {

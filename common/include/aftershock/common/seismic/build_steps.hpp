@@ -45,8 +45,7 @@ inline constexpr std::uint32_t kMaxBlocksPerList = 4095;
 [[nodiscard]] std::uint32_t summary_code_bits(std::uint64_t max_blocks) noexcept;
 
 /// Shallow random k-means of one list (SEISMIC.md §1.3): sample n_blocks = max(1, floor(cf*|L|)) docs (at most
-/// kMaxBlocksPerList) as
-/// centroids, assign every doc to its max-inner-product centroid (exact, or over its top doc_cut
+/// kMaxBlocksPerList) as centroids, assign every doc to its max-inner-product centroid (exact, or over its top doc_cut
 /// components), dissolve clusters of size <= min_cluster_size into the surviving ones. Blocks are ordered
 /// by centroid doc, docs inside a block by doc index. Deterministic for a given seed.
 [[nodiscard]] std::vector<std::vector<DocIndex>> cluster_list(std::span<const DocIndex> list, const ForwardIndex& fwd,
