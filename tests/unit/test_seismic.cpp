@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstdlib>
 #include <limits>
@@ -749,19 +750,25 @@ TEST(SeismicIndex, ScreeningKeepsScoresBitIdenticalAndOnlyDropsDocuments) {
     EXPECT_EQ(index.search_batch(queries, sp, 1, nullptr, &st), plain);
     EXPECT_EQ(st.docs_scored, plain_stats.docs_scored);
     EXPECT_EQ(st.docs_screened_out, 0U);
-    // Factor 0.7: documents are dropped, and every hit kept has exactly its unscreened score.
+    // Factor 0.7: documents are dropped, and every hit kept has exactly its unscreened score, whether its scoring
+    // carried on from the prefix (16 entries, whole groups of four) or started again (15).
     sp.screen_factor = 0.7F;
-    const auto screened = index.search_batch(queries, sp, 1, nullptr, &st);
-    EXPECT_GT(st.docs_screened_out, st.docs_scored / 4) << "the prefix screens out a good share";
     SearchScratch scratch;
-    for (std::size_t q = 0; q < queries.n_rows(); ++q) {
-        const auto exact = index.search_exact(queries.row(q), 1000000, scratch);
-        for (const auto& h : screened[q]) {
-            const auto it = std::find_if(exact.begin(), exact.end(), [&](const Hit& e) { return e.doc == h.doc; });
-            ASSERT_NE(it, exact.end());
-            EXPECT_EQ(it->score, h.score) << "query " << q << " doc " << h.doc;
+    for (const std::uint32_t prefix : {16U, 15U}) {
+        sp.screen_entries = prefix;
+        const auto screened = index.search_batch(queries, sp, 1, nullptr, &st);
+        EXPECT_GT(st.docs_screened_out, st.docs_scored / 4) << "the prefix screens out a good share";
+        for (std::size_t q = 0; q < queries.n_rows(); ++q) {
+            const auto exact = index.search_exact(queries.row(q), 1000000, scratch);
+            for (const auto& h : screened[q]) {
+                const auto it = std::find_if(exact.begin(), exact.end(), [&](const Hit& e) { return e.doc == h.doc; });
+                ASSERT_NE(it, exact.end());
+                EXPECT_EQ(std::bit_cast<std::uint32_t>(it->score), std::bit_cast<std::uint32_t>(h.score))
+                    << "prefix " << prefix << " query " << q << " doc " << h.doc;
+            }
         }
     }
+    sp.screen_entries = 16;
     for (const float bad : {-0.5F, std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity()}) {
         SearchParams refused = sp;
         refused.screen_factor = bad;

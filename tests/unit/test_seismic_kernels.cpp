@@ -8,6 +8,7 @@
 
 #include <bit>
 #include <random>
+#include <string>
 
 namespace aftershock::seismic {
 namespace {
@@ -107,6 +108,51 @@ TEST(SeismicKernels, EveryFiniteHalfConvertsLikeTheTable) {
     }
 }
 
+// Screening scores a document's prefix, then carries on from its running sums: after any whole number of groups of
+// four, the rest added by any kernel gives the whole document's bits. total() after n entries is the n-entry dot.
+TEST(SeismicKernels, RunningSumsCarryOnFromAPrefixOfWholeGroupsBitForBit) {
+    std::vector<const DotKernels*> kernels{&scalar_kernels()};
+    for (const auto* k : simd_kernels()) kernels.push_back(k);
+    std::mt19937 rng(23);
+    for (std::uint32_t dim : {std::uint32_t{300}, std::uint32_t{1} << 20}) {
+        const auto q = random_query(dim, rng);
+        for (std::uint32_t len = 0; len <= 140; len += (len < 24 ? 1 : 29)) {
+            const auto d = random_doc(std::min(len, dim), dim, rng);
+            const auto n = static_cast<std::uint32_t>(d.components.size());
+            const auto* c = d.components.data();
+            const auto* v = d.values.data();
+            const auto* e = d.packed.data();
+            const float whole_wide = dot_wide_scalar(c, v, n, q.data());
+            const float whole = dim <= 65536 ? dot_packed_scalar(e, n, q.data()) : 0.0F;
+            for (const auto* first : kernels) {
+                for (const auto* rest : kernels) {
+                    for (std::uint32_t prefix = 0; prefix <= n; ++prefix) {
+                        SCOPED_TRACE(std::string(first->name) + " then " + rest->name + ", len " + std::to_string(n) +
+                                     ", prefix " + std::to_string(prefix));
+                        DotSums sums;
+                        first->wide_sums(c, v, prefix, q.data(), sums);
+                        ASSERT_EQ(std::bit_cast<std::uint32_t>(sums.total()),
+                                  std::bit_cast<std::uint32_t>(dot_wide_scalar(c, v, prefix, q.data())));
+                        if (prefix % 4 == 0) {
+                            rest->wide_sums(c + prefix, v + prefix, n - prefix, q.data(), sums);
+                            ASSERT_EQ(std::bit_cast<std::uint32_t>(sums.total()), std::bit_cast<std::uint32_t>(whole_wide));
+                        }
+                        if (dim > 65536) continue;
+                        DotSums packed_sums;
+                        first->packed_sums(e, prefix, q.data(), packed_sums);
+                        ASSERT_EQ(std::bit_cast<std::uint32_t>(packed_sums.total()),
+                                  std::bit_cast<std::uint32_t>(dot_packed_scalar(e, prefix, q.data())));
+                        if (prefix % 4 == 0) {
+                            rest->packed_sums(e + prefix, n - prefix, q.data(), packed_sums);
+                            ASSERT_EQ(std::bit_cast<std::uint32_t>(packed_sums.total()), std::bit_cast<std::uint32_t>(whole));
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 CsrMatrix random_corpus(std::size_t n, std::uint32_t dim, std::mt19937& rng) {
     CsrMatrix m;
     m.dim = dim;
@@ -117,6 +163,28 @@ CsrMatrix random_corpus(std::size_t n, std::uint32_t dim, std::mt19937& rng) {
         m.append_row(d.components, v);
     }
     return m;
+}
+
+// The forward index's side of it: resume() gives dot() for every prefix length, carrying on where the prefix is
+// whole groups of four and starting again where it is not; prefix_sums().total() is dot_prefix().
+TEST(SeismicKernels, ForwardIndexResumesAScreenedDocumentWithItsWholeScore) {
+    std::mt19937 rng(29);
+    for (std::uint32_t dim : {std::uint32_t{2000}, std::uint32_t{200000}}) {  // packed and wide layouts
+        const auto docs = random_corpus(200, dim, rng);
+        const ForwardIndex f(docs);
+        const auto q = random_query(dim, rng);
+        for (std::size_t doc = 0; doc < f.n_docs(); ++doc) {
+            const auto p = f.posting(doc);
+            const auto whole = std::bit_cast<std::uint32_t>(f.dot(q.data(), p));
+            for (std::uint32_t prefix = 0; prefix <= f.length(doc) + 2; ++prefix) {
+                const auto sums = f.prefix_sums(q.data(), p, prefix);
+                ASSERT_EQ(std::bit_cast<std::uint32_t>(sums.total()), std::bit_cast<std::uint32_t>(f.dot_prefix(q.data(), p, prefix)))
+                    << "dim " << dim << " doc " << doc << " prefix " << prefix;
+                ASSERT_EQ(std::bit_cast<std::uint32_t>(f.resume(q.data(), p, prefix, sums)), whole)
+                    << "dim " << dim << " doc " << doc << " prefix " << prefix;
+            }
+        }
+    }
 }
 
 void expect_identical(const std::vector<std::vector<Hit>>& a, const std::vector<std::vector<Hit>>& b) {

@@ -20,7 +20,14 @@ float packed_scalar(const std::uint32_t* e, std::uint32_t len, const float* q) n
 float wide_scalar(const std::uint32_t* c, const std::uint16_t* v, std::uint32_t len, const float* q) noexcept {
     return dot_wide_scalar(c, v, len, q);
 }
-constexpr DotKernels kScalar{&packed_scalar, &wide_scalar, "scalar"};
+void packed_sums_scalar(const std::uint32_t* e, std::uint32_t len, const float* q, DotSums& sums) noexcept {
+    sum_packed_scalar(e, len, q, sums);
+}
+void wide_sums_scalar(const std::uint32_t* c, const std::uint16_t* v, std::uint32_t len, const float* q,
+                      DotSums& sums) noexcept {
+    sum_wide_scalar(c, v, len, q, sums);
+}
+constexpr DotKernels kScalar{&packed_scalar, &wide_scalar, &packed_sums_scalar, &wide_sums_scalar, "scalar"};
 
 #ifdef AFTERSHOCK_AVX2_KERNELS
 // The target list leaves out "fma" on purpose: without it GCC cannot fuse a multiply and an add, which
@@ -28,18 +35,17 @@ constexpr DotKernels kScalar{&packed_scalar, &wide_scalar, "scalar"};
 #define AFTERSHOCK_AVX2 [[gnu::target("avx2,f16c")]]
 
 // Eight products go to the four running sums as two steps of four, low half first: sum j receives terms
-// j, j+4, j+8, ... in order, exactly as dot4 adds them.
+// j, j+4, j+8, ... in order, exactly as add_terms4 adds them.
 AFTERSHOCK_AVX2 inline __m128 add8(__m128 acc, __m256 prod) noexcept {
     acc = _mm_add_ps(acc, _mm256_castps256_ps128(prod));
     return _mm_add_ps(acc, _mm256_extractf128_ps(prod, 1));
 }
 
-// dot4's tail (the last len % 4 terms into sum 0, in order) and its final reduction.
-template <typename Term> AFTERSHOCK_AVX2 inline float finish(__m128 acc, std::uint32_t i, std::uint32_t len, Term&& term) noexcept {
-    alignas(16) float s[4];
-    _mm_store_ps(s, acc);
-    for (; i < len; ++i) s[0] += term(i);
-    return (s[0] + s[1]) + (s[2] + s[3]);
+// add_terms4's tail (the last len % 4 terms into sum 0, in order), after the vector sums are stored back.
+template <typename Term>
+AFTERSHOCK_AVX2 inline void finish(__m128 acc, std::uint32_t i, std::uint32_t len, Term&& term, DotSums& sums) noexcept {
+    _mm_storeu_ps(sums.s, acc);
+    for (; i < len; ++i) sums.s[0] += term(i);
 }
 
 // Bytes 2,3 of each u32 (the f16 value) to the low 8 bytes of each 128-bit half.
@@ -73,10 +79,10 @@ template <std::uint32_t Mask> struct LoadWeights {
 };
 
 template <template <std::uint32_t> class Weights>
-AFTERSHOCK_AVX2 float packed_avx2(const std::uint32_t* e, std::uint32_t len, const float* q) noexcept {
+AFTERSHOCK_AVX2 void packed_sums_avx2(const std::uint32_t* e, std::uint32_t len, const float* q, DotSums& sums) noexcept {
     using W = Weights<0xFFFFU>;
     const __m256i halves = f16_halves();
-    __m128 acc = _mm_setzero_ps();
+    __m128 acc = _mm_loadu_ps(sums.s);
     std::uint32_t i = 0;
     for (; i + 8 <= len; i += 8) {
         const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(e + i));
@@ -91,15 +97,15 @@ AFTERSHOCK_AVX2 float packed_avx2(const std::uint32_t* e, std::uint32_t len, con
         acc = _mm_add_ps(acc, _mm_mul_ps(qv, v));
         i += 4;
     }
-    return finish(acc, i, len, [&](std::uint32_t j) {
-        return q[e[j] & 0xFFFFU] * f16_to_f32(static_cast<std::uint16_t>(e[j] >> 16));
-    });
+    finish(acc, i, len, [&](std::uint32_t j) { return q[e[j] & 0xFFFFU] * f16_to_f32(static_cast<std::uint16_t>(e[j] >> 16)); },
+           sums);
 }
 
 template <template <std::uint32_t> class Weights>
-AFTERSHOCK_AVX2 float wide_avx2(const std::uint32_t* c, const std::uint16_t* v, std::uint32_t len, const float* q) noexcept {
+AFTERSHOCK_AVX2 void wide_sums_avx2(const std::uint32_t* c, const std::uint16_t* v, std::uint32_t len, const float* q,
+                                    DotSums& sums) noexcept {
     using W = Weights<~0U>;
-    __m128 acc = _mm_setzero_ps();
+    __m128 acc = _mm_loadu_ps(sums.s);
     std::uint32_t i = 0;
     for (; i + 8 <= len; i += 8) {
         const __m256 vv = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(v + i)));
@@ -110,11 +116,26 @@ AFTERSHOCK_AVX2 float wide_avx2(const std::uint32_t* c, const std::uint16_t* v, 
         acc = _mm_add_ps(acc, _mm_mul_ps(W::four(q, c + i), vv));
         i += 4;
     }
-    return finish(acc, i, len, [&](std::uint32_t j) { return q[c[j]] * f16_to_f32(v[j]); });
+    finish(acc, i, len, [&](std::uint32_t j) { return q[c[j]] * f16_to_f32(v[j]); }, sums);
 }
 
-constexpr DotKernels kAvx2{&packed_avx2<LoadWeights>, &wide_avx2<LoadWeights>, "avx2+f16c"};
-constexpr DotKernels kAvx2Gather{&packed_avx2<GatherWeights>, &wide_avx2<GatherWeights>, "avx2+f16c, gathers"};
+template <template <std::uint32_t> class Weights>
+AFTERSHOCK_AVX2 float packed_avx2(const std::uint32_t* e, std::uint32_t len, const float* q) noexcept {
+    DotSums sums;
+    packed_sums_avx2<Weights>(e, len, q, sums);
+    return sums.total();
+}
+template <template <std::uint32_t> class Weights>
+AFTERSHOCK_AVX2 float wide_avx2(const std::uint32_t* c, const std::uint16_t* v, std::uint32_t len, const float* q) noexcept {
+    DotSums sums;
+    wide_sums_avx2<Weights>(c, v, len, q, sums);
+    return sums.total();
+}
+
+constexpr DotKernels kAvx2{&packed_avx2<LoadWeights>, &wide_avx2<LoadWeights>, &packed_sums_avx2<LoadWeights>,
+                           &wide_sums_avx2<LoadWeights>, "avx2+f16c"};
+constexpr DotKernels kAvx2Gather{&packed_avx2<GatherWeights>, &wide_avx2<GatherWeights>, &packed_sums_avx2<GatherWeights>,
+                                 &wide_sums_avx2<GatherWeights>, "avx2+f16c, gathers"};
 
 // F16C from CPUID directly: clang 14's __builtin_cpu_supports does not know "f16c". AVX2 through the builtin,
 // which also checks that the OS saves the AVX registers.

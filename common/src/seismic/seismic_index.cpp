@@ -351,45 +351,48 @@ void SeismicIndex::score_blocks(std::uint32_t term, const SparseView& query, flo
     }
 }
 
-void SeismicIndex::prefetch_documents(std::uint64_t begin, std::uint64_t end, std::uint32_t screen) const noexcept {
-    for (auto i = begin; i < end; ++i) {
-        if (screen == 0) m_forward.prefetch(m_arrays.postings[i]);
-        else m_forward.prefetch_prefix(m_arrays.postings[i], screen);
+void SeismicIndex::prefetch_documents(std::span<const PackedPosting> postings, std::uint32_t screen) const noexcept {
+    for (const auto p : postings) {
+        if (screen == 0) m_forward.prefetch(p);
+        else m_forward.prefetch_prefix(p, screen);
     }
 }
 
-void SeismicIndex::evaluate_block(std::uint64_t begin, std::uint64_t end, const float* q, const SearchParams& params,
-                                  SearchScratch& s, SearchStats& stats) const noexcept {
-    const auto* postings = m_arrays.postings.data();
-    stats.postings += end - begin;
-    // Screening: only the prefixes are fetched up front; a document that passes is scored again in full (its
-    // prefix is in cache by then), so every kept score has the bits of an unscreened search.
+void SeismicIndex::evaluate_documents(std::span<const PackedPosting> postings, const float* q, const SearchParams& params,
+                                      SearchScratch& s, SearchStats& stats) const noexcept {
+    const auto n = postings.size();
+    stats.postings += n;
+    // Screening: only the prefixes are fetched up front. A document that passes is scored on from the end of its
+    // prefix (the running sums carry over), so every kept score has the bits of an unscreened search.
     const auto screen = screen_entries(params);
     // Usually requested a block ahead already; asking again is cheap, and measured faster than skipping it (up to 7%
     // without screening: a line requested early can be gone by now).
-    prefetch_documents(begin, end, screen);
+    prefetch_documents(postings, screen);
     // With a full heap, every prefix is scored before any document is kept, and the rest of each document that
     // could pass is requested then: those reads overlap instead of each waiting its turn. The test below still
     // uses the heap as it stands when the document comes up (it only grows stricter), so the decisions and
     // results are those of one pass.
     const bool screening = screen != 0 && s.heap.full();
     if (screening) {
-        if (s.prefix_scores.size() < end - begin) s.prefix_scores.resize(end - begin);
+        if (s.prefix_sums.size() < n) s.prefix_sums.resize(n);
         const float bar = params.screen_factor * s.heap.threshold();
-        for (auto i = begin; i < end; ++i) {
+        for (std::size_t i = 0; i < n; ++i) {
             const auto p = postings[i];
             if (posting_length(p) <= screen) continue;
-            s.prefix_scores[i - begin] = m_forward.dot_prefix(q, p, screen);
-            if (s.prefix_scores[i - begin] >= bar) m_forward.prefetch_tail(p, screen);
+            s.prefix_sums[i] = m_forward.prefix_sums(q, p, screen);
+            if (s.prefix_sums[i].total() >= bar) m_forward.prefetch_tail(p, screen);
         }
     }
-    for (auto i = begin; i < end; ++i) {
+    for (std::size_t i = 0; i < n; ++i) {
         const auto p = postings[i];
         ++stats.docs_scored;
-        if (screen != 0 && s.heap.full() && posting_length(p) > screen &&
-            (screening ? s.prefix_scores[i - begin] : m_forward.dot_prefix(q, p, screen)) <
-                params.screen_factor * s.heap.threshold()) {
-            ++stats.docs_screened_out;
+        if (screen != 0 && s.heap.full() && posting_length(p) > screen) {
+            const auto sums = screening ? s.prefix_sums[i] : m_forward.prefix_sums(q, p, screen);
+            if (sums.total() < params.screen_factor * s.heap.threshold()) {
+                ++stats.docs_screened_out;
+                continue;
+            }
+            offer(m_forward.resume(q, p, screen, sums), posting_offset(p), s);
             continue;
         }
         offer(m_forward.dot(q, p), posting_offset(p), s);
@@ -486,6 +489,10 @@ std::vector<Hit> SeismicIndex::search(const SparseView& query, const SearchParam
         }
         const auto list_begin = a.list_offsets[term];
         const auto block_begin = [&](std::uint32_t j) { return list_begin + (j == 0 ? 0 : a.block_ends[b0 + j - 1]); };
+        const auto block_postings = [&](std::uint32_t j) {
+            const auto begin = block_begin(j);
+            return std::span<const PackedPosting>(a.postings.data() + begin, list_begin + a.block_ends[b0 + j] - begin);
+        };
         const auto opens = [&](std::uint32_t j) {
             return !s.heap.full() || s.block_scores[j] >= params.heap_factor * s.heap.threshold();
         };
@@ -507,11 +514,11 @@ std::vector<Hit> SeismicIndex::search(const SparseView& query, const SearchParam
                 for (ahead = o + 1; ahead < nb && !opens(s.block_order[ahead]);) ++ahead;
                 if (ahead < nb) {
                     const auto next = s.block_order[ahead];
-                    prefetch_documents(block_begin(next), list_begin + a.block_ends[b0 + next], screen);
+                    prefetch_documents(block_postings(next), screen);
                 }
             }
             ++stats.blocks_evaluated;
-            evaluate_block(block_begin(j), list_begin + a.block_ends[b0 + j], q, params, s, stats);
+            evaluate_documents(block_postings(j), q, params, s, stats);
         }
     }
     // kNN refinement (CIKM'24): neighbours of the current top-k are scored too. Their candidates are all

@@ -74,6 +74,22 @@ public:
         return wide() ? m_kernels->wide(m_comp32.data() + off, m_values.data() + off, len, dense_query)
                       : m_kernels->packed(m_packed.data() + off, len, dense_query);
     }
+    /// The running sums after the first min(n, length) entries: total() is dot_prefix(n) bit for bit.
+    [[nodiscard]] DotSums prefix_sums(const float* dense_query, PackedPosting p, std::uint32_t n) const noexcept {
+        DotSums sums;
+        add_entries(dense_query, p, 0, std::min(posting_length(p), n), sums);
+        return sums;
+    }
+    /// dot() bit for bit, carrying on from prefix_sums(dense_query, p, n): for a document that passed screening,
+    /// only the entries after the prefix are read. A prefix that is not a multiple of 4 entries (its tail sits in
+    /// sum 0) cannot be carried on from: that document is scored again from the start.
+    [[nodiscard]] float resume(const float* dense_query, PackedPosting p, std::uint32_t n, DotSums sums) const noexcept {
+        const auto len = posting_length(p);
+        if (n >= len) return sums.total();
+        if (n % 4 != 0) return dot(dense_query, p);
+        add_entries(dense_query, p, n, len - n, sums);
+        return sums.total();
+    }
     /// Replaces the scoring kernels (tests, A/B benchmarks); every choice gives the same bits.
     void set_kernels(const DotKernels& k) noexcept { m_kernels = &k; }
     [[nodiscard]] const DotKernels& kernels() const noexcept { return *m_kernels; }
@@ -118,6 +134,12 @@ public:
     [[nodiscard]] std::uint64_t bytes() const noexcept;
 
 private:
+    /// Adds entries [from, from + n) of the document to the sums.
+    void add_entries(const float* dense_query, PackedPosting p, std::uint32_t from, std::uint32_t n, DotSums& sums) const noexcept {
+        const auto off = posting_offset(p) + from;
+        if (wide()) m_kernels->wide_sums(m_comp32.data() + off, m_values.data() + off, n, dense_query, sums);
+        else m_kernels->packed_sums(m_packed.data() + off, n, dense_query, sums);
+    }
     void keep_gather_in_range() noexcept;
     [[nodiscard]] bool check_heaviest_first() const noexcept;
     std::uint64_t m_dim = 0;

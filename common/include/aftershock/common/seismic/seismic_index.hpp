@@ -52,7 +52,7 @@ struct SearchScratch {
     BasicTopK<OffsetHit> heap{0};
     std::vector<DocIndex> knn_docs;            ///< kNN refinement: the top-k's documents, then their neighbours
     std::vector<PackedPosting> knn_postings;   ///< the neighbours' postings
-    std::vector<float> prefix_scores;          ///< screening: one block's prefix scores
+    std::vector<DotSums> prefix_sums;          ///< screening: one block's prefix scores, as running sums
 };
 
 /// All arrays of a built index. Lists and blocks are concatenated in term order; per-list ranges come from
@@ -155,12 +155,12 @@ private:
     void request_summaries(std::uint32_t term, const SparseView& query) const noexcept;
     /// Samples the summary entries' components into m_directory (derived, not stored in the shard file).
     void build_entry_directory();
-    void evaluate_block(std::uint64_t begin, std::uint64_t end, const float* q, const SearchParams& params,
-                        SearchScratch& s, SearchStats& stats) const noexcept;
+    void evaluate_documents(std::span<const PackedPosting> postings, const float* q, const SearchParams& params,
+                            SearchScratch& s, SearchStats& stats) const noexcept;
     /// Pushes a scored document into the heap if it would enter and is not there already (the visited set).
     static void offer(float score, std::uint64_t offset, SearchScratch& s) noexcept;
     /// Hints the documents of postings [begin, end): their first `screen` entries, or whole when screen is 0.
-    void prefetch_documents(std::uint64_t begin, std::uint64_t end, std::uint32_t screen) const noexcept;
+    void prefetch_documents(std::span<const PackedPosting> postings, std::uint32_t screen) const noexcept;
     /// The screening prefix in force: none on a shard whose documents are not stored heaviest first.
     [[nodiscard]] std::uint32_t screen_entries(const SearchParams& params) const noexcept {
         return m_forward.heaviest_first() ? params.screen_entries : 0U;
