@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <limits>
+#include <numeric>
 #include <random>
 #include <set>
 #include <tuple>
@@ -697,6 +698,44 @@ TEST(SeismicForward, DocumentsAreStoredHeaviestFirstInBothLayouts) {
     EXPECT_FALSE(term_order.heaviest_first());
     const ForwardIndex heavy_first(100, {0, 2}, {7U | (std::uint32_t{f32_to_f16(2.0F)} << 16), 1U | (std::uint32_t{f32_to_f16(0.5F)} << 16)}, {}, {});
     EXPECT_TRUE(heavy_first.heaviest_first());
+}
+
+// doc_at() searches only the documents starting in the position's bucket of 512: the same answer as a binary
+// search over all offsets, for every position, with empty documents, 600 one-entry documents in one bucket and a
+// document spanning several buckets; on a built index and on arrays read back.
+TEST(SeismicForward, DocAtFindsTheDocumentOfEveryPositionThroughItsBuckets) {
+    std::mt19937 rng(61);
+    CsrMatrix docs;
+    docs.dim = 5000;
+    const auto add = [&](std::uint32_t len) {
+        std::vector<std::uint32_t> c(len);
+        std::iota(c.begin(), c.end(), 0U);
+        docs.append_row(c, std::vector<float>(len, 1.0F));
+    };
+    add(0);
+    for (int i = 0; i < 300; ++i) add(1 + rng() % 300);
+    add(0);
+    add(0);
+    for (int i = 0; i < 600; ++i) add(1);
+    add(2000);
+    for (int i = 0; i < 50; ++i) add(1 + rng() % 300);
+    add(0);
+    const ForwardIndex built(docs);
+    const ForwardIndex loaded(docs.dim, built.offsets(), built.packed(), {}, {});
+    const auto& off = built.offsets();
+    ASSERT_GT(built.nnz(), 40U * 512U);
+    EXPECT_EQ(built.doc_table_bytes(), ((built.nnz() >> 9) + 2) * sizeof(DocIndex));
+    for (std::uint64_t x = 0; x < built.nnz() + 700; ++x) {
+        const auto want = static_cast<DocIndex>(std::upper_bound(off.begin(), off.end(), x) - off.begin() - 1);
+        ASSERT_EQ(built.doc_at(x), want) << "position " << x;
+        ASSERT_EQ(loaded.doc_at(x), want) << "position " << x;
+    }
+    for (std::size_t d = 0; d < built.n_docs(); ++d) {
+        if (built.length(d) > 0) ASSERT_EQ(built.doc_at(off[d]), d);
+    }
+    const ForwardIndex empty;
+    EXPECT_EQ(empty.doc_at(0), 0U);
+    EXPECT_EQ(empty.doc_table_bytes(), 0U);
 }
 
 TEST(SeismicIndex, ScreeningDropsADocumentWhoseHeaviestEntriesMissTheQuery) {

@@ -66,6 +66,7 @@ ForwardIndex::ForwardIndex(const CsrMatrix& docs) : m_dim(docs.dim), m_offsets(d
     }
     m_heaviest_first = true;
     keep_gather_in_range();
+    build_doc_table();
 }
 
 void ForwardIndex::keep_gather_in_range() noexcept {
@@ -79,6 +80,22 @@ ForwardIndex::ForwardIndex(std::uint64_t dim, std::vector<std::uint64_t> offsets
       m_values(std::move(values)) {
     keep_gather_in_range();
     m_heaviest_first = check_heaviest_first();
+    build_doc_table();
+}
+
+void ForwardIndex::build_doc_table() {
+    // Bucket b's entry is the last document starting at or before b << shift; a position in bucket b then lies in a
+    // document between the entries of b and b + 1. One more bucket than the positions need, so b + 1 always exists.
+    m_bucket_doc.clear();
+    if (n_docs() == 0) return;  // doc_at() searches the whole (empty) array then
+    const auto n_buckets = (nnz() >> kBucketShift) + 2;
+    m_bucket_doc.assign(n_buckets, 0);
+    std::size_t d = 0;
+    for (std::uint64_t b = 0; b < n_buckets; ++b) {
+        const auto pos = b << kBucketShift;
+        while (d + 1 < n_docs() && m_offsets[d + 1] <= pos) ++d;
+        m_bucket_doc[b] = static_cast<DocIndex>(d);
+    }
 }
 
 void ForwardIndex::row_by_term(std::size_t doc, std::vector<std::pair<std::uint32_t, float>>& out) const {

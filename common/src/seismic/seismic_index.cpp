@@ -664,7 +664,9 @@ SeismicIndex::Bytes SeismicIndex::bytes() const noexcept {
     const auto& a = m_arrays;
     Bytes b;
     b.forward = m_forward.bytes();
-    b.postings = a.postings.size() * sizeof(PackedPosting) + a.list_offsets.size() * sizeof(std::uint64_t);
+    // Postings name documents by forward-index offset; the table that maps an offset back to its document counts here.
+    b.postings = a.postings.size() * sizeof(PackedPosting) + a.list_offsets.size() * sizeof(std::uint64_t) +
+                 m_forward.doc_table_bytes();
     b.blocks = a.block_ends.size() * sizeof(std::uint32_t) + a.list_blocks.size() * sizeof(std::uint64_t);
     b.summaries = (a.summary_min.size() + a.summary_quant.size()) * sizeof(float) +
                   a.list_entries.size() * sizeof(std::uint64_t) + a.entry_step.size() +
