@@ -155,11 +155,13 @@ private:
     void request_summaries(std::uint32_t term, const SparseView& query) const noexcept;
     /// Samples the summary entries' components into m_directory (derived, not stored in the shard file).
     void build_entry_directory();
+    /// Scores the documents of `postings` (an opened block, in order) into the heap, screening them on their prefix
+    /// once the heap is full.
     void evaluate_documents(std::span<const PackedPosting> postings, const float* q, const SearchParams& params,
                             SearchScratch& s, SearchStats& stats) const noexcept;
     /// Pushes a scored document into the heap if it would enter and is not there already (the visited set).
     static void offer(float score, std::uint64_t offset, SearchScratch& s) noexcept;
-    /// Hints the documents of postings [begin, end): their first `screen` entries, or whole when screen is 0.
+    /// Hints the documents of `postings`: their first `screen` entries, or whole when screen is 0.
     void prefetch_documents(std::span<const PackedPosting> postings, std::uint32_t screen) const noexcept;
     /// The screening prefix in force: none on a shard whose documents are not stored heaviest first.
     [[nodiscard]] std::uint32_t screen_entries(const SearchParams& params) const noexcept {
