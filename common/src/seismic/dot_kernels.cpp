@@ -55,8 +55,9 @@ AFTERSHOCK_AVX2 inline __m256i f16_halves() noexcept {
 }
 
 // The query weights of eight (four) entries, component i at q[comp(i)]: by gather instructions, or by scalar loads
-// into a vector. On this project's AMD EPYC (Zen 4) the loads are faster: a search spends 15% less time with them
-// (docs/BENCHMARKS.md, session 11); gathers stay selectable (AFTERSHOCK_SIMD=gather) for CPUs where they win.
+// into a vector. On this project's AMD EPYC (CPU family 26, Zen 5) the loads are faster: a search spends 15-18% less
+// time with them (docs/BENCHMARKS.md, sessions 11 and 16); gathers stay selectable (AFTERSHOCK_SIMD=gather) for CPUs
+// where they win.
 // Mask is 0xFFFF for packed entries (component in the low half) and ~0 for wide components.
 template <std::uint32_t Mask> struct GatherWeights {
     AFTERSHOCK_AVX2 static __m256 eight(const float* q, const std::uint32_t* e) noexcept {
@@ -78,6 +79,30 @@ template <std::uint32_t Mask> struct LoadWeights {
     }
 };
 
+// The last r < 8 entries without a branch on r (a document's length is as good as random, so branches on it miss):
+// lanes past the end load as 0 (component 0, value +0), whose products are +-0, and adding +-0 changes no sum (a sum
+// is never -0: it starts at +0, and +0 + -0 = +0). So the sums get add_terms4's exact sequence: a group of four when
+// r >= 4, then the last r % 4 terms into sum 0, in order.
+template <template <std::uint32_t> class Weights>
+AFTERSHOCK_AVX2 inline __m128 packed_tail(const std::uint32_t* e, std::uint32_t r, const float* q, __m128 acc,
+                                          __m256i halves) noexcept {
+    const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i x = _mm256_maskload_epi32(reinterpret_cast<const int*>(e),
+                                            _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(r)), lanes));
+    alignas(32) std::uint32_t entries[8];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(entries), x);
+    const __m256 qv = Weights<0xFFFFU>::eight(q, entries);
+    const __m256i h = _mm256_permute4x64_epi64(_mm256_shuffle_epi8(x, halves), 0b1000);
+    const __m256 p = _mm256_mul_ps(qv, _mm256_cvtph_ps(_mm256_castsi256_si128(h)));
+    const __m128 group = _mm_castsi128_ps(_mm_set1_epi32(-static_cast<int>(r >> 2)));  // all ones when r >= 4
+    acc = _mm_add_ps(acc, _mm_and_ps(_mm256_castps256_ps128(p), group));
+    const __m128 rest = _mm256_castps256_ps128(
+        _mm256_permutevar8x32_ps(p, _mm256_add_epi32(_mm256_set1_epi32(static_cast<int>(r & 4U)), lanes)));
+    acc = _mm_add_ss(acc, rest);
+    acc = _mm_add_ss(acc, _mm_movehdup_ps(rest));
+    return _mm_add_ss(acc, _mm_movehl_ps(rest, rest));
+}
+
 template <template <std::uint32_t> class Weights>
 AFTERSHOCK_AVX2 void packed_sums_avx2(const std::uint32_t* e, std::uint32_t len, const float* q, DotSums& sums) noexcept {
     using W = Weights<0xFFFFU>;
@@ -90,15 +115,8 @@ AFTERSHOCK_AVX2 void packed_sums_avx2(const std::uint32_t* e, std::uint32_t len,
         const __m256i h = _mm256_permute4x64_epi64(_mm256_shuffle_epi8(x, halves), 0b1000);
         acc = add8(acc, _mm256_mul_ps(qv, _mm256_cvtph_ps(_mm256_castsi256_si128(h))));
     }
-    if (i + 4 <= len) {
-        const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(e + i));
-        const __m128 qv = W::four(q, e + i);
-        const __m128 v = _mm_cvtph_ps(_mm_shuffle_epi8(x, _mm256_castsi256_si128(halves)));
-        acc = _mm_add_ps(acc, _mm_mul_ps(qv, v));
-        i += 4;
-    }
-    finish(acc, i, len, [&](std::uint32_t j) { return q[e[j] & 0xFFFFU] * f16_to_f32(static_cast<std::uint16_t>(e[j] >> 16)); },
-           sums);
+    if (i < len) acc = packed_tail<Weights>(e + i, len - i, q, acc, halves);
+    _mm_storeu_ps(sums.s, acc);
 }
 
 template <template <std::uint32_t> class Weights>

@@ -81,7 +81,8 @@ inline void sum_wide_scalar(const std::uint32_t* c, const std::uint16_t* v, std:
 [[nodiscard]] const DotKernels& scalar_kernels() noexcept;
 /// The AVX2+F16C kernels, or nullptr on a CPU (or compiler) without them. They load the query's weights one by one.
 [[nodiscard]] const DotKernels* avx2_kernels() noexcept;
-/// The same with gather instructions for the query's weights (slower on AMD Zen 4; kept for other CPUs and A/B).
+/// The same with gather instructions for the query's weights (slower on this project's AMD EPYC, Zen 5; kept for other
+/// CPUs and A/B).
 [[nodiscard]] const DotKernels* avx2_gather_kernels() noexcept;
 /// The kernels scoring uses: AVX2 where the CPU has it, unless AFTERSHOCK_SIMD=0 (scalar) or AFTERSHOCK_SIMD=gather
 /// (read once; the A/B switch).
