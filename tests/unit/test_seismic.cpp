@@ -82,6 +82,17 @@ TEST(SeismicAlphaMass, KeepsTheCrossingEntry) {
     EXPECT_TRUE(alpha_mass_prune({}, 0.5).empty());
 }
 
+/// Search settings of the hand-computed screening cases: the top 1 over the lists of the two heaviest query terms.
+SearchParams top1_over_two_lists(float heap_factor, std::uint32_t screen_entries, float screen_factor) {
+    SearchParams sp;
+    sp.k = 1;
+    sp.query_cut = 2;
+    sp.heap_factor = heap_factor;
+    sp.screen_entries = screen_entries;
+    sp.screen_factor = screen_factor;
+    return sp;
+}
+
 CsrMatrix csr(std::uint64_t dim, const std::vector<Entries>& rows) {
     CsrMatrix m;
     m.dim = dim;
@@ -374,12 +385,7 @@ TEST(SeismicIndex, KnnRefinementScoresInFullANeighbourItsPrefixScreenedOut) {
     const auto index = with_graph(screening_pair(), 1, {1, std::numeric_limits<std::uint32_t>::max()});
     const std::vector<std::uint32_t> qi{0, 1};
     const std::vector<float> qv{1.0F, 0.75F};
-    SearchParams sp;
-    sp.k = 1;
-    sp.query_cut = 2;
-    sp.heap_factor = 0.0F;
-    sp.screen_entries = 1;
-    sp.screen_factor = 1.0F;
+    auto sp = top1_over_two_lists(0.0F, 1, 1.0F);
     SearchScratch scratch;
     SearchStats st;
     sp.knn = 0;
@@ -818,6 +824,42 @@ TEST(SeismicIndex, ScreeningKeepsScoresBitIdenticalAndOnlyDropsDocuments) {
     sp.screen_entries = 16;
     const double with_screen = recall(index, docs, queries, sp);
     EXPECT_GT(with_screen, unscreened - 0.05) << "unscreened " << unscreened;
+}
+
+// Hand-computed: a document is screened against the heap as it stands at its turn, not as it stood when its block
+// opened. k = 1, lists t0 then t1 (query_cut 2), a 4-entry prefix, factor 0.5. List t0 holds only A (2.0), which fills
+// the heap. List t1 is one block, B then C. C's prefix (t5 x 5 = 1.5) passes the block's opening bar (0.5 x 2.0 = 1.0),
+// but B enters before C's turn (3.6), and 1.5 < 0.5 x 3.6: C is dropped, although its whole score (3.9) would win.
+TEST(SeismicIndex, ScreeningTestsEachDocumentAgainstTheHeapAtItsTurn) {
+    const auto docs = csr(30, {{{0, 2.0F}},                                                    // A
+                               {{1, 4.0F}, {20, 3.0F}, {21, 3.0F}, {22, 3.0F}},               // B
+                               {{5, 5.0F}, {10, 5.0F}, {11, 5.0F}, {12, 5.0F},                // C: prefix
+                                {1, 1.0F}, {6, 1.0F}, {7, 1.0F}, {8, 1.0F}}});                //    and tail
+    BuildParams bp;
+    bp.pruning = PruningStrategy::fixed_size;
+    bp.lambda = 10;
+    bp.alpha = 1.0;
+    const auto index = SeismicIndex::build(docs, bp);
+    const auto queries = csr(30, {{{0, 1.0F}, {1, 0.9F}, {5, 0.3F}, {6, 0.5F}, {7, 0.5F}, {8, 0.5F}}});
+    auto sp = top1_over_two_lists(0.01F, 4, 0.5F);
+    SearchScratch scratch;
+    const auto exact = index.search_exact(queries.row(0), 3, scratch);
+    ASSERT_EQ(exact.size(), 3U);
+    ASSERT_EQ(exact[0].doc, 2U);  // C, 3.9
+    ASSERT_EQ(exact[1].doc, 1U);  // B, 3.6
+    SearchStats st;
+    const auto screened = index.search(queries.row(0), sp, scratch, &st);
+    ASSERT_EQ(screened.size(), 1U);
+    EXPECT_EQ(screened[0].doc, 1U);
+    EXPECT_EQ(std::bit_cast<std::uint32_t>(screened[0].score), std::bit_cast<std::uint32_t>(exact[1].score));
+    EXPECT_EQ(st.docs_scored, 3U);
+    EXPECT_EQ(st.docs_screened_out, 1U);
+    // Without screening C is scored whole and wins.
+    sp.screen_entries = 0;
+    const auto plain = index.search(queries.row(0), sp, scratch, &st);
+    ASSERT_EQ(plain.size(), 1U);
+    EXPECT_EQ(plain[0].doc, 2U);
+    EXPECT_EQ(st.docs_screened_out, 0U);
 }
 
 }  // namespace

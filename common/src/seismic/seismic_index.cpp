@@ -362,32 +362,21 @@ void SeismicIndex::evaluate_documents(std::span<const PackedPosting> postings, c
                                       SearchScratch& s, SearchStats& stats) const noexcept {
     const auto n = postings.size();
     stats.postings += n;
+    stats.docs_scored += n;
     // Screening: only the prefixes are fetched up front. A document that passes is scored on from the end of its
     // prefix (the running sums carry over), so every kept score has the bits of an unscreened search.
     const auto screen = screen_entries(params);
     // Usually requested a block ahead already; asking again is cheap, and measured faster than skipping it (up to 7%
     // without screening: a line requested early can be gone by now).
     prefetch_documents(postings, screen);
-    // With a full heap, every prefix is scored before any document is kept, and the rest of each document that
-    // could pass is requested then: those reads overlap instead of each waiting its turn. The test below still
-    // uses the heap as it stands when the document comes up (it only grows stricter), so the decisions and
-    // results are those of one pass.
-    const bool screening = screen != 0 && s.heap.full();
-    if (screening) {
-        if (s.prefix_sums.size() < n) s.prefix_sums.resize(n);
-        const float bar = params.screen_factor * s.heap.threshold();
-        for (std::size_t i = 0; i < n; ++i) {
-            const auto p = postings[i];
-            if (posting_length(p) <= screen) continue;
-            s.prefix_sums[i] = m_forward.prefix_sums(q, p, screen);
-            if (s.prefix_sums[i].total() >= bar) m_forward.prefetch_tail(p, screen);
-        }
+    if (screen != 0 && s.heap.full()) {
+        screen_documents(postings, q, params, s, stats);
+        return;
     }
-    for (std::size_t i = 0; i < n; ++i) {
-        const auto p = postings[i];
-        ++stats.docs_scored;
+    // The heap is still filling (or screening is off): every document in full, screened only once the heap fills.
+    for (const auto p : postings) {
         if (screen != 0 && s.heap.full() && posting_length(p) > screen) {
-            const auto sums = screening ? s.prefix_sums[i] : m_forward.prefix_sums(q, p, screen);
+            const auto sums = m_forward.prefix_sums(q, p, screen);
             if (sums.total() < params.screen_factor * s.heap.threshold()) {
                 ++stats.docs_screened_out;
                 continue;
@@ -396,6 +385,41 @@ void SeismicIndex::evaluate_documents(std::span<const PackedPosting> postings, c
             continue;
         }
         offer(m_forward.dot(q, p), posting_offset(p), s);
+    }
+}
+
+void SeismicIndex::screen_documents(std::span<const PackedPosting> postings, const float* q, const SearchParams& params,
+                                    SearchScratch& s, SearchStats& stats) const noexcept {
+    const auto n = postings.size();
+    const auto screen = screen_entries(params);
+    if (s.prefix_sums.size() < n) {
+        s.prefix_sums.resize(n);
+        s.candidates.resize(n);
+    }
+    // Every prefix is scored first (a document no longer than the prefix is scored whole). Those that pass against
+    // the heap as it stands now are listed without a branch on the outcome: ~1 in 4 passes, so a branch would
+    // often miss. The heap only grows stricter, so a document left off would fail at its turn too.
+    const float bar = params.screen_factor * s.heap.threshold();
+    std::size_t m = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        const auto p = postings[i];
+        s.prefix_sums[i] = m_forward.prefix_sums(q, p, screen);
+        s.candidates[m] = static_cast<std::uint32_t>(i);
+        m += static_cast<std::size_t>(posting_length(p) <= screen || s.prefix_sums[i].total() >= bar);
+    }
+    stats.docs_screened_out += n - m;
+    // The rest of every listed document is requested at once, so that those reads overlap instead of each waiting
+    // its turn.
+    for (std::size_t c = 0; c < m; ++c) m_forward.prefetch_tail(postings[s.candidates[c]], screen);
+    // Then they are taken in order, each tested against the heap as it stands at its turn: the decisions of one pass.
+    for (std::size_t c = 0; c < m; ++c) {
+        const auto i = s.candidates[c];
+        const auto p = postings[i];
+        if (posting_length(p) > screen && s.prefix_sums[i].total() < params.screen_factor * s.heap.threshold()) {
+            ++stats.docs_screened_out;
+            continue;
+        }
+        offer(m_forward.resume(q, p, screen, s.prefix_sums[i]), posting_offset(p), s);
     }
 }
 

@@ -53,6 +53,7 @@ struct SearchScratch {
     std::vector<DocIndex> knn_docs;            ///< kNN refinement: the top-k's documents, then their neighbours
     std::vector<PackedPosting> knn_postings;   ///< the neighbours' postings
     std::vector<DotSums> prefix_sums;          ///< screening: one block's prefix scores, as running sums
+    std::vector<std::uint32_t> candidates;     ///< screening: the block's documents that passed their prefix (positions)
 };
 
 /// All arrays of a built index. Lists and blocks are concatenated in term order; per-list ranges come from
@@ -159,6 +160,10 @@ private:
     /// once the heap is full.
     void evaluate_documents(std::span<const PackedPosting> postings, const float* q, const SearchParams& params,
                             SearchScratch& s, SearchStats& stats) const noexcept;
+    /// evaluate_documents() once the heap is full, with screening on: every prefix first, then the rest of those that
+    /// pass.
+    void screen_documents(std::span<const PackedPosting> postings, const float* q, const SearchParams& params,
+                          SearchScratch& s, SearchStats& stats) const noexcept;
     /// Pushes a scored document into the heap if it would enter and is not there already (the visited set).
     static void offer(float score, std::uint64_t offset, SearchScratch& s) noexcept;
     /// Hints the documents of `postings`: their first `screen` entries, or whole when screen is 0.
