@@ -157,9 +157,9 @@ private:
     /// Samples the summary entries' components into m_directory (derived, not stored in the shard file).
     void build_entry_directory();
     /// Scores the documents of `postings` (an opened block, in order) into the heap, screening them on their prefix
-    /// once the heap is full.
+    /// once the heap is full. requested_ahead: their memory was requested while the block before was scored.
     void evaluate_documents(std::span<const PackedPosting> postings, const float* q, const SearchParams& params,
-                            SearchScratch& s, SearchStats& stats) const noexcept;
+                            SearchScratch& s, SearchStats& stats, bool requested_ahead) const noexcept;
     /// evaluate_documents() once the heap is full, with screening on: every prefix first, then the rest of those that
     /// pass.
     void screen_documents(std::span<const PackedPosting> postings, const float* q, const SearchParams& params,
