@@ -54,15 +54,26 @@ std::vector<Hit> SparseExactIndex::search(const SparseView& query, std::size_t k
     }
     // Sparse answers touch few documents: remember them instead of scanning every accumulator.
     const bool track = postings < m_n_docs / 8;
+    // The arrays through local pointers, and the tracking test out of the untracked loop: the compiler then keeps
+    // them in registers instead of reloading them around push_back's possible call on every posting. That loop's
+    // speed also swung by 30% with where the linker placed it (4.4 against 5.8 ms per query at 1M documents).
+    const DocIndex* docs = m_docs.data();
+    const float* values = m_values.data();
+    float* a = acc.data();
     for (std::size_t i = 0; i < query.size(); ++i) {
         const auto t = query.indices[i];
         if (t >= m_dim) continue;
         const float w = query.values[i];
+        const auto begin = m_term_offsets[t];
         const auto end = m_term_offsets[t + 1];
-        for (auto p = m_term_offsets[t]; p < end; ++p) {
-            const auto d = m_docs[p];
-            if (track && acc[d] == 0.0F) touched.push_back(d);
-            acc[d] += w * m_values[p];
+        if (track) {
+            for (auto p = begin; p < end; ++p) {
+                const auto d = docs[p];
+                if (a[d] == 0.0F) touched.push_back(d);
+                a[d] += w * values[p];
+            }
+        } else {
+            for (auto p = begin; p < end; ++p) a[docs[p]] += w * values[p];
         }
     }
     TopK top(k);
