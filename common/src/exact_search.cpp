@@ -84,9 +84,25 @@ std::vector<Hit> SparseExactIndex::search(const SparseView& query, std::size_t k
     };
     if (track) {
         for (auto d : touched) consider(d);
-    } else {
-        for (DocIndex d = 0; d < m_n_docs; ++d) consider(d);
+        return top.take_sorted();
     }
+    // Every accumulator, 16 at a time: a run with no document that consider() would offer (the test vectorizes) is
+    // only cleared. That was a third of the query, one document at a time.
+    constexpr std::size_t kRun = 16;
+    std::size_t d = 0;
+    for (; d + kRun <= m_n_docs; d += kRun) {
+        const float theta = top.threshold();
+        unsigned candidates = 0;
+        for (std::size_t j = 0; j < kRun; ++j) {
+            candidates += static_cast<unsigned>(a[d + j] > 0.0F) & static_cast<unsigned>(a[d + j] >= theta);
+        }
+        if (candidates == 0) {
+            std::fill(a + d, a + d + kRun, 0.0F);
+            continue;
+        }
+        for (std::size_t j = 0; j < kRun; ++j) consider(static_cast<DocIndex>(d + j));
+    }
+    for (; d < m_n_docs; ++d) consider(static_cast<DocIndex>(d));
     return top.take_sorted();
 }
 
