@@ -719,12 +719,12 @@ TEST(SeismicForward, DocAtFindsTheDocumentOfEveryPositionThroughItsBuckets) {
         docs.append_row(c, std::vector<float>(len, 1.0F));
     };
     add(0);
-    for (int i = 0; i < 300; ++i) add(1 + rng() % 300);
+    for (int i = 0; i < 300; ++i) add(static_cast<std::uint32_t>(1 + rng() % 300));
     add(0);
     add(0);
     for (int i = 0; i < 600; ++i) add(1);
     add(2000);
-    for (int i = 0; i < 50; ++i) add(1 + rng() % 300);
+    for (int i = 0; i < 50; ++i) add(static_cast<std::uint32_t>(1 + rng() % 300));
     add(0);
     const ForwardIndex built(docs);
     const ForwardIndex loaded(docs.dim, built.offsets(), built.packed(), {}, {});
@@ -737,7 +737,9 @@ TEST(SeismicForward, DocAtFindsTheDocumentOfEveryPositionThroughItsBuckets) {
         ASSERT_EQ(loaded.doc_at(x), want) << "position " << x;
     }
     for (std::size_t d = 0; d < built.n_docs(); ++d) {
-        if (built.length(d) > 0) ASSERT_EQ(built.doc_at(off[d]), d);
+        if (built.length(d) > 0) {
+            ASSERT_EQ(built.doc_at(off[d]), d);
+        }
     }
     const ForwardIndex empty;
     EXPECT_EQ(empty.doc_at(0), 0U);
