@@ -371,14 +371,14 @@ void SeismicIndex::evaluate_documents(std::span<const PackedPosting> postings, c
     // faster without screening.
     if (!requested_ahead || screen == 0) prefetch_documents(postings, screen);
     if (screen != 0 && s.heap.full()) {
-        screen_documents(postings, q, params, s, stats);
+        screen_documents(postings, q, screen, params, s, stats);
         return;
     }
     // The heap is still filling (or screening is off): every document in full, screened only once the heap fills.
     for (const auto p : postings) {
         if (screen != 0 && s.heap.full() && posting_length(p) > screen) {
             const auto sums = m_forward.prefix_sums(q, p, screen);
-            if (sums.total() < params.screen_factor * s.heap.threshold()) {
+            if (sums.total() < screen_bar(params, s)) {
                 ++stats.docs_screened_out;
                 continue;
             }
@@ -389,10 +389,9 @@ void SeismicIndex::evaluate_documents(std::span<const PackedPosting> postings, c
     }
 }
 
-void SeismicIndex::screen_documents(std::span<const PackedPosting> postings, const float* q, const SearchParams& params,
-                                    SearchScratch& s, SearchStats& stats) const noexcept {
+void SeismicIndex::screen_documents(std::span<const PackedPosting> postings, const float* q, std::uint32_t screen,
+                                    const SearchParams& params, SearchScratch& s, SearchStats& stats) const noexcept {
     const auto n = postings.size();
-    const auto screen = screen_entries(params);
     if (s.prefix_sums.size() < n) {
         s.prefix_sums.resize(n);
         s.candidates.resize(n);
@@ -400,7 +399,7 @@ void SeismicIndex::screen_documents(std::span<const PackedPosting> postings, con
     // Every prefix is scored first (a document no longer than the prefix is scored whole). Those that pass against
     // the heap as it stands now are listed without a branch on the outcome: ~1 in 4 passes, so a branch would
     // often miss. The heap only grows stricter, so a document left off would fail at its turn too.
-    const float bar = params.screen_factor * s.heap.threshold();
+    const float bar = screen_bar(params, s);
     std::size_t m = 0;
     for (std::size_t i = 0; i < n; ++i) {
         const auto p = postings[i];
@@ -416,7 +415,7 @@ void SeismicIndex::screen_documents(std::span<const PackedPosting> postings, con
     for (std::size_t c = 0; c < m; ++c) {
         const auto i = s.candidates[c];
         const auto p = postings[i];
-        if (posting_length(p) > screen && s.prefix_sums[i].total() < params.screen_factor * s.heap.threshold()) {
+        if (posting_length(p) > screen && s.prefix_sums[i].total() < screen_bar(params, s)) {
             ++stats.docs_screened_out;
             continue;
         }

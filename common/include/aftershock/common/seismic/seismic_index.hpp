@@ -160,10 +160,14 @@ private:
     /// once the heap is full. requested_ahead: their memory was requested while the block before was scored.
     void evaluate_documents(std::span<const PackedPosting> postings, const float* q, const SearchParams& params,
                             SearchScratch& s, SearchStats& stats, bool requested_ahead) const noexcept;
-    /// evaluate_documents() once the heap is full, with screening on: every prefix first, then the rest of those that
-    /// pass.
-    void screen_documents(std::span<const PackedPosting> postings, const float* q, const SearchParams& params,
-                          SearchScratch& s, SearchStats& stats) const noexcept;
+    /// evaluate_documents() once the heap is full, with a screening prefix of `screen` entries: every prefix first, then
+    /// the rest of those that pass.
+    void screen_documents(std::span<const PackedPosting> postings, const float* q, std::uint32_t screen,
+                          const SearchParams& params, SearchScratch& s, SearchStats& stats) const noexcept;
+    /// The score a document's prefix must reach against the heap as it stands (the one screening rule).
+    [[nodiscard]] static float screen_bar(const SearchParams& params, const SearchScratch& s) noexcept {
+        return params.screen_factor * s.heap.threshold();
+    }
     /// Pushes a scored document into the heap if it would enter and is not there already (the visited set).
     static void offer(float score, std::uint64_t offset, SearchScratch& s) noexcept;
     /// Hints the documents of `postings`: their first `screen` entries, or whole when screen is 0.
