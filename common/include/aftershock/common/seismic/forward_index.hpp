@@ -109,13 +109,18 @@ public:
     /// latency, not arithmetic.
     void prefetch(PackedPosting p) const noexcept { prefetch_prefix(p, posting_length(p)); }
 
-    /// Prefetches only the first min(n, length) entries (what screening reads first).
+    /// Prefetches what scoring the first min(n, length) entries reads (what screening reads first). The narrow kernels
+    /// load a last group of 1-7 entries as a masked group of 8, and the CPU fetches the masked-off entries' line too:
+    /// so whole groups of 8 are requested, as far as the document goes. With a 44-entry prefix, requesting only the 44
+    /// made queries 18-29% slower; past the document's end, covering the group measured no gain (docs/BENCHMARKS.md,
+    /// session 17).
     void prefetch_prefix(PackedPosting p, std::uint32_t n) const noexcept {
         const auto off = posting_offset(p);
         const auto len = std::min(posting_length(p), n);
         if (len == 0) return;
         if (!wide()) {
-            prefetch_range(m_packed.data() + off, len * sizeof(std::uint32_t));
+            const auto read = std::min(posting_length(p), (len + 7U) & ~7U);
+            prefetch_range(m_packed.data() + off, read * sizeof(std::uint32_t));
         } else {
             prefetch_range(m_values.data() + off, len * sizeof(std::uint16_t));
             prefetch_range(m_comp32.data() + off, len * sizeof(std::uint32_t));
