@@ -16,7 +16,40 @@ bool heavier(float va, std::uint32_t ca, float vb, std::uint32_t cb) noexcept {
     return va > vb || (va == vb && ca < cb);
 }
 
+/// Lines [0, Lines) of each document's first `bytes` bytes and the line of its last byte (bytes <= Lines * 64), for
+/// documents at least `group` entries long; prefetch_prefix for the shorter ones.
+template <std::size_t Lines>
+void prefetch_prefix_lines(const ForwardIndex& f, std::span<const PackedPosting> postings, std::uint32_t n,
+                           std::uint32_t group, std::size_t bytes) noexcept {
+    const auto* base = reinterpret_cast<const char*>(f.packed().data());
+    for (const auto p : postings) {
+        if (posting_length(p) >= group) [[likely]] {
+            const char* d = base + posting_offset(p) * sizeof(std::uint32_t);
+            for (std::size_t i = 0; i < Lines; ++i) prefetch_line(d + i * 64);
+            prefetch_line(d + bytes - 1);
+        } else {
+            f.prefetch_prefix(p, n);
+        }
+    }
+}
+
 }  // namespace
+
+void ForwardIndex::prefetch_prefixes(std::span<const PackedPosting> postings, std::uint32_t n) const noexcept {
+    // What prefetch_prefix requests of a document at least `group` entries long: `bytes` from its start.
+    const std::uint32_t group = (n + 7U) & ~7U;
+    const std::size_t bytes = std::size_t{group} * sizeof(std::uint32_t);
+    if (!wide() && n > 0) {
+        switch ((bytes + 63) / 64) {
+        case 1: return prefetch_prefix_lines<1>(*this, postings, n, group, bytes);
+        case 2: return prefetch_prefix_lines<2>(*this, postings, n, group, bytes);
+        case 3: return prefetch_prefix_lines<3>(*this, postings, n, group, bytes);
+        case 4: return prefetch_prefix_lines<4>(*this, postings, n, group, bytes);
+        default: break;
+        }
+    }
+    for (const auto p : postings) prefetch_prefix(p, n);
+}
 
 ForwardIndex::ForwardIndex(const CsrMatrix& docs) : m_dim(docs.dim), m_offsets(docs.indptr) {
     ensure<UsageError>(docs.nnz() < (std::uint64_t{1} << 48), "{} nonzeros exceed the 2^48 posting offset range",

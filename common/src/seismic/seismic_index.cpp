@@ -352,10 +352,11 @@ void SeismicIndex::score_blocks(std::uint32_t term, const SparseView& query, flo
 }
 
 void SeismicIndex::prefetch_documents(std::span<const PackedPosting> postings, std::uint32_t screen) const noexcept {
-    for (const auto p : postings) {
-        if (screen == 0) m_forward.prefetch(p);
-        else m_forward.prefetch_prefix(p, screen);
+    if (screen != 0) {
+        m_forward.prefetch_prefixes(postings, screen);
+        return;
     }
+    for (const auto p : postings) m_forward.prefetch(p);
 }
 
 void SeismicIndex::evaluate_documents(std::span<const PackedPosting> postings, const float* q, const SearchParams& params,

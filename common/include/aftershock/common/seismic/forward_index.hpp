@@ -127,6 +127,10 @@ public:
         }
     }
 
+    /// prefetch_prefix(p, n) for every posting of a block, with the lines worked out once for the block instead of
+    /// looped over per document: the loop's instructions were 2-3% of a query at the 0.99 point.
+    void prefetch_prefixes(std::span<const PackedPosting> postings, std::uint32_t n) const noexcept;
+
     /// Prefetches the entries after the first n (what a document that passed screening reads next).
     void prefetch_tail(PackedPosting p, std::uint32_t n) const noexcept {
         const auto off = posting_offset(p);
