@@ -832,6 +832,43 @@ TEST(SeismicIndex, ScreeningKeepsScoresBitIdenticalAndOnlyDropsDocuments) {
 // opened. k = 1, lists t0 then t1 (query_cut 2), a 4-entry prefix, factor 0.5. List t0 holds only A (2.0), which fills
 // the heap. List t1 is one block, B then C. C's prefix (t5 x 5 = 1.5) passes the block's opening bar (0.5 x 2.0 = 1.0),
 // but B enters before C's turn (3.6), and 1.5 < 0.5 x 3.6: C is dropped, although its whole score (3.9) would win.
+// A block is tested against the heap at its turn, not only when its list starts. Term 0's list holds two blocks,
+// A {0: 2, 5: 3} and B {0: 1, 6: 3} (each its own cluster: A.A = 13 and B.B = 10 beat A.B = 2), whose alpha = 1
+// summaries score 2 and 1 against the query {0: 1}. The first list is walked by summary score: A first. The heap
+// (top 1) is empty when the list starts, so both blocks could open then; after A it holds 2, and B opens only if
+// 1 >= heap_factor x 2.
+TEST(SeismicIndex, ABlockIsTestedAgainstTheHeapAsItStandsAtItsTurn) {
+    const auto docs = csr(10, {{{0, 2.0F}, {5, 3.0F}}, {{0, 1.0F}, {6, 3.0F}}});
+    BuildParams bp;
+    bp.pruning = PruningStrategy::fixed_size;
+    bp.lambda = 10;
+    bp.alpha = 1.0;
+    bp.centroid_fraction = 1.0;
+    bp.min_cluster_size = 0;
+    const auto index = SeismicIndex::build(docs, bp);
+    ASSERT_EQ(index.arrays().list_blocks[1] - index.arrays().list_blocks[0], 2U) << "one block per document";
+    const std::vector<std::uint32_t> qi{0};
+    const std::vector<float> qv{1.0F};
+    SearchParams sp;
+    sp.k = 1;
+    sp.query_cut = 1;
+    sp.first_sorted = true;
+    sp.screen_entries = 0;
+    sp.knn = 0;
+    SearchScratch scratch;
+    SearchStats st;
+    sp.heap_factor = 0.6F;  // 1 < 0.6 x 2: B is skipped
+    EXPECT_EQ(index.search({qi, qv}, sp, scratch, &st), (std::vector<Hit>{{0, 2.0F}}));
+    EXPECT_EQ(st.blocks_evaluated, 1U);
+    EXPECT_EQ(st.blocks_skipped, 1U);
+    EXPECT_EQ(st.docs_scored, 1U);
+    sp.heap_factor = 0.4F;  // 1 >= 0.4 x 2: B is scored, and stays out
+    EXPECT_EQ(index.search({qi, qv}, sp, scratch, &st), (std::vector<Hit>{{0, 2.0F}}));
+    EXPECT_EQ(st.blocks_evaluated, 2U);
+    EXPECT_EQ(st.blocks_skipped, 0U);
+    EXPECT_EQ(st.docs_scored, 2U);
+}
+
 TEST(SeismicIndex, ScreeningTestsEachDocumentAgainstTheHeapAtItsTurn) {
     const auto docs = csr(30, {{{0, 2.0F}},                                                    // A
                                {{1, 4.0F}, {20, 3.0F}, {21, 3.0F}, {22, 3.0F}},               // B

@@ -505,9 +505,10 @@ std::vector<Hit> SeismicIndex::search(const SparseView& query, const SearchParam
         ++stats.lists;
         if (s.block_scores.size() < nb) s.block_scores.resize(nb);
         score_blocks(term, query, s.block_scores.data());
-        s.block_order.resize(nb);
-        for (std::uint32_t j = 0; j < nb; ++j) s.block_order[j] = j;
-        if (params.first_sorted && i == 0) {
+        const bool sorted = params.first_sorted && i == 0;
+        if (sorted) {
+            s.block_order.resize(nb);
+            for (std::uint32_t j = 0; j < nb; ++j) s.block_order[j] = j;
             std::sort(s.block_order.begin(), s.block_order.end(), [&](auto x, auto y) {
                 return s.block_scores[x] > s.block_scores[y] || (s.block_scores[x] == s.block_scores[y] && x < y);
             });
@@ -521,27 +522,38 @@ std::vector<Hit> SeismicIndex::search(const SparseView& query, const SearchParam
         const auto opens = [&](std::uint32_t j) {
             return !s.heap.full() || s.block_scores[j] >= params.heap_factor * s.heap.threshold();
         };
-        // Memory is requested ahead of use, on the guess that a block opens if it would against the heap as it is
-        // now (the heap only grows stricter, so the guess errs towards fetching too much): the postings of every
-        // such block at once, and the documents of the next such block while this one is scored.
-        for (std::uint32_t j = 0; j < nb; ++j) {
-            if (opens(j)) prefetch_line(a.postings.data() + block_begin(j));
+        // The blocks that open against the heap as it is now, in visiting order, listed without a branch on the
+        // outcome: the heap only grows stricter, so no other block of this list can open later. The walk below then
+        // steps through this list instead of every block. (Walking every block, twice with the look-ahead, was 3% of
+        // a query at the 0.99 point.) The postings of every listed block are requested at once.
+        if (s.open_blocks.size() < nb) s.open_blocks.resize(nb);
+        std::size_t n_open = 0;
+        {
+            const bool full = s.heap.full();
+            const float bar = params.heap_factor * s.heap.threshold();
+            for (std::uint32_t o = 0; o < nb; ++o) {
+                const auto j = sorted ? s.block_order[o] : o;
+                s.open_blocks[n_open] = j;
+                n_open += static_cast<std::size_t>(!full || s.block_scores[j] >= bar);
+            }
         }
+        for (std::size_t k = 0; k < n_open; ++k) prefetch_line(a.postings.data() + block_begin(s.open_blocks[k]));
+        stats.blocks_skipped += nb - n_open;
+        // Each listed block is tested again at its turn. The documents of the next block that still opens are
+        // requested while this one is scored (a guess against the heap as it is now, erring towards fetching too
+        // much).
         const auto screen = screen_entries(params);
-        std::size_t ahead = 0;  // position in block_order of the block whose documents were requested ahead
-        for (std::size_t o = 0; o < nb; ++o) {
-            const auto j = s.block_order[o];
+        std::size_t ahead = 0;  // position in open_blocks of the block whose documents were requested ahead
+        for (std::size_t k = 0; k < n_open; ++k) {
+            const auto j = s.open_blocks[k];
             if (!opens(j)) {
                 ++stats.blocks_skipped;
                 continue;
             }
-            const bool requested_ahead = o > 0 && ahead == o;  // ahead is 0 before any request
-            if (ahead <= o) {
-                for (ahead = o + 1; ahead < nb && !opens(s.block_order[ahead]);) ++ahead;
-                if (ahead < nb) {
-                    const auto next = s.block_order[ahead];
-                    prefetch_documents(block_postings(next), screen);
-                }
+            const bool requested_ahead = k > 0 && ahead == k;  // ahead is 0 before any request
+            if (ahead <= k) {
+                for (ahead = k + 1; ahead < n_open && !opens(s.open_blocks[ahead]);) ++ahead;
+                if (ahead < n_open) prefetch_documents(block_postings(s.open_blocks[ahead]), screen);
             }
             ++stats.blocks_evaluated;
             evaluate_documents(block_postings(j), q, params, s, stats, requested_ahead);

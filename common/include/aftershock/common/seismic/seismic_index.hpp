@@ -46,7 +46,8 @@ struct SearchStats {
 struct SearchScratch {
     std::vector<float> dense_query;
     std::vector<float> block_scores;
-    std::vector<std::uint32_t> block_order;
+    std::vector<std::uint32_t> block_order;      ///< first_sorted: the first list's blocks by summary score
+    std::vector<std::uint32_t> open_blocks;      ///< a list's blocks that open against the heap at the list's start
     std::vector<std::pair<float, std::uint32_t>> components;
     VisitedSet visited;                        ///< the documents that entered the heap
     BasicTopK<OffsetHit> heap{0};
