@@ -3,6 +3,7 @@
 #include "aftershock/common/exact_search.hpp"
 #include "aftershock/common/seismic/build_steps.hpp"
 #include "aftershock/common/seismic/seismic_index.hpp"
+#include "aftershock/common/seismic/visited_set.hpp"
 
 #include <gtest/gtest.h>
 
@@ -363,6 +364,53 @@ TEST(SeismicIndex, KnnRefinementScoresNeighboursOfTheTopKBeforeItOnly) {
     sp.knn = SearchParams{}.knn;
     EXPECT_EQ(index.search({qi, qv}, sp, scratch, &st), (std::vector<Hit>{exact[0], exact[1]})) << "default: the graph";
     EXPECT_EQ(SeismicIndex::build(docs, bp).search({qi, qv}, sp, scratch), (std::vector<Hit>{exact[0]})) << "no graph";
+}
+
+TEST(SeismicVisitedSet, ContainsWhatWasInsertedThroughGrowthAndClear) {
+    VisitedSet v(16);
+    EXPECT_FALSE(v.contains(0));
+    EXPECT_TRUE(v.insert(0)) << "offset 0 is a real key";
+    for (std::uint64_t k = 1; k < 100; ++k) EXPECT_TRUE(v.insert(k * 7919));  // grows past 16 slots several times
+    EXPECT_FALSE(v.insert(7919));
+    EXPECT_EQ(v.size(), 100U);
+    EXPECT_TRUE(v.contains(0));
+    for (std::uint64_t k = 1; k < 100; ++k) EXPECT_TRUE(v.contains(k * 7919)) << k;
+    EXPECT_FALSE(v.contains(5));
+    EXPECT_FALSE(v.contains(100 * 7919));
+    v.clear();
+    EXPECT_EQ(v.size(), 0U);
+    EXPECT_FALSE(v.contains(0));
+    EXPECT_FALSE(v.contains(7919));
+}
+
+TEST(SeismicIndex, KnnRefinementSkipsNeighboursThatHaveBeenInTheHeap) {
+    // Query {0: 1.0, 2: 0.25}, query_cut 1: the list of term 0 puts docs 0 (4) and 1 (3) in the top 3. The graph
+    // gives each of them the other and doc 2 as neighbours. Refinement scores doc 2 once: docs 0 and 1 have been in
+    // the heap, and doc 2's second listing comes after it entered.
+    CsrMatrix docs;
+    docs.dim = 10;
+    docs.append_row(std::vector<std::uint32_t>{0}, std::vector<float>{4.0F});
+    docs.append_row(std::vector<std::uint32_t>{0}, std::vector<float>{3.0F});
+    docs.append_row(std::vector<std::uint32_t>{2}, std::vector<float>{2.0F});
+    BuildParams bp;
+    bp.lambda = 100;
+    bp.alpha = 1.0;
+    constexpr auto none = std::numeric_limits<std::uint32_t>::max();
+    const auto index = with_graph(SeismicIndex::build(docs, bp), 2, {1, 2, 0, 2, none, none});
+    const std::vector<std::uint32_t> qi{0, 2};
+    const std::vector<float> qv{1.0F, 0.25F};
+    SearchParams sp;
+    sp.k = 3;
+    sp.query_cut = 1;
+    sp.heap_factor = 0.0F;
+    sp.screen_entries = 0;
+    SearchScratch scratch;
+    SearchStats st;
+    const auto exact = index.search_exact({qi, qv}, 3, scratch);
+    ASSERT_EQ(exact, (std::vector<Hit>{{0, 4.0F}, {1, 3.0F}, {2, 0.5F}}));
+    sp.knn = 2;
+    EXPECT_EQ(index.search({qi, qv}, sp, scratch, &st), exact);
+    EXPECT_EQ(st.docs_scored, 3U) << "docs 0 and 1 from the list, doc 2 once";
 }
 
 /// Doc 0 = {0: 5}; doc 1 = {1: 8, 5: 9}, whose heaviest entry (term 5) a query on terms 0 and 1 misses. Lists whole.

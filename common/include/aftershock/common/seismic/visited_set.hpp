@@ -23,6 +23,14 @@ public:
         m_used.push_back(i);
         return true;
     }
+    /// Whether key was inserted.
+    [[nodiscard]] bool contains(std::uint64_t key) const noexcept {
+        const std::uint64_t stored = key + 1;
+        for (std::size_t i = hash(stored) & m_mask; m_slots[i] != 0; i = (i + 1) & m_mask) {
+            if (m_slots[i] == stored) return true;
+        }
+        return false;
+    }
     [[nodiscard]] std::size_t size() const noexcept { return m_used.size(); }
     void clear() noexcept {
         for (auto i : m_used) m_slots[i] = 0;
