@@ -328,27 +328,34 @@ SeismicIndex with_graph(const SeismicIndex& built, std::uint32_t knn, std::vecto
     return {built.forward(), arrays, built.params()};
 }
 
+/// A kNN refinement case: three documents over 10 terms (lists whole) with a graph of two neighbours each set by
+/// hand, and the query {0: 1.0, 2: 0.25} searched for its top 3 over the list of term 0 alone, every block opened,
+/// no screening.
+struct KnnCase {
+    SeismicIndex index;
+    std::vector<std::uint32_t> qi{0, 2};
+    std::vector<float> qv{1.0F, 0.25F};
+    SearchParams sp;
+};
+KnnCase knn_case(const std::vector<Entries>& rows, std::vector<std::uint32_t> graph) {
+    BuildParams bp;
+    bp.lambda = 100;
+    bp.alpha = 1.0;
+    KnnCase c{with_graph(SeismicIndex::build(csr(10, rows), bp), 2, std::move(graph))};
+    c.sp.k = 3;
+    c.sp.query_cut = 1;
+    c.sp.heap_factor = 0.0F;
+    c.sp.screen_entries = 0;
+    return c;
+}
+constexpr auto kNone = std::numeric_limits<std::uint32_t>::max();
+
 TEST(SeismicIndex, KnnRefinementScoresNeighboursOfTheTopKBeforeItOnly) {
     // Query {0: 1.0, 2: 0.25} with query_cut 1 walks only the list of term 0, which holds doc 0 alone. The graph
     // (set by hand) gives doc 0 the neighbours [2, none] and doc 2 the neighbour [1]. Refinement must add doc 2
     // with its exact score, stop at "none", and not follow doc 2's neighbour: doc 2 was not in the top-k it refines.
-    CsrMatrix docs;
-    docs.dim = 10;
-    docs.append_row(std::vector<std::uint32_t>{0}, std::vector<float>{4.0F});
-    docs.append_row(std::vector<std::uint32_t>{1, 2}, std::vector<float>{1.0F, 0.5F});
-    docs.append_row(std::vector<std::uint32_t>{2}, std::vector<float>{2.0F});
-    BuildParams bp;
-    bp.lambda = 100;
-    bp.alpha = 1.0;
-    constexpr auto none = std::numeric_limits<std::uint32_t>::max();
-    const auto index = with_graph(SeismicIndex::build(docs, bp), 2, {2, none, none, none, 1, none});
-    const std::vector<std::uint32_t> qi{0, 2};
-    const std::vector<float> qv{1.0F, 0.25F};
-    SearchParams sp;
-    sp.k = 3;
-    sp.query_cut = 1;
-    sp.heap_factor = 0.0F;
-    sp.screen_entries = 0;
+    const std::vector<Entries> rows{{{0, 4.0F}}, {{1, 1.0F}, {2, 0.5F}}, {{2, 2.0F}}};
+    auto [index, qi, qv, sp] = knn_case(rows, {2, kNone, kNone, kNone, 1, kNone});
     SearchScratch scratch;
     SearchStats st;
     const auto exact = index.search_exact({qi, qv}, 3, scratch);
@@ -363,7 +370,7 @@ TEST(SeismicIndex, KnnRefinementScoresNeighboursOfTheTopKBeforeItOnly) {
     // Not set, knn uses the whole graph the index holds (here 2 per document), and nothing on an index without one.
     sp.knn = SearchParams{}.knn;
     EXPECT_EQ(index.search({qi, qv}, sp, scratch, &st), (std::vector<Hit>{exact[0], exact[1]})) << "default: the graph";
-    EXPECT_EQ(SeismicIndex::build(docs, bp).search({qi, qv}, sp, scratch), (std::vector<Hit>{exact[0]})) << "no graph";
+    EXPECT_EQ(with_graph(index, 0, {}).search({qi, qv}, sp, scratch), (std::vector<Hit>{exact[0]})) << "no graph";
 }
 
 TEST(SeismicVisitedSet, ContainsWhatWasInsertedThroughGrowthAndClear) {
@@ -387,23 +394,7 @@ TEST(SeismicIndex, KnnRefinementSkipsNeighboursThatHaveBeenInTheHeap) {
     // Query {0: 1.0, 2: 0.25}, query_cut 1: the list of term 0 puts docs 0 (4) and 1 (3) in the top 3. The graph
     // gives each of them the other and doc 2 as neighbours. Refinement scores doc 2 once: docs 0 and 1 have been in
     // the heap, and doc 2's second listing comes after it entered.
-    CsrMatrix docs;
-    docs.dim = 10;
-    docs.append_row(std::vector<std::uint32_t>{0}, std::vector<float>{4.0F});
-    docs.append_row(std::vector<std::uint32_t>{0}, std::vector<float>{3.0F});
-    docs.append_row(std::vector<std::uint32_t>{2}, std::vector<float>{2.0F});
-    BuildParams bp;
-    bp.lambda = 100;
-    bp.alpha = 1.0;
-    constexpr auto none = std::numeric_limits<std::uint32_t>::max();
-    const auto index = with_graph(SeismicIndex::build(docs, bp), 2, {1, 2, 0, 2, none, none});
-    const std::vector<std::uint32_t> qi{0, 2};
-    const std::vector<float> qv{1.0F, 0.25F};
-    SearchParams sp;
-    sp.k = 3;
-    sp.query_cut = 1;
-    sp.heap_factor = 0.0F;
-    sp.screen_entries = 0;
+    auto [index, qi, qv, sp] = knn_case({{{0, 4.0F}}, {{0, 3.0F}}, {{2, 2.0F}}}, {1, 2, 0, 2, kNone, kNone});
     SearchScratch scratch;
     SearchStats st;
     const auto exact = index.search_exact({qi, qv}, 3, scratch);
