@@ -37,7 +37,7 @@ void prefetch_prefix_lines(const ForwardIndex& f, std::span<const PackedPosting>
 
 void ForwardIndex::prefetch_prefixes(std::span<const PackedPosting> postings, std::uint32_t n) const noexcept {
     // What prefetch_prefix requests of a document at least `group` entries long: `bytes` from its start.
-    const std::uint32_t group = (n + 7U) & ~7U;
+    const std::uint32_t group = whole_groups(n);
     const std::size_t bytes = std::size_t{group} * sizeof(std::uint32_t);
     if (!wide() && n > 0) {
         switch ((bytes + 63) / 64) {

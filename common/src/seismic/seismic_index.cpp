@@ -520,7 +520,7 @@ std::vector<Hit> SeismicIndex::search(const SparseView& query, const SearchParam
             return std::span<const PackedPosting>(a.postings.data() + begin, list_begin + a.block_ends[b0 + j] - begin);
         };
         const auto opens = [&](std::uint32_t j) {
-            return !s.heap.full() || s.block_scores[j] >= params.heap_factor * s.heap.threshold();
+            return !s.heap.full() || s.block_scores[j] >= heap_bar(params, s);
         };
         // The blocks that open against the heap as it is now, in visiting order, listed without a branch on the
         // outcome: the heap only grows stricter, so no other block of this list can open later. The walk below then
@@ -530,7 +530,7 @@ std::vector<Hit> SeismicIndex::search(const SparseView& query, const SearchParam
         std::size_t n_open = 0;
         {
             const bool full = s.heap.full();
-            const float bar = params.heap_factor * s.heap.threshold();
+            const float bar = heap_bar(params, s);
             for (std::uint32_t o = 0; o < nb; ++o) {
                 const auto j = sorted ? s.block_order[o] : o;
                 s.open_blocks[n_open] = j;

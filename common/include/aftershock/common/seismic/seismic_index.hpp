@@ -169,6 +169,10 @@ private:
     [[nodiscard]] static float screen_bar(const SearchParams& params, const SearchScratch& s) noexcept {
         return params.screen_factor * s.heap.threshold();
     }
+    /// The summary score a block must reach to open while the heap is full (the one skipping rule).
+    [[nodiscard]] static float heap_bar(const SearchParams& params, const SearchScratch& s) noexcept {
+        return params.heap_factor * s.heap.threshold();
+    }
     /// Pushes a scored document into the heap if it would enter and is not there already (the visited set).
     static void offer(float score, std::uint64_t offset, SearchScratch& s) noexcept;
     /// Hints the documents of `postings`: their first `screen` entries, or whole when screen is 0.
