@@ -335,7 +335,7 @@ struct KnnCase {
     SeismicIndex index;
     std::vector<std::uint32_t> qi{0, 2};
     std::vector<float> qv{1.0F, 0.25F};
-    SearchParams sp;
+    SearchParams sp{};
 };
 KnnCase knn_case(const std::vector<Entries>& rows, std::vector<std::uint32_t> graph) {
     BuildParams bp;
