@@ -94,6 +94,14 @@ SearchParams top1_over_two_lists(float heap_factor, std::uint32_t screen_entries
     return sp;
 }
 
+/// The ways this CPU screens prefixes: scored exactly, and estimated through the ScreeningTable where supported.
+std::vector<bool> screening_modes() {
+    std::vector<bool> table{false};
+    if (ScreeningTable::supported()) table.push_back(true);
+    return table;
+}
+const char* screening_mode_name(bool table) { return table ? "table estimates" : "exact prefixes"; }
+
 CsrMatrix csr(std::uint64_t dim, const std::vector<Entries>& rows) {
     CsrMatrix m;
     m.dim = dim;
@@ -421,28 +429,33 @@ TEST(SeismicIndex, KnnRefinementScoresInFullANeighbourItsPrefixScreenedOut) {
     // In the list of term 1, doc 1's heaviest entry (term 5) misses the query: prefix score 0 < 1.0 * 5, so it is
     // screened out, though it scores 0.75 * 8 = 6 in full. The graph names doc 1 as doc 0's neighbour: refinement
     // must score it in full and let it in, rather than skip it as a document already met.
-    const auto index = with_graph(screening_pair(), 1, {1, std::numeric_limits<std::uint32_t>::max()});
-    const std::vector<std::uint32_t> qi{0, 1};
-    const std::vector<float> qv{1.0F, 0.75F};
-    auto sp = top1_over_two_lists(0.0F, 1, 1.0F);
-    SearchScratch scratch;
-    SearchStats st;
-    sp.knn = 0;
-    EXPECT_EQ(index.search({qi, qv}, sp, scratch, &st), (std::vector<Hit>{{0, 5.0F}})) << "screened out in its block";
-    EXPECT_EQ(st.docs_screened_out, 1U);
-    sp.knn = 1;
-    EXPECT_EQ(index.search({qi, qv}, sp, scratch, &st), (std::vector<Hit>{{1, 6.0F}})) << "let in as a neighbour";
-    EXPECT_EQ(st.docs_scored, 3U) << "doc 0, doc 1 on its prefix, doc 1 in full";
-    // Met again in a later list, a document already in the heap does not enter twice (k = 2: both would fit).
-    sp.k = 2;
-    sp.knn = 0;
-    sp.query_cut = 3;
-    sp.screen_entries = 0;
-    const std::vector<std::uint32_t> both_i{0, 1, 5};
-    const std::vector<float> both_v{1.0F, 0.75F, 0.5F};
-    EXPECT_EQ(index.search({both_i, both_v}, sp, scratch, &st), (std::vector<Hit>{{1, 10.5F}, {0, 5.0F}}))
-        << "doc 1 lies in the lists of terms 1 and 5";
-    EXPECT_EQ(st.docs_scored, 3U);
+    for (const bool table : screening_modes()) {
+        SCOPED_TRACE(screening_mode_name(table));
+        auto index = with_graph(screening_pair(), 1, {1, std::numeric_limits<std::uint32_t>::max()});
+        index.set_screen_table(table);
+        const std::vector<std::uint32_t> qi{0, 1};
+        const std::vector<float> qv{1.0F, 0.75F};
+        auto sp = top1_over_two_lists(0.0F, 1, 1.0F);
+        SearchScratch scratch;
+        SearchStats st;
+        sp.knn = 0;
+        EXPECT_EQ(index.search({qi, qv}, sp, scratch, &st), (std::vector<Hit>{{0, 5.0F}}))
+            << "screened out in its block";
+        EXPECT_EQ(st.docs_screened_out, 1U);
+        sp.knn = 1;
+        EXPECT_EQ(index.search({qi, qv}, sp, scratch, &st), (std::vector<Hit>{{1, 6.0F}})) << "let in as a neighbour";
+        EXPECT_EQ(st.docs_scored, 3U) << "doc 0, doc 1 on its prefix, doc 1 in full";
+        // Met again in a later list, a document already in the heap does not enter twice (k = 2: both would fit).
+        sp.k = 2;
+        sp.knn = 0;
+        sp.query_cut = 3;
+        sp.screen_entries = 0;
+        const std::vector<std::uint32_t> both_i{0, 1, 5};
+        const std::vector<float> both_v{1.0F, 0.75F, 0.5F};
+        EXPECT_EQ(index.search({both_i, both_v}, sp, scratch, &st), (std::vector<Hit>{{1, 10.5F}, {0, 5.0F}}))
+            << "doc 1 lies in the lists of terms 1 and 5";
+        EXPECT_EQ(st.docs_scored, 3U);
+    }
 }
 
 TEST(SeismicIndex, ReachableNamesTheDocumentsOfTheWalkedListsOnly) {
@@ -788,32 +801,38 @@ TEST(SeismicForward, DocAtFindsTheDocumentOfEveryPositionThroughItsBuckets) {
 TEST(SeismicIndex, ScreeningDropsADocumentWhoseHeaviestEntriesMissTheQuery) {
     // Query {0: 1.0, 1: 0.75}. The list of term 0 is walked first: doc 0 (score 5) fills the top-1. Doc 1 scores
     // 0.75 * 8 = 6 in full, but its heaviest entry (term 5, weight 9) is not in the query: prefix score 0.
-    const auto index = screening_pair();
-    const std::vector<std::uint32_t> qi{0, 1};
-    const std::vector<float> qv{1.0F, 0.75F};
-    SearchParams sp;
-    sp.k = 1;
-    sp.heap_factor = 0.0F;
-    SearchScratch scratch;
-    SearchStats st;
-    sp.screen_entries = 0;
-    EXPECT_EQ(index.search({qi, qv}, sp, scratch, &st), (std::vector<Hit>{{1, 6.0F}})) << "unscreened";
-    EXPECT_EQ(st.docs_screened_out, 0U);
-    sp.screen_entries = 1;
-    sp.screen_factor = 1.0F;
-    EXPECT_EQ(index.search({qi, qv}, sp, scratch, &st), (std::vector<Hit>{{0, 5.0F}})) << "0 < 1.0 * 5: dropped";
-    EXPECT_EQ(st.docs_scored, 2U);
-    EXPECT_EQ(st.docs_screened_out, 1U);
-    sp.screen_factor = 0.0F;
-    EXPECT_EQ(index.search({qi, qv}, sp, scratch, &st), (std::vector<Hit>{{1, 6.0F}})) << "0 >= 0 * 5: kept";
-    sp.screen_factor = 1.0F;
-    sp.screen_entries = 2;
-    EXPECT_EQ(index.search({qi, qv}, sp, scratch, &st), (std::vector<Hit>{{1, 6.0F}})) << "the prefix is the document";
-    sp.screen_entries = 1;
-    const auto old_shard = with_term_ordered_documents(index);
-    EXPECT_FALSE(old_shard.forward().heaviest_first());
-    EXPECT_EQ(old_shard.search({qi, qv}, sp, scratch, &st), (std::vector<Hit>{{1, 6.0F}})) << "term order: no screening";
-    EXPECT_EQ(st.docs_screened_out, 0U);
+    for (const bool table : screening_modes()) {
+        SCOPED_TRACE(screening_mode_name(table));
+        auto index = screening_pair();
+        index.set_screen_table(table);
+        const std::vector<std::uint32_t> qi{0, 1};
+        const std::vector<float> qv{1.0F, 0.75F};
+        SearchParams sp;
+        sp.k = 1;
+        sp.heap_factor = 0.0F;
+        SearchScratch scratch;
+        SearchStats st;
+        sp.screen_entries = 0;
+        EXPECT_EQ(index.search({qi, qv}, sp, scratch, &st), (std::vector<Hit>{{1, 6.0F}})) << "unscreened";
+        EXPECT_EQ(st.docs_screened_out, 0U);
+        sp.screen_entries = 1;
+        sp.screen_factor = 1.0F;
+        EXPECT_EQ(index.search({qi, qv}, sp, scratch, &st), (std::vector<Hit>{{0, 5.0F}})) << "0 < 1.0 * 5: dropped";
+        EXPECT_EQ(st.docs_scored, 2U);
+        EXPECT_EQ(st.docs_screened_out, 1U);
+        sp.screen_factor = 0.0F;
+        EXPECT_EQ(index.search({qi, qv}, sp, scratch, &st), (std::vector<Hit>{{1, 6.0F}})) << "0 >= 0 * 5: kept";
+        sp.screen_factor = 1.0F;
+        sp.screen_entries = 2;
+        EXPECT_EQ(index.search({qi, qv}, sp, scratch, &st), (std::vector<Hit>{{1, 6.0F}}))
+            << "the prefix is the document";
+        sp.screen_entries = 1;
+        const auto old_shard = with_term_ordered_documents(index);
+        EXPECT_FALSE(old_shard.forward().heaviest_first());
+        EXPECT_EQ(old_shard.search({qi, qv}, sp, scratch, &st), (std::vector<Hit>{{1, 6.0F}}))
+            << "term order: no screening";
+        EXPECT_EQ(st.docs_screened_out, 0U);
+    }
 }
 
 TEST(SeismicIndex, ScreeningKeepsScoresBitIdenticalAndOnlyDropsDocuments) {
@@ -822,49 +841,97 @@ TEST(SeismicIndex, ScreeningKeepsScoresBitIdenticalAndOnlyDropsDocuments) {
     const auto queries = random_docs(60, 1500, rng, 5, 30);
     BuildParams bp;
     bp.lambda = 200;
-    const auto index = SeismicIndex::build(docs, bp);
+    auto index = SeismicIndex::build(docs, bp);
+    for (const bool table : screening_modes()) {
+        SCOPED_TRACE(screening_mode_name(table));
+        index.set_screen_table(table);
+        SearchParams sp;
+        sp.query_cut = 8;
+        sp.heap_factor = 0.8F;
+        sp.screen_entries = 0;
+        SearchStats plain_stats;
+        const auto plain = index.search_batch(queries, sp, 1, nullptr, &plain_stats);
+        // Factor 0: no prefix score of non-negative weights is below 0, so nothing is dropped and nothing changes.
+        sp.screen_entries = 16;
+        sp.screen_factor = 0.0F;
+        SearchStats st;
+        EXPECT_EQ(index.search_batch(queries, sp, 1, nullptr, &st), plain);
+        EXPECT_EQ(st.docs_scored, plain_stats.docs_scored);
+        EXPECT_EQ(st.docs_screened_out, 0U);
+        // Factor 0.7: documents are dropped, and every hit kept has exactly its unscreened score, whether its scoring
+        // carried on from the prefix (16 entries, whole groups of four) or started again (15).
+        sp.screen_factor = 0.7F;
+        SearchScratch scratch;
+        for (const std::uint32_t prefix : {16U, 15U}) {
+            sp.screen_entries = prefix;
+            const auto screened = index.search_batch(queries, sp, 1, nullptr, &st);
+            EXPECT_GT(st.docs_screened_out, st.docs_scored / 4) << "the prefix screens out a good share";
+            for (std::size_t q = 0; q < queries.n_rows(); ++q) {
+                const auto exact = index.search_exact(queries.row(q), 1000000, scratch);
+                for (const auto& h : screened[q]) {
+                    const auto it =
+                        std::find_if(exact.begin(), exact.end(), [&](const Hit& e) { return e.doc == h.doc; });
+                    ASSERT_NE(it, exact.end());
+                    EXPECT_EQ(std::bit_cast<std::uint32_t>(it->score), std::bit_cast<std::uint32_t>(h.score))
+                        << "prefix " << prefix << " query " << q << " doc " << h.doc;
+                }
+            }
+        }
+        sp.screen_entries = 16;
+        for (const float bad :
+             {-0.5F, std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity()}) {
+            SearchParams refused = sp;
+            refused.screen_factor = bad;
+            EXPECT_THROW((void)index.search_batch(queries, refused, 1), UsageError) << bad;
+        }
+        sp.screen_entries = 0;
+        const double unscreened = recall(index, docs, queries, sp);
+        sp.screen_entries = 16;
+        const double with_screen = recall(index, docs, queries, sp);
+        EXPECT_GT(with_screen, unscreened - 0.05) << "unscreened " << unscreened;
+    }
+}
+
+TEST(SeismicIndex, ScreeningEstimatesKeepTheHitsOfExactPrefixes) {
+    if (!ScreeningTable::supported()) GTEST_SKIP() << "no AVX-512 F+BW on this CPU";
+    std::mt19937 rng(71);
+    const auto docs = random_docs(3000, 1500, rng, 40, 160);
+    // Short queries (two tables) and long ones (four).
+    auto queries = random_docs(40, 1500, rng, 5, 30);
+    const auto long_queries = random_docs(20, 1500, rng, 100, 200);
+    for (std::size_t q = 0; q < long_queries.n_rows(); ++q) {
+        const auto row = long_queries.row(q);
+        queries.append_row(row.indices, row.values);
+    }
+    std::size_t four_tables = 0;
+    for (std::size_t q = 0; q < queries.n_rows(); ++q) {
+        ScreeningTable t;
+        ASSERT_TRUE(t.build(queries.row(q), queries.dim)) << "query " << q;
+        four_tables += static_cast<std::size_t>(t.tables() == 4);
+    }
+    EXPECT_GT(four_tables, 0U);
+    BuildParams bp;
+    bp.lambda = 200;
+    auto index = SeismicIndex::build(docs, bp);
     SearchParams sp;
     sp.query_cut = 8;
     sp.heap_factor = 0.8F;
-    sp.screen_entries = 0;
-    SearchStats plain_stats;
-    const auto plain = index.search_batch(queries, sp, 1, nullptr, &plain_stats);
-    // Factor 0: no prefix score of non-negative weights is below 0, so nothing is dropped and nothing changes.
-    sp.screen_entries = 16;
-    sp.screen_factor = 0.0F;
+    sp.screen_entries = 48;
+    index.set_screen_table(false);
+    SearchStats exact_stats;
+    const auto exact_prefixes = index.search_batch(queries, sp, 1, nullptr, &exact_stats);
+    index.set_screen_table(true);
     SearchStats st;
-    EXPECT_EQ(index.search_batch(queries, sp, 1, nullptr, &st), plain);
-    EXPECT_EQ(st.docs_scored, plain_stats.docs_scored);
-    EXPECT_EQ(st.docs_screened_out, 0U);
-    // Factor 0.7: documents are dropped, and every hit kept has exactly its unscreened score, whether its scoring
-    // carried on from the prefix (16 entries, whole groups of four) or started again (15).
-    sp.screen_factor = 0.7F;
-    SearchScratch scratch;
-    for (const std::uint32_t prefix : {16U, 15U}) {
-        sp.screen_entries = prefix;
-        const auto screened = index.search_batch(queries, sp, 1, nullptr, &st);
-        EXPECT_GT(st.docs_screened_out, st.docs_scored / 4) << "the prefix screens out a good share";
-        for (std::size_t q = 0; q < queries.n_rows(); ++q) {
-            const auto exact = index.search_exact(queries.row(q), 1000000, scratch);
-            for (const auto& h : screened[q]) {
-                const auto it = std::find_if(exact.begin(), exact.end(), [&](const Hit& e) { return e.doc == h.doc; });
-                ASSERT_NE(it, exact.end());
-                EXPECT_EQ(std::bit_cast<std::uint32_t>(it->score), std::bit_cast<std::uint32_t>(h.score))
-                    << "prefix " << prefix << " query " << q << " doc " << h.doc;
-            }
-        }
+    const auto estimated = index.search_batch(queries, sp, 1, nullptr, &st);
+    ASSERT_GT(exact_stats.docs_screened_out, exact_stats.docs_scored / 4) << "screening is at work";
+    // An estimate within ~0.4% of the exact prefix score decides as it does, except for a prefix that close to the bar.
+    std::size_t differ = 0;
+    for (std::size_t q = 0; q < queries.n_rows(); ++q) {
+        differ += static_cast<std::size_t>(estimated[q] != exact_prefixes[q]);
     }
-    sp.screen_entries = 16;
-    for (const float bad : {-0.5F, std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity()}) {
-        SearchParams refused = sp;
-        refused.screen_factor = bad;
-        EXPECT_THROW((void)index.search_batch(queries, refused, 1), UsageError) << bad;
-    }
-    sp.screen_entries = 0;
-    const double unscreened = recall(index, docs, queries, sp);
-    sp.screen_entries = 16;
-    const double with_screen = recall(index, docs, queries, sp);
-    EXPECT_GT(with_screen, unscreened - 0.05) << "unscreened " << unscreened;
+    EXPECT_LE(differ, 1U);
+    const auto screened_out = static_cast<double>(exact_stats.docs_screened_out);
+    EXPECT_NEAR(static_cast<double>(st.docs_screened_out), screened_out, screened_out * 0.01);
 }
 
 // Hand-computed: a document is screened against the heap as it stands at its turn, not as it stood when its block
@@ -917,27 +984,31 @@ TEST(SeismicIndex, ScreeningTestsEachDocumentAgainstTheHeapAtItsTurn) {
     bp.pruning = PruningStrategy::fixed_size;
     bp.lambda = 10;
     bp.alpha = 1.0;
-    const auto index = SeismicIndex::build(docs, bp);
-    const auto queries = csr(30, {{{0, 1.0F}, {1, 0.9F}, {5, 0.3F}, {6, 0.5F}, {7, 0.5F}, {8, 0.5F}}});
-    auto sp = top1_over_two_lists(0.01F, 4, 0.5F);
-    SearchScratch scratch;
-    const auto exact = index.search_exact(queries.row(0), 3, scratch);
-    ASSERT_EQ(exact.size(), 3U);
-    ASSERT_EQ(exact[0].doc, 2U);  // C, 3.9
-    ASSERT_EQ(exact[1].doc, 1U);  // B, 3.6
-    SearchStats st;
-    const auto screened = index.search(queries.row(0), sp, scratch, &st);
-    ASSERT_EQ(screened.size(), 1U);
-    EXPECT_EQ(screened[0].doc, 1U);
-    EXPECT_EQ(std::bit_cast<std::uint32_t>(screened[0].score), std::bit_cast<std::uint32_t>(exact[1].score));
-    EXPECT_EQ(st.docs_scored, 3U);
-    EXPECT_EQ(st.docs_screened_out, 1U);
-    // Without screening C is scored whole and wins.
-    sp.screen_entries = 0;
-    const auto plain = index.search(queries.row(0), sp, scratch, &st);
-    ASSERT_EQ(plain.size(), 1U);
-    EXPECT_EQ(plain[0].doc, 2U);
-    EXPECT_EQ(st.docs_screened_out, 0U);
+    auto index = SeismicIndex::build(docs, bp);
+    for (const bool table : screening_modes()) {
+        SCOPED_TRACE(screening_mode_name(table));
+        index.set_screen_table(table);
+        const auto queries = csr(30, {{{0, 1.0F}, {1, 0.9F}, {5, 0.3F}, {6, 0.5F}, {7, 0.5F}, {8, 0.5F}}});
+        auto sp = top1_over_two_lists(0.01F, 4, 0.5F);
+        SearchScratch scratch;
+        const auto exact = index.search_exact(queries.row(0), 3, scratch);
+        ASSERT_EQ(exact.size(), 3U);
+        ASSERT_EQ(exact[0].doc, 2U);  // C, 3.9
+        ASSERT_EQ(exact[1].doc, 1U);  // B, 3.6
+        SearchStats st;
+        const auto screened = index.search(queries.row(0), sp, scratch, &st);
+        ASSERT_EQ(screened.size(), 1U);
+        EXPECT_EQ(screened[0].doc, 1U);
+        EXPECT_EQ(std::bit_cast<std::uint32_t>(screened[0].score), std::bit_cast<std::uint32_t>(exact[1].score));
+        EXPECT_EQ(st.docs_scored, 3U);
+        EXPECT_EQ(st.docs_screened_out, 1U);
+        // Without screening C is scored whole and wins.
+        sp.screen_entries = 0;
+        const auto plain = index.search(queries.row(0), sp, scratch, &st);
+        ASSERT_EQ(plain.size(), 1U);
+        EXPECT_EQ(plain[0].doc, 2U);
+        EXPECT_EQ(st.docs_screened_out, 0U);
+    }
 }
 
 }  // namespace

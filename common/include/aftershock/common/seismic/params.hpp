@@ -46,6 +46,8 @@ struct SearchParams {
     // screen_entries heaviest entries only and dropped if that partial score < screen_factor * theta. Scoring
     // touches the first cache lines of a document; the rest is read only for documents that pass. 0 = off; it
     // also stays off on an index whose documents are not stored heaviest first (shards built before it).
+    // Where the CPU has AVX-512 (F, BW) the partial score is an estimate from bfloat16 query weights held in registers
+    // (ScreeningTable); a document that passes is then scored exactly.
     std::uint32_t screen_entries = 48;
     float screen_factor = 0.7F;
 };

@@ -5,6 +5,7 @@
 // rest exactly through the forward index. See SEISMIC.md for the reference this port follows.
 #include "aftershock/common/seismic/forward_index.hpp"
 #include "aftershock/common/seismic/params.hpp"
+#include "aftershock/common/seismic/screening_table.hpp"
 #include "aftershock/common/seismic/visited_set.hpp"
 #include "aftershock/common/topk.hpp"
 
@@ -54,6 +55,8 @@ struct SearchScratch {
     std::vector<DocIndex> knn_docs;            ///< kNN refinement: the top-k's documents, then their neighbours
     std::vector<PackedPosting> knn_postings;   ///< the neighbours' postings
     std::vector<DotSums> prefix_sums;          ///< screening: one block's prefix scores, as running sums
+    ScreeningTable screen_table;               ///< screening: the query's weights for estimated prefix scores
+    std::vector<float> prefix_estimates;       ///< screening: one block's prefix scores, estimated through the table
     std::vector<std::uint32_t> candidates;     ///< screening: the block's documents that passed their prefix (positions)
 };
 
@@ -117,6 +120,10 @@ public:
     void build_knn_graph(std::uint32_t kappa, unsigned threads);
 
     [[nodiscard]] const ForwardIndex& forward() const noexcept { return m_forward; }
+    /// Whether screening estimates prefix scores through a ScreeningTable (where the CPU and the query allow) or scores
+    /// them exactly (tests, A/B benchmarks). On by default where supported.
+    void set_screen_table(bool on) noexcept { m_screen_table = on && ScreeningTable::supported(); }
+    [[nodiscard]] bool screen_table() const noexcept { return m_screen_table; }
     /// Scoring kernels of the forward index (tests, A/B benchmarks; every choice gives the same bits).
     void set_kernels(const DotKernels& k) noexcept { m_forward.set_kernels(k); }
     [[nodiscard]] const SeismicArrays& arrays() const noexcept { return m_arrays; }
@@ -183,6 +190,7 @@ private:
     }
 
     ForwardIndex m_forward;
+    bool m_screen_table = ScreeningTable::supported();
     SeismicArrays m_arrays;
     BuildParams m_params;
     // The component of every kDirectoryStride-th summary entry (entry index k * stride, over all lists): a

@@ -1,0 +1,54 @@
+#pragma once
+// The query's weights held in vector registers for screening (SearchParams::screen_entries): up to four cuckoo hash
+// tables of 64 (component, weight) slots each, so that a document prefix is scored 16 entries at a time with register
+// permutes instead of one load from the dense query per entry (docs/BENCHMARKS.md, session 18: 2.2-2.4x faster per
+// prefix on this project's AMD EPYC). The weights are rounded to bfloat16, so a prefix score from the table is an
+// estimate (within ~0.4% of the exact one): it only decides which documents are scored in full, and those are then
+// scored exactly from the forward index.
+#include "aftershock/common/seismic/forward_index.hpp"
+#include "aftershock/common/sparse_matrix.hpp"
+
+#include <array>
+#include <cstdint>
+#include <span>
+
+namespace aftershock::seismic {
+
+class ScreeningTable {
+public:
+    static constexpr unsigned kSlots = 64;      ///< per table: two 512-bit registers of u16
+    static constexpr unsigned kMaxTables = 4;
+
+    /// Fills the tables for `query` (components below `dim` only, as the dense query holds them). Returns false, and
+    /// leaves the table unusable, when it cannot: no CPU support (AVX-512 F+BW), a vocabulary past 65,536 terms (the
+    /// wide forward layout), components not strictly ascending, a weight that bfloat16 x 2^112 cannot hold, or more
+    /// components than four tables place. The caller then screens with exact prefix scores.
+    bool build(const SparseView& query, std::uint64_t dim) noexcept;
+    [[nodiscard]] bool usable() const noexcept { return m_tables != 0; }
+    /// Unusable until the next successful build().
+    void clear() noexcept { m_tables = 0; }
+    [[nodiscard]] unsigned tables() const noexcept { return m_tables; }
+    /// The weight the tables give `component`: 0 for one not in the query (the scalar model of the kernel, for tests).
+    [[nodiscard]] float weight(std::uint32_t component) const noexcept;
+
+    /// Estimated score of each document's first min(n, length) entries (narrow forward layout `packed`): out[i] for
+    /// postings[i]. Requires usable().
+    void score_prefixes(const std::uint32_t* packed, std::span<const PackedPosting> postings, std::uint32_t n,
+                        float* out) const noexcept;
+
+    /// Whether this CPU runs the table kernel (AVX-512 F and BW); AFTERSHOCK_SCREEN_TABLE=0 turns it off.
+    [[nodiscard]] static bool supported() noexcept;
+
+    struct Tables {
+        alignas(64) std::array<std::array<std::uint16_t, kSlots>, kMaxTables> keys{};
+        alignas(64) std::array<std::array<std::uint16_t, kSlots>, kMaxTables> weights{};  ///< bfloat16 of w x 2^112
+        std::array<std::uint16_t, kMaxTables> multipliers{};
+    };
+
+private:
+    bool place(const SparseView& query, std::uint64_t dim, unsigned tables, std::uint16_t empty) noexcept;
+    Tables m_t;
+    unsigned m_tables = 0;
+};
+
+}  // namespace aftershock::seismic

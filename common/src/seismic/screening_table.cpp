@@ -1,0 +1,201 @@
+#include "aftershock/common/seismic/screening_table.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define AFTERSHOCK_AVX512_SCREENING 1
+#endif
+
+namespace aftershock::seismic {
+namespace {
+
+/// A table's slot for a component: the top 6 bits of the 16-bit product, as the kernel's vpmullw + vpsrlw compute it.
+constexpr unsigned slot(std::uint32_t component, std::uint16_t multiplier) noexcept {
+    return static_cast<std::uint16_t>(component * multiplier) >> 10;
+}
+
+/// Weights are stored as the bfloat16 of w x 2^112, so that the kernel can multiply them by the document's half
+/// converted without its 2^112 scale (the exponent shift of an f16 moved into the f32 exponent field).
+constexpr float kHalfScale = 0x1p112F;
+
+/// Round to nearest even, upper 16 bits of the f32. Only called on finite values whose scaled form stays finite.
+std::uint16_t to_scaled_bf16(float w) noexcept {
+    const auto u = std::bit_cast<std::uint32_t>(w * kHalfScale);
+    return static_cast<std::uint16_t>((u + 0x7FFFU + ((u >> 16) & 1U)) >> 16);
+}
+
+/// Fixed multipliers (odd, spread bits): the tables, and so the estimates, are the same on every run.
+std::uint16_t multiplier(unsigned attempt, unsigned table) noexcept {
+    std::uint64_t x = 0x9E3779B97F4A7C15ULL * (attempt * ScreeningTable::kMaxTables + table + 1);
+    x ^= x >> 31;
+    x *= 0xBF58476D1CE4E5B9ULL;
+    x ^= x >> 29;
+    return static_cast<std::uint16_t>(x | 1U);
+}
+
+#ifdef AFTERSHOCK_AVX512_SCREENING
+#define AFTERSHOCK_AVX512 [[gnu::target("avx512f,avx512bw,fma")]]
+
+// The masked forms below (all lanes on) stand in for the plain ones, whose GCC 12 headers read an "undefined" register
+// and warn that it may be used uninitialized.
+AFTERSHOCK_AVX512 inline float horizontal_sum(__m512 v) noexcept {
+    const __m512d d = _mm512_castps_pd(v);
+    const __m256 lo = _mm256_castpd_ps(_mm512_maskz_extractf64x4_pd(0xF, d, 0));
+    const __m256 hi = _mm256_castpd_ps(_mm512_maskz_extractf64x4_pd(0xF, d, 1));
+    const __m256 s8 = _mm256_add_ps(lo, hi);
+    const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
+    const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+    return _mm_cvtss_f32(_mm_add_ss(s2, _mm_movehdup_ps(s2)));
+}
+
+template <unsigned N>
+AFTERSHOCK_AVX512 void score_prefixes_avx512(const ScreeningTable::Tables& t, const std::uint32_t* packed,
+                                             std::span<const PackedPosting> postings, std::uint32_t n,
+                                             float* out) noexcept {
+    __m512i keys_lo[N];
+    __m512i keys_hi[N];
+    __m512i weights_lo[N];
+    __m512i weights_hi[N];
+    __m512i mult[N];
+    for (unsigned k = 0; k < N; ++k) {
+        keys_lo[k] = _mm512_load_si512(t.keys[k].data());
+        keys_hi[k] = _mm512_load_si512(t.keys[k].data() + 32);
+        weights_lo[k] = _mm512_load_si512(t.weights[k].data());
+        weights_hi[k] = _mm512_load_si512(t.weights[k].data() + 32);
+        mult[k] = _mm512_set1_epi16(static_cast<short>(t.multipliers[k]));
+    }
+    const __m512i low_half = _mm512_set1_epi32(0xFFFF);
+    const __m512i half_bits = _mm512_set1_epi32(static_cast<int>(0x8FFFE000U));
+    for (std::size_t i = 0; i < postings.size(); ++i) {
+        const auto p = postings[i];
+        const std::uint32_t* e = packed + posting_offset(p);
+        const auto len = std::min(posting_length(p), n);
+        __m512 acc = _mm512_setzero_ps();
+        for (std::uint32_t j = 0; j < len; j += 16) {
+            // Lanes past the prefix load as 0: component 0 with value +0, whose product is 0 whatever its weight.
+            const auto r = len - j;
+            const auto lanes = static_cast<__mmask16>(r >= 16 ? 0xFFFFU : (1U << r) - 1U);
+            const __m512i x = _mm512_maskz_loadu_epi32(lanes, e + j);
+            __m512i w = _mm512_setzero_si512();
+            for (unsigned k = 0; k < N; ++k) {
+                // The slot in each lane's low 16 bits (the high half hashes the value: ignored below).
+                const __m512i h = _mm512_srli_epi16(_mm512_mullo_epi16(x, mult[k]), 10);
+                const __m512i key = _mm512_permutex2var_epi16(keys_lo[k], h, keys_hi[k]);
+                const __mmask16 hit = _mm512_testn_epi32_mask(_mm512_xor_si512(key, x), low_half);
+                w = _mm512_mask_slli_epi32(w, hit, _mm512_permutex2var_epi16(weights_lo[k], h, weights_hi[k]), 16);
+            }
+            // The f16 in the high half as an f32 of 2^-112 its value: sign, exponent and mantissa moved into place.
+            const __m512 v = _mm512_castsi512_ps(_mm512_and_si512(_mm512_maskz_srai_epi32(0xFFFF, x, 3), half_bits));
+            acc = _mm512_fmadd_ps(_mm512_castsi512_ps(w), v, acc);
+        }
+        out[i] = horizontal_sum(acc);
+    }
+}
+#endif
+
+}  // namespace
+
+bool ScreeningTable::supported() noexcept {
+#ifdef AFTERSHOCK_AVX512_SCREENING
+    static const bool ok = [] {
+        const char* env = std::getenv("AFTERSHOCK_SCREEN_TABLE");
+        if (env != nullptr && std::strcmp(env, "0") == 0) return false;
+        return __builtin_cpu_supports("avx512f") != 0 && __builtin_cpu_supports("avx512bw") != 0;
+    }();
+    return ok;
+#else
+    return false;
+#endif
+}
+
+bool ScreeningTable::build(const SparseView& query, std::uint64_t dim) noexcept {
+    m_tables = 0;
+    if (!supported() || dim > 65536) return false;
+    std::size_t keys = 0;
+    for (std::size_t i = 0; i < query.size(); ++i) {
+        if (i > 0 && query.indices[i] <= query.indices[i - 1]) return false;
+        const float w = query.values[i];
+        if (!std::isfinite(w) || std::fabs(w) >= 0x1p15F) return false;
+        keys += static_cast<std::size_t>(query.indices[i] < dim);
+    }
+    // An empty slot holds a component outside the query (weight 0): a document entry that matches it adds nothing.
+    std::uint16_t empty = 0;
+    for (std::size_t i = 0; i < query.size() && query.indices[i] <= empty; ++i) {
+        if (query.indices[i] == empty) ++empty;
+    }
+    for (const unsigned tables : {2U, 4U}) {
+        if (keys * 10 > std::size_t{tables} * kSlots * 9) continue;  // past 90% full, cuckoo placement rarely succeeds
+        for (unsigned attempt = 0; attempt < 16; ++attempt) {
+            for (unsigned k = 0; k < tables; ++k) m_t.multipliers[k] = multiplier(attempt, k);
+            if (place(query, dim, tables, empty)) {
+                m_tables = tables;
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+bool ScreeningTable::place(const SparseView& query, std::uint64_t dim, unsigned tables, std::uint16_t empty) noexcept {
+    std::array<std::array<bool, kSlots>, kMaxTables> used{};
+    for (unsigned k = 0; k < tables; ++k) {
+        m_t.keys[k].fill(empty);
+        m_t.weights[k].fill(0);
+    }
+    for (std::size_t i = 0; i < query.size(); ++i) {
+        if (query.indices[i] >= dim) continue;
+        auto key = static_cast<std::uint16_t>(query.indices[i]);
+        auto weight = to_scaled_bf16(query.values[i]);
+        // Cuckoo insertion: a free slot in any table, else evict the occupant of one table's slot (tables in turn) and
+        // place that one.
+        bool placed = false;
+        for (unsigned kick = 0; kick < 256 && !placed; ++kick) {
+            for (unsigned k = 0; k < tables && !placed; ++k) {
+                const auto s = slot(key, m_t.multipliers[k]);
+                if (!used[k][s]) {
+                    used[k][s] = true;
+                    m_t.keys[k][s] = key;
+                    m_t.weights[k][s] = weight;
+                    placed = true;
+                }
+            }
+            if (placed) break;
+            const auto k = kick % tables;
+            const auto s = slot(key, m_t.multipliers[k]);
+            std::swap(key, m_t.keys[k][s]);
+            std::swap(weight, m_t.weights[k][s]);
+        }
+        if (!placed) return false;
+    }
+    return true;
+}
+
+float ScreeningTable::weight(std::uint32_t component) const noexcept {
+    for (unsigned k = 0; k < m_tables; ++k) {
+        const auto s = slot(component, m_t.multipliers[k]);
+        if (m_t.keys[k][s] == (component & 0xFFFFU)) {
+            return std::bit_cast<float>(std::uint32_t{m_t.weights[k][s]} << 16) / kHalfScale;
+        }
+    }
+    return 0.0F;
+}
+
+void ScreeningTable::score_prefixes(const std::uint32_t* packed, std::span<const PackedPosting> postings,
+                                    std::uint32_t n, float* out) const noexcept {
+#ifdef AFTERSHOCK_AVX512_SCREENING
+    if (m_tables == 2) score_prefixes_avx512<2>(m_t, packed, postings, n, out);
+    else score_prefixes_avx512<4>(m_t, packed, postings, n, out);
+#else
+    (void)packed;
+    (void)postings;
+    (void)n;
+    (void)out;
+#endif
+}
+
+}  // namespace aftershock::seismic
