@@ -111,6 +111,37 @@ TEST(ScreeningTable, KernelScoresPrefixesAsTheScalarModel) {
     }
 }
 
+TEST(ScreeningTable, ExactDotMatchesTheScalarKernelBitForBit) {
+    if (!ScreeningTable::supported()) GTEST_SKIP() << "no AVX-512 F+BW on this CPU";
+    std::mt19937 rng(9);
+    std::uniform_real_distribution<float> mag(-4.0F, 4.0F);
+    for (const std::uint32_t dim : {300U, 65536U}) {
+        std::uniform_int_distribution<std::uint32_t> comp(0, dim - 1);
+        for (const std::size_t query_size : {std::size_t{1}, std::size_t{44}, std::size_t{150}}) {
+            auto q = random_query(query_size, dim, rng);
+            for (std::size_t i = 0; i < q.values.size(); i += 3) q.values[i] = -std::ldexp(q.values[i], -20);  // sign, scale
+            ScreeningTable t;
+            ASSERT_TRUE(t.build(q.view(), dim));
+            std::vector<float> dense(dim, 0.0F);
+            for (std::size_t i = 0; i < q.indices.size(); ++i) dense[q.indices[i]] = q.values[i];
+            for (std::uint32_t len = 0; len <= 300; len += (len < 70 ? 1 : 23)) {
+                for (int rep = 0; rep < 4; ++rep) {
+                    std::vector<std::uint32_t> packed;
+                    for (std::uint32_t i = 0; i < len; ++i) {
+                        const auto c = rng() % 2 == 0 ? q.indices[rng() % q.indices.size()] : comp(rng);
+                        const float v = std::ldexp(mag(rng), static_cast<int>(rng() % 30) - 24);  // subnormal halves too
+                        packed.push_back(c | (std::uint32_t{f32_to_f16(v)} << 16));
+                    }
+                    const float want = dot_packed_scalar(packed.data(), len, dense.data());
+                    ASSERT_EQ(std::bit_cast<std::uint32_t>(t.dot(packed.data(), pack_posting(0, len))),
+                              std::bit_cast<std::uint32_t>(want))
+                        << "dim " << dim << ", query of " << query_size << ", document of " << len;
+                }
+            }
+        }
+    }
+}
+
 TEST(ScreeningTable, RefusesQueriesItCannotHold) {
     if (!ScreeningTable::supported()) GTEST_SKIP() << "no AVX-512 F+BW on this CPU";
     ScreeningTable t;
@@ -140,6 +171,21 @@ TEST(ScreeningTable, RefusesQueriesItCannotHold) {
     const std::vector<float> no_values;
     ASSERT_TRUE(t.build({none, no_values}, 100)) << "an empty query";
     EXPECT_EQ(t.weight(0), 0.0F);
+}
+
+TEST(ScreeningTable, ForwardIndexTellsWhetherEveryHalfIsFinite) {
+    // 1e6 rounds to an infinite half, which the table's integer conversion would read as a finite number: search
+    // builds no table for such an index.
+    CsrMatrix docs;
+    docs.dim = 50;
+    docs.append_row(std::vector<std::uint32_t>{1, 2}, std::vector<float>{1e6F, 1.0F});
+    docs.append_row(std::vector<std::uint32_t>{1, 3}, std::vector<float>{2.0F, 1.0F});
+    const ForwardIndex f(docs);
+    EXPECT_FALSE(f.finite_values());
+    const ForwardIndex reloaded(f.dim(), f.offsets(), f.packed(), {}, {});
+    EXPECT_FALSE(reloaded.finite_values()) << "checked on load too";
+    docs.data[0] = 3.0F;
+    EXPECT_TRUE(ForwardIndex(docs).finite_values());
 }
 
 }  // namespace

@@ -851,12 +851,15 @@ TEST(SeismicIndex, ScreeningKeepsScoresBitIdenticalAndOnlyDropsDocuments) {
         sp.screen_entries = 0;
         SearchStats plain_stats;
         const auto plain = index.search_batch(queries, sp, 1, nullptr, &plain_stats);
-        // Factor 0: no prefix score of non-negative weights is below 0, so nothing is dropped and nothing changes.
+        // Factor 0: no prefix score of non-negative weights is below 0, so nothing is dropped and the hits stay. A
+        // screened document is scored in full one block later, so the heap stands less strict when the next block is
+        // tested: a few more blocks may open.
         sp.screen_entries = 16;
         sp.screen_factor = 0.0F;
         SearchStats st;
         EXPECT_EQ(index.search_batch(queries, sp, 1, nullptr, &st), plain);
-        EXPECT_EQ(st.docs_scored, plain_stats.docs_scored);
+        EXPECT_GE(st.docs_scored, plain_stats.docs_scored);
+        EXPECT_LE(st.docs_scored, plain_stats.docs_scored + plain_stats.docs_scored / 50);
         EXPECT_EQ(st.docs_screened_out, 0U);
         // Factor 0.7: documents are dropped, and every hit kept has exactly its unscreened score, whether its scoring
         // carried on from the prefix (16 entries, whole groups of four) or started again (15).

@@ -98,6 +98,7 @@ ForwardIndex::ForwardIndex(const CsrMatrix& docs) : m_dim(docs.dim), m_offsets(d
         }
     }
     m_heaviest_first = true;
+    m_finite_values = check_finite_values();
     keep_gather_in_range();
     build_doc_table();
 }
@@ -113,6 +114,7 @@ ForwardIndex::ForwardIndex(std::uint64_t dim, std::vector<std::uint64_t> offsets
       m_values(std::move(values)) {
     keep_gather_in_range();
     m_heaviest_first = check_heaviest_first();
+    m_finite_values = check_finite_values();
     build_doc_table();
 }
 
@@ -135,6 +137,14 @@ void ForwardIndex::row_by_term(std::size_t doc, std::vector<std::pair<std::uint3
     out.clear();
     for (auto i = m_offsets[doc]; i < m_offsets[doc + 1]; ++i) out.emplace_back(component(i), value(i));
     std::sort(out.begin(), out.end());
+}
+
+bool ForwardIndex::check_finite_values() const noexcept {
+    // A half is infinite or NaN when its exponent bits are all ones.
+    bool finite = true;
+    for (const auto e : m_packed) finite &= ((e >> 16) & 0x7C00U) != 0x7C00U;
+    for (const auto v : m_values) finite &= (v & 0x7C00U) != 0x7C00U;
+    return finite;
 }
 
 bool ForwardIndex::check_heaviest_first() const noexcept {

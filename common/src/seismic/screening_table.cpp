@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -28,6 +29,7 @@ std::uint16_t to_scaled_bf16(float w) noexcept {
     const auto u = std::bit_cast<std::uint32_t>(w * kHalfScale);
     return static_cast<std::uint16_t>((u + 0x7FFFU + ((u >> 16) & 1U)) >> 16);
 }
+std::uint32_t scaled_bits(float w) noexcept { return std::bit_cast<std::uint32_t>(w * kHalfScale); }
 
 /// Fixed multipliers (odd, spread bits): the tables, and so the estimates, are the same on every run.
 std::uint16_t multiplier(unsigned attempt, unsigned table) noexcept {
@@ -96,6 +98,85 @@ AFTERSHOCK_AVX512 void score_prefixes_avx512(const ScreeningTable::Tables& t, co
         out[i] = horizontal_sum(acc);
     }
 }
+
+/// The products of 16 entries (lanes past the document: x = 0, product +-0) with the query's exact weights.
+template <unsigned N> struct ExactRegisters {
+    __m512i keys_lo[N], keys_hi[N], high_lo[N], high_hi[N], low_lo[N], low_hi[N], mult[N];
+    AFTERSHOCK_AVX512 explicit ExactRegisters(const ScreeningTable::Tables& t) noexcept {
+        for (unsigned k = 0; k < N; ++k) {
+            keys_lo[k] = _mm512_load_si512(t.keys[k].data());
+            keys_hi[k] = _mm512_load_si512(t.keys[k].data() + 32);
+            high_lo[k] = _mm512_load_si512(t.exact_high[k].data());
+            high_hi[k] = _mm512_load_si512(t.exact_high[k].data() + 32);
+            low_lo[k] = _mm512_load_si512(t.exact_low[k].data());
+            low_hi[k] = _mm512_load_si512(t.exact_low[k].data() + 32);
+            mult[k] = _mm512_set1_epi16(static_cast<short>(t.multipliers[k]));
+        }
+    }
+    AFTERSHOCK_AVX512 __m512 products(__m512i x) const noexcept {
+        const __m512i low_half = _mm512_set1_epi32(0xFFFF);
+        __m512i w = _mm512_setzero_si512();
+        for (unsigned k = 0; k < N; ++k) {
+            const __m512i h = _mm512_srli_epi16(_mm512_mullo_epi16(x, mult[k]), 10);
+            const __m512i key = _mm512_permutex2var_epi16(keys_lo[k], h, keys_hi[k]);
+            const __mmask16 hit = _mm512_testn_epi32_mask(_mm512_xor_si512(key, x), low_half);
+            const __m512i high = _mm512_maskz_slli_epi32(0xFFFF, _mm512_permutex2var_epi16(high_lo[k], h, high_hi[k]), 16);
+            const __m512i low = _mm512_permutex2var_epi16(low_lo[k], h, low_hi[k]);
+            // high | (low & 0xFFFF) (ternary logic 0xF8: a | (b & c)), in the lanes that hit.
+            w = _mm512_mask_mov_epi32(w, hit, _mm512_ternarylogic_epi32(high, low, low_half, 0xF8));
+        }
+        // The f16 in the high half as an f32 of 2^-112 its value (exact for every finite half); times w x 2^112, the
+        // product is q x value rounded once, as the other kernels compute it.
+        const __m512i half_bits = _mm512_set1_epi32(static_cast<int>(0x8FFFE000U));
+        const __m512 v = _mm512_castsi512_ps(_mm512_and_si512(_mm512_maskz_srai_epi32(0xFFFF, x, 3), half_bits));
+        return _mm512_mul_ps(_mm512_castsi512_ps(w), v);
+    }
+};
+
+AFTERSHOCK_AVX512 inline __m128 quarter(__m512 v, int i) noexcept {
+    switch (i) {
+    case 1: return _mm512_maskz_extractf32x4_ps(0xF, v, 1);
+    case 2: return _mm512_maskz_extractf32x4_ps(0xF, v, 2);
+    case 3: return _mm512_maskz_extractf32x4_ps(0xF, v, 3);
+    default: return _mm512_maskz_extractf32x4_ps(0xF, v, 0);
+    }
+}
+
+/// add_terms4's order (dot_kernels.hpp): 16 products are four groups of four into the four sums, in order; of a last
+/// partial chunk of r entries, the whole groups first, then the last r % 4 terms into sum 0, one by one.
+template <unsigned N>
+AFTERSHOCK_AVX512 void add_entries_avx512(const ScreeningTable::Tables& t, const std::uint32_t* e, std::uint32_t len,
+                                          DotSums& sums) noexcept {
+    const ExactRegisters<N> regs(t);
+    __m128 acc = _mm_loadu_ps(sums.s);
+    std::uint32_t i = 0;
+    for (; i + 16 <= len; i += 16) {
+        const __m512 p = regs.products(_mm512_loadu_si512(e + i));
+        acc = _mm_add_ps(acc, quarter(p, 0));
+        acc = _mm_add_ps(acc, quarter(p, 1));
+        acc = _mm_add_ps(acc, quarter(p, 2));
+        acc = _mm_add_ps(acc, quarter(p, 3));
+    }
+    if (i < len) {
+        const auto r = len - i;
+        const __m512 p = regs.products(_mm512_maskz_loadu_epi32(static_cast<__mmask16>((1U << r) - 1U), e + i));
+        // Whole groups (lanes below 4 * (r / 4)); the groups past them add +0, which changes no sum.
+        const __m512 whole = _mm512_maskz_mov_ps(static_cast<__mmask16>((1U << (r & ~3U)) - 1U), p);
+        acc = _mm_add_ps(acc, quarter(whole, 0));
+        acc = _mm_add_ps(acc, quarter(whole, 1));
+        acc = _mm_add_ps(acc, quarter(whole, 2));
+        acc = _mm_add_ps(acc, quarter(whole, 3));
+        // The last r % 4 terms moved to lanes 0-2 (lanes past them +0), added to sum 0 in order.
+        const __m512i from = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(r & ~3U)),
+                                              _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+        const __m128 rest =
+            quarter(_mm512_maskz_permutexvar_ps(static_cast<__mmask16>((1U << (r & 3U)) - 1U), from, p), 0);
+        acc = _mm_add_ss(acc, rest);
+        acc = _mm_add_ss(acc, _mm_movehdup_ps(rest));
+        acc = _mm_add_ss(acc, _mm_movehl_ps(rest, rest));
+    }
+    _mm_storeu_ps(sums.s, acc);
+}
 #endif
 
 }  // namespace
@@ -142,37 +223,52 @@ bool ScreeningTable::build(const SparseView& query, std::uint64_t dim) noexcept 
 }
 
 bool ScreeningTable::place(const SparseView& query, std::uint64_t dim, unsigned tables, std::uint16_t empty) noexcept {
-    std::array<std::array<bool, kSlots>, kMaxTables> used{};
-    for (unsigned k = 0; k < tables; ++k) {
-        m_t.keys[k].fill(empty);
-        m_t.weights[k].fill(0);
-    }
+    // Cuckoo insertion of query positions: a free slot in any table, else evict the occupant of one table's slot
+    // (tables in turn) and place that one.
+    constexpr auto kFree = std::numeric_limits<std::uint32_t>::max();
+    std::array<std::array<std::uint32_t, kSlots>, kMaxTables> at{};
+    for (auto& table : at) table.fill(kFree);
     for (std::size_t i = 0; i < query.size(); ++i) {
         if (query.indices[i] >= dim) continue;
-        auto key = static_cast<std::uint16_t>(query.indices[i]);
-        auto weight = to_scaled_bf16(query.values[i]);
-        // Cuckoo insertion: a free slot in any table, else evict the occupant of one table's slot (tables in turn) and
-        // place that one.
+        auto item = static_cast<std::uint32_t>(i);
         bool placed = false;
         for (unsigned kick = 0; kick < 256 && !placed; ++kick) {
             for (unsigned k = 0; k < tables && !placed; ++k) {
-                const auto s = slot(key, m_t.multipliers[k]);
-                if (!used[k][s]) {
-                    used[k][s] = true;
-                    m_t.keys[k][s] = key;
-                    m_t.weights[k][s] = weight;
+                auto& held = at[k][slot(query.indices[item], m_t.multipliers[k])];
+                if (held == kFree) {
+                    held = item;
                     placed = true;
                 }
             }
-            if (placed) break;
-            const auto k = kick % tables;
-            const auto s = slot(key, m_t.multipliers[k]);
-            std::swap(key, m_t.keys[k][s]);
-            std::swap(weight, m_t.weights[k][s]);
+            if (!placed) std::swap(item, at[kick % tables][slot(query.indices[item], m_t.multipliers[kick % tables])]);
         }
         if (!placed) return false;
     }
+    for (unsigned k = 0; k < tables; ++k) {
+        for (unsigned s = 0; s < kSlots; ++s) {
+            const auto i = at[k][s];
+            const bool held = i != kFree;
+            const auto bits = held ? scaled_bits(query.values[i]) : 0U;
+            m_t.keys[k][s] = held ? static_cast<std::uint16_t>(query.indices[i]) : empty;
+            m_t.weights[k][s] = held ? to_scaled_bf16(query.values[i]) : std::uint16_t{0};
+            m_t.exact_high[k][s] = static_cast<std::uint16_t>(bits >> 16);
+            m_t.exact_low[k][s] = static_cast<std::uint16_t>(bits & 0xFFFFU);
+        }
+    }
     return true;
+}
+
+float ScreeningTable::dot(const std::uint32_t* packed, PackedPosting p) const noexcept {
+    DotSums sums;
+#ifdef AFTERSHOCK_AVX512_SCREENING
+    const auto* e = packed + posting_offset(p);
+    if (m_tables == 2) add_entries_avx512<2>(m_t, e, posting_length(p), sums);
+    else add_entries_avx512<4>(m_t, e, posting_length(p), sums);
+#else
+    (void)packed;
+    (void)p;
+#endif
+    return sums.total();
 }
 
 float ScreeningTable::weight(std::uint32_t component) const noexcept {

@@ -44,6 +44,9 @@ public:
     /// True when every document's entries are in descending weight (ties by ascending component): a prefix
     /// of a document is then its heaviest part. Shards built before screening keep term order.
     [[nodiscard]] bool heaviest_first() const noexcept { return m_heaviest_first; }
+    /// True when no stored value is an infinite or NaN half (a value past 65,504 rounds to infinity): the kernels that
+    /// convert halves with integer arithmetic (ScreeningTable) are exact only for finite ones.
+    [[nodiscard]] bool finite_values() const noexcept { return m_finite_values; }
     [[nodiscard]] std::uint32_t length(std::size_t doc) const noexcept {
         return static_cast<std::uint32_t>(m_offsets[doc + 1] - m_offsets[doc]);
     }
@@ -169,8 +172,10 @@ private:
     }
     void keep_gather_in_range() noexcept;
     [[nodiscard]] bool check_heaviest_first() const noexcept;
+    [[nodiscard]] bool check_finite_values() const noexcept;
     std::uint64_t m_dim = 0;
     bool m_heaviest_first = true;  ///< an empty index is trivially ordered
+    bool m_finite_values = true;
     const DotKernels* m_kernels = &active_kernels();
     std::vector<std::uint64_t> m_offsets{0};
     std::vector<std::uint32_t> m_packed;   ///< narrow: component | f16 << 16

@@ -36,12 +36,19 @@ public:
     void score_prefixes(const std::uint32_t* packed, std::span<const PackedPosting> postings, std::uint32_t n,
                         float* out) const noexcept;
 
+    /// The exact dot product of the query and a whole document (narrow layout): bit for bit what the forward index's
+    /// kernels give (the same products, into the same four running sums in the same order; DotSums). Requires usable().
+    [[nodiscard]] float dot(const std::uint32_t* packed, PackedPosting p) const noexcept;
+
     /// Whether this CPU runs the table kernel (AVX-512 F and BW); AFTERSHOCK_SCREEN_TABLE=0 turns it off.
     [[nodiscard]] static bool supported() noexcept;
 
     struct Tables {
         alignas(64) std::array<std::array<std::uint16_t, kSlots>, kMaxTables> keys{};
         alignas(64) std::array<std::array<std::uint16_t, kSlots>, kMaxTables> weights{};  ///< bfloat16 of w x 2^112
+        /// The f32 bits of w x 2^112 (exact: a power-of-two scale), high and low halves.
+        alignas(64) std::array<std::array<std::uint16_t, kSlots>, kMaxTables> exact_high{};
+        alignas(64) std::array<std::array<std::uint16_t, kSlots>, kMaxTables> exact_low{};
         std::array<std::uint16_t, kMaxTables> multipliers{};
     };
 

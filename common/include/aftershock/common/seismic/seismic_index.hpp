@@ -43,6 +43,14 @@ struct SearchStats {
     }
 };
 
+/// A document that passed screening on its prefix, waiting to be scored in full: one opened block later, so that the
+/// rest of it has arrived from memory by then.
+struct ScreenedDocument {
+    PackedPosting posting = 0;
+    float prefix = 0.0F;  ///< its prefix score (estimated through the ScreeningTable, or sums.total())
+    DotSums sums;         ///< the exact prefix's running sums, to carry on from (not with estimates)
+};
+
 /// Per-thread query scratch; sized on first use, then reused without allocation.
 struct SearchScratch {
     std::vector<float> dense_query;
@@ -57,7 +65,9 @@ struct SearchScratch {
     std::vector<DotSums> prefix_sums;          ///< screening: one block's prefix scores, as running sums
     ScreeningTable screen_table;               ///< screening: the query's weights for estimated prefix scores
     std::vector<float> prefix_estimates;       ///< screening: one block's prefix scores, estimated through the table
-    std::vector<std::uint32_t> candidates;     ///< screening: the block's documents that passed their prefix (positions)
+    std::vector<ScreenedDocument> screened;    ///< screening: the block's documents that passed their prefix
+    std::vector<ScreenedDocument> pending;     ///< screening: those of the block before, to be scored in full
+    std::size_t n_pending = 0;
 };
 
 /// All arrays of a built index. Lists and blocks are concatenated in term order; per-list ranges come from
@@ -168,10 +178,15 @@ private:
     /// once the heap is full. requested_ahead: their memory was requested while the block before was scored.
     void evaluate_documents(std::span<const PackedPosting> postings, const float* q, const SearchParams& params,
                             SearchScratch& s, SearchStats& stats, bool requested_ahead) const noexcept;
-    /// evaluate_documents() once the heap is full, with a screening prefix of `screen` entries: every prefix first, then
-    /// the rest of those that pass.
+    /// evaluate_documents() once the heap is full, with a screening prefix of `screen` entries: every prefix first; the
+    /// rest of those that pass is requested, and they are scored in full after the next block's prefixes
+    /// (score_pending()), while the documents that passed in the block before are scored now.
     void screen_documents(std::span<const PackedPosting> postings, const float* q, std::uint32_t screen,
                           const SearchParams& params, SearchScratch& s, SearchStats& stats) const noexcept;
+    /// Scores in full the documents that passed screening and wait in s.pending, each tested against the heap as it
+    /// stands at its turn; then none waits.
+    void score_pending(const float* q, std::uint32_t screen, const SearchParams& params, SearchScratch& s,
+                       SearchStats& stats) const noexcept;
     /// The score a document's prefix must reach against the heap as it stands (the one screening rule).
     [[nodiscard]] static float screen_bar(const SearchParams& params, const SearchScratch& s) noexcept {
         return params.screen_factor * s.heap.threshold();
