@@ -235,6 +235,9 @@ SeismicIndex::SeismicIndex(ForwardIndex forward, SeismicArrays arrays, BuildPara
 }
 
 void SeismicIndex::prepare_for_queries() const noexcept {
+    spdlog::debug("seismic: screening {}", m_screen_table && m_forward.finite_values() && !m_forward.wide()
+                                               ? "estimates prefixes with the query in AVX-512 registers"
+                                               : "scores prefixes exactly");
     if (!huge_pages_enabled()) return;
     const auto t0 = std::chrono::steady_clock::now();
     const auto& a = m_arrays;
@@ -434,8 +437,7 @@ void SeismicIndex::score_pending(const float* q, std::uint32_t screen, const Sea
         }
         // An estimate leaves no running sums to carry on from: the document is scored exactly from its start (its
         // prefix is still in cache).
-        const float score = estimated ? s.screen_table.dot(m_forward.packed().data(), d.posting)
-                                      : m_forward.resume(q, d.posting, screen, d.sums);
+        const float score = estimated ? full_score(q, d.posting, s) : m_forward.resume(q, d.posting, screen, d.sums);
         offer(score, posting_offset(d.posting), s);
     }
     s.n_pending = 0;
@@ -612,7 +614,7 @@ std::vector<Hit> SeismicIndex::search(const SparseView& query, const SearchParam
         for (const auto p : s.knn_postings) {
             if (posting_length(p) == 0 || s.visited.contains(posting_offset(p))) continue;
             ++stats.docs_scored;
-            offer(m_forward.dot(q, p), posting_offset(p), s);
+            offer(full_score(q, p, s), posting_offset(p), s);
         }
     }
     const auto top = s.heap.take_sorted();

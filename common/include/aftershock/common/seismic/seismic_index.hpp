@@ -195,6 +195,11 @@ private:
     [[nodiscard]] static float heap_bar(const SearchParams& params, const SearchScratch& s) noexcept {
         return params.heap_factor * s.heap.threshold();
     }
+    /// A document's exact score: through the query's screening table where one was built (faster, the same bits), else
+    /// through the forward index's kernels.
+    [[nodiscard]] float full_score(const float* q, PackedPosting p, const SearchScratch& s) const noexcept {
+        return s.screen_table.usable() ? s.screen_table.dot(m_forward.packed().data(), p) : m_forward.dot(q, p);
+    }
     /// Pushes a scored document into the heap if it would enter and is not there already (the visited set).
     static void offer(float score, std::uint64_t offset, SearchScratch& s) noexcept;
     /// Hints the documents of `postings`: their first `screen` entries, or whole when screen is 0.
