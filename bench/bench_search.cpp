@@ -1,5 +1,6 @@
 // Google Benchmark micro-benchmarks of the search kernels, on generated SPLADE-like data:
-// exact sparse search (the oracle), Seismic search at a default operating point, and TopK.
+// exact sparse search (the oracle), Seismic search at a default operating point, screening prefixes (exact and
+// estimated through the ScreeningTable), and TopK.
 // Ratios only mean something within one run (the machine is shared): compare rows of the same output.
 #include "aftershock/common/exact_search.hpp"
 #include "aftershock/common/generator.hpp"
@@ -61,6 +62,50 @@ void BM_SeismicSearch(benchmark::State& state) {
     }
 }
 BENCHMARK(BM_SeismicSearch)->Arg(5)->Arg(10)->Unit(benchmark::kMicrosecond);
+
+/// 48-entry prefixes of 1,000 documents (held in L2) per iteration, as screening scores them: exactly through the
+/// forward index's kernels (arg 0), or estimated through the query's ScreeningTable, a block of 8 documents per call
+/// (arg 1; skipped on a CPU without AVX-512 F+BW).
+void BM_ScreenPrefixes(benchmark::State& state) {
+    const bool table = state.range(0) == 1;
+    if (table && !seismic::ScreeningTable::supported()) {
+        state.SkipWithError("no AVX-512 F+BW on this CPU");
+        return;
+    }
+    const auto& d = data();
+    constexpr std::size_t kDocs = 1000;
+    constexpr std::uint32_t kPrefix = 48;
+    static const auto forward = [&] {
+        CsrMatrix head;
+        head.dim = d.docs.dim;
+        for (std::size_t i = 0; i < kDocs; ++i) head.append_row(d.docs.row(i).indices, d.docs.row(i).values);
+        return seismic::ForwardIndex(head);
+    }();
+    std::vector<seismic::PackedPosting> postings;
+    for (std::size_t i = 0; i < kDocs; ++i) postings.push_back(forward.posting(i));
+    std::vector<float> dense(d.docs.dim, 0.0F);
+    std::vector<float> out(kDocs);
+    seismic::ScreeningTable screening;
+    std::size_t q = 0;
+    for (auto _ : state) {
+        const auto query = d.queries.row(q);
+        for (std::size_t i = 0; i < query.size(); ++i) dense[query.indices[i]] = query.values[i];
+        if (table) {
+            benchmark::DoNotOptimize(screening.build(query, d.docs.dim));
+            for (std::size_t b = 0; b < kDocs; b += 8) {
+                screening.score_prefixes(forward.packed().data(), std::span(postings).subspan(b, 8), kPrefix,
+                                         out.data() + b);
+            }
+        } else {
+            for (std::size_t i = 0; i < kDocs; ++i) out[i] = forward.prefix_sums(dense.data(), postings[i], kPrefix).total();
+        }
+        benchmark::DoNotOptimize(out.data());
+        for (std::size_t i = 0; i < query.size(); ++i) dense[query.indices[i]] = 0.0F;
+        q = (q + 1) % d.queries.n_rows();
+    }
+    state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) * static_cast<std::int64_t>(kDocs));
+}
+BENCHMARK(BM_ScreenPrefixes)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
 
 void BM_TopKPush(benchmark::State& state) {
     std::mt19937 rng(1);
