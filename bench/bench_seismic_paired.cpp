@@ -51,8 +51,8 @@ int run(const std::string& what, int rounds, std::uint32_t query_cut, float heap
     }
     if (what == "table") {
         ensure(seismic::ScreeningTable::supported(), "this CPU has no AVX-512 F+BW: nothing to compare");
-        a.set_screen_table(false);
-        b.set_screen_table(true);
+        a.set_screen_table(seismic::SeismicIndex::ScreenTableUse::never);
+        b.set_screen_table(seismic::SeismicIndex::ScreenTableUse::long_lists);
         labels[0] = "exact prefixes";
         labels[1] = "table estimates";
     }

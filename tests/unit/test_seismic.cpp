@@ -94,13 +94,17 @@ SearchParams top1_over_two_lists(float heap_factor, std::uint32_t screen_entries
     return sp;
 }
 
-/// The ways this CPU screens prefixes: scored exactly, and estimated through the ScreeningTable where supported.
-std::vector<bool> screening_modes() {
-    std::vector<bool> table{false};
-    if (ScreeningTable::supported()) table.push_back(true);
+/// The ways this CPU screens prefixes: scored exactly, and estimated through the ScreeningTable where supported (always,
+/// not only on the long lists that use it by default).
+using ScreenTableUse = SeismicIndex::ScreenTableUse;
+std::vector<ScreenTableUse> screening_modes() {
+    std::vector<ScreenTableUse> table{ScreenTableUse::never};
+    if (ScreeningTable::supported()) table.push_back(ScreenTableUse::always);
     return table;
 }
-const char* screening_mode_name(bool table) { return table ? "table estimates" : "exact prefixes"; }
+const char* screening_mode_name(ScreenTableUse table) {
+    return table == ScreenTableUse::always ? "table estimates" : "exact prefixes";
+}
 
 CsrMatrix csr(std::uint64_t dim, const std::vector<Entries>& rows) {
     CsrMatrix m;
@@ -429,7 +433,7 @@ TEST(SeismicIndex, KnnRefinementScoresInFullANeighbourItsPrefixScreenedOut) {
     // In the list of term 1, doc 1's heaviest entry (term 5) misses the query: prefix score 0 < 1.0 * 5, so it is
     // screened out, though it scores 0.75 * 8 = 6 in full. The graph names doc 1 as doc 0's neighbour: refinement
     // must score it in full and let it in, rather than skip it as a document already met.
-    for (const bool table : screening_modes()) {
+    for (const auto table : screening_modes()) {
         SCOPED_TRACE(screening_mode_name(table));
         auto index = with_graph(screening_pair(), 1, {1, std::numeric_limits<std::uint32_t>::max()});
         index.set_screen_table(table);
@@ -801,7 +805,7 @@ TEST(SeismicForward, DocAtFindsTheDocumentOfEveryPositionThroughItsBuckets) {
 TEST(SeismicIndex, ScreeningDropsADocumentWhoseHeaviestEntriesMissTheQuery) {
     // Query {0: 1.0, 1: 0.75}. The list of term 0 is walked first: doc 0 (score 5) fills the top-1. Doc 1 scores
     // 0.75 * 8 = 6 in full, but its heaviest entry (term 5, weight 9) is not in the query: prefix score 0.
-    for (const bool table : screening_modes()) {
+    for (const auto table : screening_modes()) {
         SCOPED_TRACE(screening_mode_name(table));
         auto index = screening_pair();
         index.set_screen_table(table);
@@ -842,7 +846,7 @@ TEST(SeismicIndex, ScreeningKeepsScoresBitIdenticalAndOnlyDropsDocuments) {
     BuildParams bp;
     bp.lambda = 200;
     auto index = SeismicIndex::build(docs, bp);
-    for (const bool table : screening_modes()) {
+    for (const auto table : screening_modes()) {
         SCOPED_TRACE(screening_mode_name(table));
         index.set_screen_table(table);
         SearchParams sp;
@@ -920,12 +924,14 @@ TEST(SeismicIndex, ScreeningEstimatesKeepTheHitsOfExactPrefixes) {
     sp.query_cut = 8;
     sp.heap_factor = 0.8F;
     sp.screen_entries = 48;
-    index.set_screen_table(false);
+    index.set_screen_table(ScreenTableUse::never);
     SearchStats exact_stats;
     const auto exact_prefixes = index.search_batch(queries, sp, 1, nullptr, &exact_stats);
-    index.set_screen_table(true);
+    EXPECT_EQ(exact_stats.screen_table, 0U);
+    index.set_screen_table(ScreenTableUse::always);
     SearchStats st;
     const auto estimated = index.search_batch(queries, sp, 1, nullptr, &st);
+    EXPECT_EQ(st.screen_table, queries.n_rows()) << "every query held by a table";
     ASSERT_GT(exact_stats.docs_screened_out, exact_stats.docs_scored / 4) << "screening is at work";
     // An estimate within ~0.4% of the exact prefix score decides as it does, except for a prefix that close to the bar.
     std::size_t differ = 0;
@@ -935,6 +941,31 @@ TEST(SeismicIndex, ScreeningEstimatesKeepTheHitsOfExactPrefixes) {
     EXPECT_LE(differ, 1U);
     const auto screened_out = static_cast<double>(exact_stats.docs_screened_out);
     EXPECT_NEAR(static_cast<double>(st.docs_screened_out), screened_out, screened_out * 0.01);
+    // By default only queries whose walked lists (the query_cut heaviest components') hold 2,048 postings or more.
+    index.set_screen_table(ScreenTableUse::long_lists);
+    const auto& offsets = index.arrays().list_offsets;
+    for (const std::uint32_t cut : {3U, 8U}) {
+        sp.query_cut = cut;
+        std::uint64_t long_walks = 0;
+        for (std::size_t q = 0; q < queries.n_rows(); ++q) {
+            const auto row = queries.row(q);
+            std::vector<std::pair<float, std::uint32_t>> by_weight;
+            for (std::size_t i = 0; i < row.size(); ++i) by_weight.emplace_back(-row.values[i], row.indices[i]);
+            std::sort(by_weight.begin(), by_weight.end());
+            std::uint64_t postings = 0;
+            for (std::size_t i = 0; i < std::min<std::size_t>(cut, by_weight.size()); ++i) {
+                postings += offsets[by_weight[i].second + 1] - offsets[by_weight[i].second];
+            }
+            long_walks += static_cast<std::uint64_t>(postings >= 2048);
+        }
+        (void)index.search_batch(queries, sp, 1, nullptr, &st);
+        EXPECT_EQ(st.screen_table, long_walks) << "query_cut " << cut;
+        if (cut == 3) {
+            EXPECT_LT(long_walks, queries.n_rows());
+        } else {
+            EXPECT_GT(long_walks, 0U);
+        }
+    }
 }
 
 // Hand-computed: a document is screened against the heap as it stands at its turn, not as it stood when its block
@@ -988,7 +1019,7 @@ TEST(SeismicIndex, ScreeningTestsEachDocumentAgainstTheHeapAtItsTurn) {
     bp.lambda = 10;
     bp.alpha = 1.0;
     auto index = SeismicIndex::build(docs, bp);
-    for (const bool table : screening_modes()) {
+    for (const auto table : screening_modes()) {
         SCOPED_TRACE(screening_mode_name(table));
         index.set_screen_table(table);
         const auto queries = csr(30, {{{0, 1.0F}, {1, 0.9F}, {5, 0.3F}, {6, 0.5F}, {7, 0.5F}, {8, 0.5F}}});

@@ -19,6 +19,10 @@ namespace aftershock::seismic {
 namespace {
 
 constexpr std::uint32_t kNoNeighbour = std::numeric_limits<std::uint32_t>::max();
+/// The screening table is built for a query whose walked lists hold at least this many postings: on the real SPLADE
+/// dev vectors as a corpus (5,980 documents, ~120 screened per query) building it cost more than it saved
+/// (docs/BENCHMARKS.md, session 18).
+constexpr std::uint64_t kScreenTablePostings = 2048;
 /// One directory sample per this many summary entries: 4 bytes per 64 entries of 3 bytes (+2% of the summaries).
 constexpr std::uint64_t kDirectoryStride = 64;
 
@@ -235,7 +239,8 @@ SeismicIndex::SeismicIndex(ForwardIndex forward, SeismicArrays arrays, BuildPara
 }
 
 void SeismicIndex::prepare_for_queries() const noexcept {
-    spdlog::debug("seismic: screening {}", m_screen_table && m_forward.finite_values() && !m_forward.wide()
+    spdlog::debug("seismic: screening {}", m_screen_table != ScreenTableUse::never && m_forward.finite_values() &&
+                                               !m_forward.wide()
                                                ? "estimates prefixes with the query in AVX-512 registers"
                                                : "scores prefixes exactly");
     if (!huge_pages_enabled()) return;
@@ -505,12 +510,21 @@ std::vector<Hit> SeismicIndex::search(const SparseView& query, const SearchParam
         if (query.indices[i] < dim) s.dense_query[query.indices[i]] = query.values[i];
     }
     s.heap.reset(params.k);
-    // The screening table, where it serves: screening on, halves it converts exactly, a query it holds.
-    const bool table = m_screen_table && screen_entries(params) != 0 && m_forward.finite_values();
-    if (!(table && s.screen_table.build(query, dim))) s.screen_table.clear();
     const auto cut = select_lists(query, params.query_cut, s.components);
     const float* q = s.dense_query.data();
     const auto& a = m_arrays;
+    // The screening table, where it pays: screening on, halves it converts exactly, lists long enough that its cost
+    // (~0.5 us to build) is won back, and a query it holds.
+    std::uint64_t postings_walked = 0;
+    for (std::size_t i = 0; i < cut; ++i) {
+        const auto term = s.components[i].second;
+        postings_walked += a.list_offsets[term + 1] - a.list_offsets[term];
+    }
+    const bool table = screen_entries(params) != 0 && m_forward.finite_values() &&
+                       (m_screen_table == ScreenTableUse::always ||
+                        (m_screen_table == ScreenTableUse::long_lists && postings_walked >= kScreenTablePostings));
+    if (!(table && s.screen_table.build(query, dim))) s.screen_table.clear();
+    stats.screen_table = s.screen_table.usable() ? 1U : 0U;
     // Where each list starts is a random read per array: ask for all of them before the first is needed.
     for (std::size_t i = 0; i < cut; ++i) {
         const auto term = s.components[i].second;

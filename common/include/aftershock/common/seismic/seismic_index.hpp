@@ -32,6 +32,7 @@ struct SearchStats {
     std::uint64_t docs_scored = 0;        ///< documents scored, in full or (screening) on their prefix; again when met again
     std::uint64_t docs_screened_out = 0;  ///< of those, dropped on their prefix score
     std::uint64_t postings = 0;
+    std::uint64_t screen_table = 0;       ///< 1 for a query screened through the ScreeningTable (estimated prefixes)
     SearchStats& operator+=(const SearchStats& o) noexcept {
         lists += o.lists;
         blocks_evaluated += o.blocks_evaluated;
@@ -39,6 +40,7 @@ struct SearchStats {
         docs_scored += o.docs_scored;
         docs_screened_out += o.docs_screened_out;
         postings += o.postings;
+        screen_table += o.screen_table;
         return *this;
     }
 };
@@ -130,10 +132,13 @@ public:
     void build_knn_graph(std::uint32_t kappa, unsigned threads);
 
     [[nodiscard]] const ForwardIndex& forward() const noexcept { return m_forward; }
-    /// Whether screening estimates prefix scores through a ScreeningTable (where the CPU and the query allow) or scores
-    /// them exactly (tests, A/B benchmarks). On by default where supported.
-    void set_screen_table(bool on) noexcept { m_screen_table = on && ScreeningTable::supported(); }
-    [[nodiscard]] bool screen_table() const noexcept { return m_screen_table; }
+    /// When screening estimates prefix scores through a ScreeningTable (where the CPU, the index and the query allow)
+    /// instead of scoring them exactly: by default for queries whose walked lists are long (the table's cost is won
+    /// back); never or always for tests and A/B benchmarks.
+    enum class ScreenTableUse { never, long_lists, always };
+    void set_screen_table(ScreenTableUse use) noexcept {
+        m_screen_table = ScreeningTable::supported() ? use : ScreenTableUse::never;
+    }
     /// Scoring kernels of the forward index (tests, A/B benchmarks; every choice gives the same bits).
     void set_kernels(const DotKernels& k) noexcept { m_forward.set_kernels(k); }
     [[nodiscard]] const SeismicArrays& arrays() const noexcept { return m_arrays; }
@@ -210,7 +215,7 @@ private:
     }
 
     ForwardIndex m_forward;
-    bool m_screen_table = ScreeningTable::supported();
+    ScreenTableUse m_screen_table = ScreeningTable::supported() ? ScreenTableUse::long_lists : ScreenTableUse::never;
     SeismicArrays m_arrays;
     BuildParams m_params;
     // The component of every kDirectoryStride-th summary entry (entry index k * stride, over all lists): a
