@@ -55,6 +55,22 @@ AFTERSHOCK_AVX512 inline float horizontal_sum(__m512 v) noexcept {
     return _mm_cvtss_f32(_mm_add_ss(s2, _mm_movehdup_ps(s2)));
 }
 
+/// The lanes of 16 entries whose component table k holds, and each lane's slot (in the low 16 bits; the high half
+/// hashes the value and is ignored by everything that reads the slot).
+AFTERSHOCK_AVX512 inline __mmask16 lookup(__m512i x, __m512i mult, __m512i keys_lo, __m512i keys_hi,
+                                          __m512i& slots) noexcept {
+    slots = _mm512_srli_epi16(_mm512_mullo_epi16(x, mult), 10);
+    const __m512i key = _mm512_permutex2var_epi16(keys_lo, slots, keys_hi);
+    return _mm512_testn_epi32_mask(_mm512_xor_si512(key, x), _mm512_set1_epi32(0xFFFF));
+}
+
+/// The f16 in each lane's high half as an f32 of 2^-112 its value (sign, exponent and mantissa moved into place; exact
+/// for every finite half): times a weight stored x 2^112, the product is weight x value rounded once.
+AFTERSHOCK_AVX512 inline __m512 scaled_half(__m512i x) noexcept {
+    const __m512i half_bits = _mm512_set1_epi32(static_cast<int>(0x8FFFE000U));
+    return _mm512_castsi512_ps(_mm512_and_si512(_mm512_maskz_srai_epi32(0xFFFF, x, 3), half_bits));
+}
+
 template <unsigned N>
 AFTERSHOCK_AVX512 void score_prefixes_avx512(const ScreeningTable::Tables& t, const std::uint32_t* packed,
                                              std::span<const PackedPosting> postings, std::uint32_t n,
@@ -71,8 +87,6 @@ AFTERSHOCK_AVX512 void score_prefixes_avx512(const ScreeningTable::Tables& t, co
         weights_hi[k] = _mm512_load_si512(t.weights[k].data() + 32);
         mult[k] = _mm512_set1_epi16(static_cast<short>(t.multipliers[k]));
     }
-    const __m512i low_half = _mm512_set1_epi32(0xFFFF);
-    const __m512i half_bits = _mm512_set1_epi32(static_cast<int>(0x8FFFE000U));
     for (std::size_t i = 0; i < postings.size(); ++i) {
         const auto p = postings[i];
         const std::uint32_t* e = packed + posting_offset(p);
@@ -83,17 +97,13 @@ AFTERSHOCK_AVX512 void score_prefixes_avx512(const ScreeningTable::Tables& t, co
             const auto r = len - j;
             const auto lanes = static_cast<__mmask16>(r >= 16 ? 0xFFFFU : (1U << r) - 1U);
             const __m512i x = _mm512_maskz_loadu_epi32(lanes, e + j);
-            __m512i w = _mm512_setzero_si512();
+            __m512i w = _mm512_setzero_si512();  // bfloat16 weights as f32 bits; 0 where no table holds the component
             for (unsigned k = 0; k < N; ++k) {
-                // The slot in each lane's low 16 bits (the high half hashes the value: ignored below).
-                const __m512i h = _mm512_srli_epi16(_mm512_mullo_epi16(x, mult[k]), 10);
-                const __m512i key = _mm512_permutex2var_epi16(keys_lo[k], h, keys_hi[k]);
-                const __mmask16 hit = _mm512_testn_epi32_mask(_mm512_xor_si512(key, x), low_half);
-                w = _mm512_mask_slli_epi32(w, hit, _mm512_permutex2var_epi16(weights_lo[k], h, weights_hi[k]), 16);
+                __m512i slots;
+                const __mmask16 hit = lookup(x, mult[k], keys_lo[k], keys_hi[k], slots);
+                w = _mm512_mask_slli_epi32(w, hit, _mm512_permutex2var_epi16(weights_lo[k], slots, weights_hi[k]), 16);
             }
-            // The f16 in the high half as an f32 of 2^-112 its value: sign, exponent and mantissa moved into place.
-            const __m512 v = _mm512_castsi512_ps(_mm512_and_si512(_mm512_maskz_srai_epi32(0xFFFF, x, 3), half_bits));
-            acc = _mm512_fmadd_ps(_mm512_castsi512_ps(w), v, acc);
+            acc = _mm512_fmadd_ps(_mm512_castsi512_ps(w), scaled_half(x), acc);
         }
         out[i] = horizontal_sum(acc);
     }
@@ -115,21 +125,18 @@ template <unsigned N> struct ExactRegisters {
     }
     AFTERSHOCK_AVX512 __m512 products(__m512i x) const noexcept {
         const __m512i low_half = _mm512_set1_epi32(0xFFFF);
-        __m512i w = _mm512_setzero_si512();
+        __m512i w = _mm512_setzero_si512();  // exact f32 weights; 0 where no table holds the component
         for (unsigned k = 0; k < N; ++k) {
-            const __m512i h = _mm512_srli_epi16(_mm512_mullo_epi16(x, mult[k]), 10);
-            const __m512i key = _mm512_permutex2var_epi16(keys_lo[k], h, keys_hi[k]);
-            const __mmask16 hit = _mm512_testn_epi32_mask(_mm512_xor_si512(key, x), low_half);
-            const __m512i high = _mm512_maskz_slli_epi32(0xFFFF, _mm512_permutex2var_epi16(high_lo[k], h, high_hi[k]), 16);
-            const __m512i low = _mm512_permutex2var_epi16(low_lo[k], h, low_hi[k]);
+            __m512i slots;
+            const __mmask16 hit = lookup(x, mult[k], keys_lo[k], keys_hi[k], slots);
+            const __m512i high_bits = _mm512_permutex2var_epi16(high_lo[k], slots, high_hi[k]);
+            const __m512i high = _mm512_maskz_slli_epi32(0xFFFF, high_bits, 16);
+            const __m512i low = _mm512_permutex2var_epi16(low_lo[k], slots, low_hi[k]);
             // high | (low & 0xFFFF) (ternary logic 0xF8: a | (b & c)), in the lanes that hit.
             w = _mm512_mask_mov_epi32(w, hit, _mm512_ternarylogic_epi32(high, low, low_half, 0xF8));
         }
-        // The f16 in the high half as an f32 of 2^-112 its value (exact for every finite half); times w x 2^112, the
-        // product is q x value rounded once, as the other kernels compute it.
-        const __m512i half_bits = _mm512_set1_epi32(static_cast<int>(0x8FFFE000U));
-        const __m512 v = _mm512_castsi512_ps(_mm512_and_si512(_mm512_maskz_srai_epi32(0xFFFF, x, 3), half_bits));
-        return _mm512_mul_ps(_mm512_castsi512_ps(w), v);
+        // Multiplied, not fused: the product is rounded once, then added, as the other kernels do.
+        return _mm512_mul_ps(_mm512_castsi512_ps(w), scaled_half(x));
     }
 };
 
@@ -197,6 +204,7 @@ bool ScreeningTable::supported() noexcept {
 bool ScreeningTable::build(const SparseView& query, std::uint64_t dim) noexcept {
     m_tables = 0;
     if (!supported() || dim > 65536) return false;
+    if (!m_t) m_t = std::make_unique<Tables>();
     std::size_t keys = 0;
     for (std::size_t i = 0; i < query.size(); ++i) {
         if (i > 0 && query.indices[i] <= query.indices[i - 1]) return false;
@@ -212,7 +220,7 @@ bool ScreeningTable::build(const SparseView& query, std::uint64_t dim) noexcept 
     for (const unsigned tables : {2U, 4U}) {
         if (keys * 10 > std::size_t{tables} * kSlots * 9) continue;  // past 90% full, cuckoo placement rarely succeeds
         for (unsigned attempt = 0; attempt < 16; ++attempt) {
-            for (unsigned k = 0; k < tables; ++k) m_t.multipliers[k] = multiplier(attempt, k);
+            for (unsigned k = 0; k < tables; ++k) m_t->multipliers[k] = multiplier(attempt, k);
             if (place(query, dim, tables, empty)) {
                 m_tables = tables;
                 return true;
@@ -234,13 +242,13 @@ bool ScreeningTable::place(const SparseView& query, std::uint64_t dim, unsigned 
         bool placed = false;
         for (unsigned kick = 0; kick < 256 && !placed; ++kick) {
             for (unsigned k = 0; k < tables && !placed; ++k) {
-                auto& held = at[k][slot(query.indices[item], m_t.multipliers[k])];
+                auto& held = at[k][slot(query.indices[item], m_t->multipliers[k])];
                 if (held == kFree) {
                     held = item;
                     placed = true;
                 }
             }
-            if (!placed) std::swap(item, at[kick % tables][slot(query.indices[item], m_t.multipliers[kick % tables])]);
+            if (!placed) std::swap(item, at[kick % tables][slot(query.indices[item], m_t->multipliers[kick % tables])]);
         }
         if (!placed) return false;
     }
@@ -249,10 +257,10 @@ bool ScreeningTable::place(const SparseView& query, std::uint64_t dim, unsigned 
             const auto i = at[k][s];
             const bool held = i != kFree;
             const auto bits = held ? scaled_bits(query.values[i]) : 0U;
-            m_t.keys[k][s] = held ? static_cast<std::uint16_t>(query.indices[i]) : empty;
-            m_t.weights[k][s] = held ? to_scaled_bf16(query.values[i]) : std::uint16_t{0};
-            m_t.exact_high[k][s] = static_cast<std::uint16_t>(bits >> 16);
-            m_t.exact_low[k][s] = static_cast<std::uint16_t>(bits & 0xFFFFU);
+            m_t->keys[k][s] = held ? static_cast<std::uint16_t>(query.indices[i]) : empty;
+            m_t->weights[k][s] = held ? to_scaled_bf16(query.values[i]) : std::uint16_t{0};
+            m_t->exact_high[k][s] = static_cast<std::uint16_t>(bits >> 16);
+            m_t->exact_low[k][s] = static_cast<std::uint16_t>(bits & 0xFFFFU);
         }
     }
     return true;
@@ -262,8 +270,8 @@ float ScreeningTable::dot(const std::uint32_t* packed, PackedPosting p) const no
     DotSums sums;
 #ifdef AFTERSHOCK_AVX512_SCREENING
     const auto* e = packed + posting_offset(p);
-    if (m_tables == 2) add_entries_avx512<2>(m_t, e, posting_length(p), sums);
-    else add_entries_avx512<4>(m_t, e, posting_length(p), sums);
+    if (m_tables == 2) add_entries_avx512<2>(*m_t, e, posting_length(p), sums);
+    else add_entries_avx512<4>(*m_t, e, posting_length(p), sums);
 #else
     (void)packed;
     (void)p;
@@ -273,9 +281,9 @@ float ScreeningTable::dot(const std::uint32_t* packed, PackedPosting p) const no
 
 float ScreeningTable::weight(std::uint32_t component) const noexcept {
     for (unsigned k = 0; k < m_tables; ++k) {
-        const auto s = slot(component, m_t.multipliers[k]);
-        if (m_t.keys[k][s] == (component & 0xFFFFU)) {
-            return std::bit_cast<float>(std::uint32_t{m_t.weights[k][s]} << 16) / kHalfScale;
+        const auto s = slot(component, m_t->multipliers[k]);
+        if (m_t->keys[k][s] == (component & 0xFFFFU)) {
+            return std::bit_cast<float>(std::uint32_t{m_t->weights[k][s]} << 16) / kHalfScale;
         }
     }
     return 0.0F;
@@ -284,8 +292,8 @@ float ScreeningTable::weight(std::uint32_t component) const noexcept {
 void ScreeningTable::score_prefixes(const std::uint32_t* packed, std::span<const PackedPosting> postings,
                                     std::uint32_t n, float* out) const noexcept {
 #ifdef AFTERSHOCK_AVX512_SCREENING
-    if (m_tables == 2) score_prefixes_avx512<2>(m_t, packed, postings, n, out);
-    else score_prefixes_avx512<4>(m_t, packed, postings, n, out);
+    if (m_tables == 2) score_prefixes_avx512<2>(*m_t, packed, postings, n, out);
+    else score_prefixes_avx512<4>(*m_t, packed, postings, n, out);
 #else
     (void)packed;
     (void)postings;

@@ -1,15 +1,16 @@
 #pragma once
 // The query's weights held in vector registers for screening (SearchParams::screen_entries): up to four cuckoo hash
-// tables of 64 (component, weight) slots each, so that a document prefix is scored 16 entries at a time with register
-// permutes instead of one load from the dense query per entry (docs/BENCHMARKS.md, session 18: 2.2-2.4x faster per
-// prefix on this project's AMD EPYC). The weights are rounded to bfloat16, so a prefix score from the table is an
-// estimate (within ~0.4% of the exact one): it only decides which documents are scored in full, and those are then
-// scored exactly from the forward index.
+// tables of 64 (component, weight) slots each, so that a document is scored 16 entries at a time with register permutes
+// instead of one load from the dense query per entry. Two uses:
+//  - score_prefixes(): prefix scores from bfloat16 weights, an estimate within ~0.4% of the exact score, 2.15x faster
+//    than exact prefixes (docs/BENCHMARKS.md, session 18). It only decides which documents are scored in full.
+//  - dot(): a whole document's exact score, bit for bit the forward index kernels' (exact f32 weights, same sums).
 #include "aftershock/common/seismic/forward_index.hpp"
 #include "aftershock/common/sparse_matrix.hpp"
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <span>
 
 namespace aftershock::seismic {
@@ -28,7 +29,8 @@ public:
     /// Unusable until the next successful build().
     void clear() noexcept { m_tables = 0; }
     [[nodiscard]] unsigned tables() const noexcept { return m_tables; }
-    /// The weight the tables give `component`: 0 for one not in the query (the scalar model of the kernel, for tests).
+    /// The weight the estimates use for `component` (its bfloat16 rounding): 0 for one not in the query (the scalar
+    /// model of score_prefixes(), for tests).
     [[nodiscard]] float weight(std::uint32_t component) const noexcept;
 
     /// Estimated score of each document's first min(n, length) entries (narrow forward layout `packed`): out[i] for
@@ -54,7 +56,10 @@ public:
 
 private:
     bool place(const SparseView& query, std::uint64_t dim, unsigned tables, std::uint16_t empty) noexcept;
-    Tables m_t;
+    // On the heap, not in the object: a SearchScratch is often thread_local, and with these 4 KB inline (5.4 KB of static
+    // TLS per thread instead of 3.3 KB) the worker's Prometheus exposer answered /metrics with an empty page (found by
+    // tests/serving; why civetweb fails then was not pinned down).
+    std::unique_ptr<Tables> m_t;
     unsigned m_tables = 0;
 };
 
