@@ -56,9 +56,9 @@ public:
 
 private:
     bool place(const SparseView& query, std::uint64_t dim, unsigned tables, std::uint16_t empty) noexcept;
-    // On the heap, not in the object: a SearchScratch is often thread_local, and with these 4 KB inline (5.4 KB of static
-    // TLS per thread instead of 3.3 KB) the worker's Prometheus exposer answered /metrics with an empty page (found by
-    // tests/serving; why civetweb fails then was not pinned down).
+    // On the heap, not in the object: a SearchScratch is often thread_local, and glibc takes every thread's static TLS
+    // out of its stack. With these 4 KB inline (5.4 KB of static TLS instead of 3.3 KB) the worker's Prometheus exposer,
+    // whose civetweb threads have 100 KB stacks, answered /metrics with an empty page (found by tests/serving).
     std::unique_ptr<Tables> m_t;
     unsigned m_tables = 0;
 };
