@@ -372,8 +372,9 @@ void SeismicIndex::evaluate_documents(std::span<const PackedPosting> postings, c
     const auto n = postings.size();
     stats.postings += n;
     stats.docs_scored += n;
-    // Screening: only the prefixes are fetched up front. A document that passes is scored on from the end of its
-    // prefix (the running sums carry over), so every kept score has the bits of an unscreened search.
+    // Screening: only the prefixes are fetched up front. A document that passes is scored on from the end of its exact
+    // prefix (the running sums carry over) or, after an estimate, again from its start: either way every kept score has
+    // the bits of an unscreened search.
     const auto screen = screen_entries(params);
     // Usually requested a block ahead already. With screening only the prefixes were, and they are still there: asking
     // again measured 1-2% slower. Whole documents requested that early can be gone by now: asking again measured 11%
