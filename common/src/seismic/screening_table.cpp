@@ -25,11 +25,11 @@ constexpr unsigned slot(std::uint32_t component, std::uint16_t multiplier) noexc
 constexpr float kHalfScale = 0x1p112F;
 
 /// Round to nearest even, upper 16 bits of the f32. Only called on finite values whose scaled form stays finite.
+std::uint32_t scaled_bits(float w) noexcept { return std::bit_cast<std::uint32_t>(w * kHalfScale); }
 std::uint16_t to_scaled_bf16(float w) noexcept {
-    const auto u = std::bit_cast<std::uint32_t>(w * kHalfScale);
+    const auto u = scaled_bits(w);
     return static_cast<std::uint16_t>((u + 0x7FFFU + ((u >> 16) & 1U)) >> 16);
 }
-std::uint32_t scaled_bits(float w) noexcept { return std::bit_cast<std::uint32_t>(w * kHalfScale); }
 
 /// Fixed multipliers (odd, spread bits): the tables, and so the estimates, are the same on every run.
 std::uint16_t multiplier(unsigned attempt, unsigned table) noexcept {
@@ -55,14 +55,30 @@ AFTERSHOCK_AVX512 inline float horizontal_sum(__m512 v) noexcept {
     return _mm_cvtss_f32(_mm_add_ss(s2, _mm_movehdup_ps(s2)));
 }
 
-/// The lanes of 16 entries whose component table k holds, and each lane's slot (in the low 16 bits; the high half
-/// hashes the value and is ignored by everything that reads the slot).
-AFTERSHOCK_AVX512 inline __mmask16 lookup(__m512i x, __m512i mult, __m512i keys_lo, __m512i keys_hi,
-                                          __m512i& slots) noexcept {
-    slots = _mm512_srli_epi16(_mm512_mullo_epi16(x, mult), 10);
-    const __m512i key = _mm512_permutex2var_epi16(keys_lo, slots, keys_hi);
-    return _mm512_testn_epi32_mask(_mm512_xor_si512(key, x), _mm512_set1_epi32(0xFFFF));
+/// Two registers of one u16 field of table k (64 slots).
+AFTERSHOCK_AVX512 inline void load_field(const std::array<std::uint16_t, ScreeningTable::kSlots>& field, __m512i& lo,
+                                         __m512i& hi) noexcept {
+    lo = _mm512_load_si512(field.data());
+    hi = _mm512_load_si512(field.data() + 32);
 }
+
+/// The tables' components and hash multipliers in registers: which lanes of 16 entries a table holds, and where.
+template <unsigned N> struct KeyRegisters {
+    __m512i keys_lo[N], keys_hi[N], mult[N];
+    AFTERSHOCK_AVX512 explicit KeyRegisters(const ScreeningTable::Tables& t) noexcept {
+        for (unsigned k = 0; k < N; ++k) {
+            load_field(t.keys[k], keys_lo[k], keys_hi[k]);
+            mult[k] = _mm512_set1_epi16(static_cast<short>(t.multipliers[k]));
+        }
+    }
+    /// The lanes whose component table k holds, and each lane's slot (in the low 16 bits; the high half hashes the
+    /// value and is ignored by everything that reads the slot).
+    AFTERSHOCK_AVX512 __mmask16 lookup(unsigned k, __m512i x, __m512i& slots) const noexcept {
+        slots = _mm512_srli_epi16(_mm512_mullo_epi16(x, mult[k]), 10);
+        const __m512i key = _mm512_permutex2var_epi16(keys_lo[k], slots, keys_hi[k]);
+        return _mm512_testn_epi32_mask(_mm512_xor_si512(key, x), _mm512_set1_epi32(0xFFFF));
+    }
+};
 
 /// The f16 in each lane's high half as an f32 of 2^-112 its value (sign, exponent and mantissa moved into place; exact
 /// for every finite half): times a weight stored x 2^112, the product is weight x value rounded once.
@@ -75,18 +91,10 @@ template <unsigned N>
 AFTERSHOCK_AVX512 void score_prefixes_avx512(const ScreeningTable::Tables& t, const std::uint32_t* packed,
                                              std::span<const PackedPosting> postings, std::uint32_t n,
                                              float* out) noexcept {
-    __m512i keys_lo[N];
-    __m512i keys_hi[N];
+    const KeyRegisters<N> keys(t);
     __m512i weights_lo[N];
     __m512i weights_hi[N];
-    __m512i mult[N];
-    for (unsigned k = 0; k < N; ++k) {
-        keys_lo[k] = _mm512_load_si512(t.keys[k].data());
-        keys_hi[k] = _mm512_load_si512(t.keys[k].data() + 32);
-        weights_lo[k] = _mm512_load_si512(t.weights[k].data());
-        weights_hi[k] = _mm512_load_si512(t.weights[k].data() + 32);
-        mult[k] = _mm512_set1_epi16(static_cast<short>(t.multipliers[k]));
-    }
+    for (unsigned k = 0; k < N; ++k) load_field(t.weights[k], weights_lo[k], weights_hi[k]);
     for (std::size_t i = 0; i < postings.size(); ++i) {
         const auto p = postings[i];
         const std::uint32_t* e = packed + posting_offset(p);
@@ -100,7 +108,7 @@ AFTERSHOCK_AVX512 void score_prefixes_avx512(const ScreeningTable::Tables& t, co
             __m512i w = _mm512_setzero_si512();  // bfloat16 weights as f32 bits; 0 where no table holds the component
             for (unsigned k = 0; k < N; ++k) {
                 __m512i slots;
-                const __mmask16 hit = lookup(x, mult[k], keys_lo[k], keys_hi[k], slots);
+                const __mmask16 hit = keys.lookup(k, x, slots);
                 w = _mm512_mask_slli_epi32(w, hit, _mm512_permutex2var_epi16(weights_lo[k], slots, weights_hi[k]), 16);
             }
             acc = _mm512_fmadd_ps(_mm512_castsi512_ps(w), scaled_half(x), acc);
@@ -111,16 +119,12 @@ AFTERSHOCK_AVX512 void score_prefixes_avx512(const ScreeningTable::Tables& t, co
 
 /// The products of 16 entries (lanes past the document: x = 0, product +-0) with the query's exact weights.
 template <unsigned N> struct ExactRegisters {
-    __m512i keys_lo[N], keys_hi[N], high_lo[N], high_hi[N], low_lo[N], low_hi[N], mult[N];
-    AFTERSHOCK_AVX512 explicit ExactRegisters(const ScreeningTable::Tables& t) noexcept {
+    KeyRegisters<N> keys;
+    __m512i high_lo[N], high_hi[N], low_lo[N], low_hi[N];
+    AFTERSHOCK_AVX512 explicit ExactRegisters(const ScreeningTable::Tables& t) noexcept : keys(t) {
         for (unsigned k = 0; k < N; ++k) {
-            keys_lo[k] = _mm512_load_si512(t.keys[k].data());
-            keys_hi[k] = _mm512_load_si512(t.keys[k].data() + 32);
-            high_lo[k] = _mm512_load_si512(t.exact_high[k].data());
-            high_hi[k] = _mm512_load_si512(t.exact_high[k].data() + 32);
-            low_lo[k] = _mm512_load_si512(t.exact_low[k].data());
-            low_hi[k] = _mm512_load_si512(t.exact_low[k].data() + 32);
-            mult[k] = _mm512_set1_epi16(static_cast<short>(t.multipliers[k]));
+            load_field(t.exact_high[k], high_lo[k], high_hi[k]);
+            load_field(t.exact_low[k], low_lo[k], low_hi[k]);
         }
     }
     AFTERSHOCK_AVX512 __m512 products(__m512i x) const noexcept {
@@ -128,7 +132,7 @@ template <unsigned N> struct ExactRegisters {
         __m512i w = _mm512_setzero_si512();  // exact f32 weights; 0 where no table holds the component
         for (unsigned k = 0; k < N; ++k) {
             __m512i slots;
-            const __mmask16 hit = lookup(x, mult[k], keys_lo[k], keys_hi[k], slots);
+            const __mmask16 hit = keys.lookup(k, x, slots);
             const __m512i high_bits = _mm512_permutex2var_epi16(high_lo[k], slots, high_hi[k]);
             const __m512i high = _mm512_maskz_slli_epi32(0xFFFF, high_bits, 16);
             const __m512i low = _mm512_permutex2var_epi16(low_lo[k], slots, low_hi[k]);
@@ -201,7 +205,7 @@ bool ScreeningTable::supported() noexcept {
 #endif
 }
 
-bool ScreeningTable::build(const SparseView& query, std::uint64_t dim) noexcept {
+bool ScreeningTable::build(const SparseView& query, std::uint64_t dim) {
     m_tables = 0;
     if (!supported() || dim > 65536) return false;
     if (!m_t) m_t = std::make_unique<Tables>();

@@ -239,10 +239,6 @@ SeismicIndex::SeismicIndex(ForwardIndex forward, SeismicArrays arrays, BuildPara
 }
 
 void SeismicIndex::prepare_for_queries() const noexcept {
-    spdlog::debug("seismic: screening {}", m_screen_table != ScreenTableUse::never && m_forward.finite_values() &&
-                                               !m_forward.wide()
-                                               ? "estimates prefixes with the query in AVX-512 registers"
-                                               : "scores prefixes exactly");
     if (!huge_pages_enabled()) return;
     const auto t0 = std::chrono::steady_clock::now();
     const auto& a = m_arrays;
@@ -402,7 +398,6 @@ void SeismicIndex::evaluate_documents(std::span<const PackedPosting> postings, c
 void SeismicIndex::screen_documents(std::span<const PackedPosting> postings, const float* q, std::uint32_t screen,
                                     const SearchParams& params, SearchScratch& s, SearchStats& stats) const noexcept {
     const auto n = postings.size();
-    if (s.prefix_sums.size() < n) s.prefix_sums.resize(n);
     if (s.screened.size() < n) s.screened.resize(n);
     // Every prefix is scored first: estimated through the screening table where it was built (~2x faster per
     // prefix), else exactly. (A document no longer than the prefix is scored whole.) Those that pass against
@@ -414,13 +409,14 @@ void SeismicIndex::screen_documents(std::span<const PackedPosting> postings, con
         if (s.prefix_estimates.size() < n) s.prefix_estimates.resize(n);
         s.screen_table.score_prefixes(m_forward.packed().data(), postings, screen, s.prefix_estimates.data());
     } else {
+        if (s.prefix_sums.size() < n) s.prefix_sums.resize(n);
         for (std::size_t i = 0; i < n; ++i) s.prefix_sums[i] = m_forward.prefix_sums(q, postings[i], screen);
     }
     std::size_t m = 0;
     for (std::size_t i = 0; i < n; ++i) {
         const auto p = postings[i];
         const float prefix = estimated ? s.prefix_estimates[i] : s.prefix_sums[i].total();
-        s.screened[m] = {p, prefix, s.prefix_sums[i]};
+        s.screened[m] = {p, prefix, estimated ? DotSums{} : s.prefix_sums[i]};
         m += static_cast<std::size_t>(posting_length(p) <= screen || prefix >= bar);
     }
     stats.docs_screened_out += n - m;

@@ -23,8 +23,9 @@ public:
     /// Fills the tables for `query` (components below `dim` only, as the dense query holds them). Returns false, and
     /// leaves the table unusable, when it cannot: no CPU support (AVX-512 F+BW), a vocabulary past 65,536 terms (the
     /// wide forward layout), components not strictly ascending, a weight that bfloat16 x 2^112 cannot hold, or more
-    /// components than four tables place. The caller then screens with exact prefix scores.
-    bool build(const SparseView& query, std::uint64_t dim) noexcept;
+    /// components than four tables place. The caller then screens with exact prefix scores. The first build allocates
+    /// the tables (4 KB; std::bad_alloc).
+    bool build(const SparseView& query, std::uint64_t dim);
     [[nodiscard]] bool usable() const noexcept { return m_tables != 0; }
     /// Unusable until the next successful build().
     void clear() noexcept { m_tables = 0; }
