@@ -3,6 +3,9 @@
 // refuses the queries it cannot hold, so that search falls back to exact prefix scores.
 #include "aftershock/common/seismic/screening_table.hpp"
 
+#include "aftershock/common/error.hpp"
+
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -174,18 +177,38 @@ TEST(ScreeningTable, RefusesQueriesItCannotHold) {
 }
 
 TEST(ScreeningTable, ForwardIndexTellsWhetherEveryHalfIsFinite) {
-    // 1e6 rounds to an infinite half, which the table's integer conversion would read as a finite number: search
-    // builds no table for such an index.
+    // An infinite half would be read as a finite number by the table's integer conversion: search builds no table
+    // for an index that holds one. Only a file can bring one in (a build refuses weights past 65,504).
     CsrMatrix docs;
     docs.dim = 50;
-    docs.append_row(std::vector<std::uint32_t>{1, 2}, std::vector<float>{1e6F, 1.0F});
+    docs.append_row(std::vector<std::uint32_t>{1, 2}, std::vector<float>{3.0F, 1.0F});
     docs.append_row(std::vector<std::uint32_t>{1, 3}, std::vector<float>{2.0F, 1.0F});
     const ForwardIndex f(docs);
-    EXPECT_FALSE(f.finite_values());
-    const ForwardIndex reloaded(f.dim(), f.offsets(), f.packed(), {}, {});
-    EXPECT_FALSE(reloaded.finite_values()) << "checked on load too";
-    docs.data[0] = 3.0F;
-    EXPECT_TRUE(ForwardIndex(docs).finite_values());
+    EXPECT_TRUE(f.finite_values());
+    auto packed = f.packed();
+    packed[0] = (packed[0] & 0xFFFFU) | (std::uint32_t{0x7C00U} << 16);  // +inf
+    const ForwardIndex reloaded(f.dim(), f.offsets(), packed, {}, {});
+    EXPECT_FALSE(reloaded.finite_values()) << "checked on load";
+    EXPECT_TRUE(ForwardIndex(f.dim(), f.offsets(), f.packed(), {}, {}).finite_values());
+}
+
+TEST(ScreeningTable, BuildRefusesWeightsPastTheLargestHalf) {
+    // 65,504 is the largest finite half; 65,519 still rounds down to it, 65,520 rounds to infinity.
+    for (const std::uint64_t dim : {50ULL, 70000ULL}) {  // narrow (u16 components) and wide layouts
+        CsrMatrix docs;
+        docs.dim = dim;
+        docs.append_row(std::vector<std::uint32_t>{1, 2}, std::vector<float>{65504.0F, 65519.0F});
+        docs.append_row(std::vector<std::uint32_t>{1, 3}, std::vector<float>{2.0F, 65520.0F});
+        try {
+            const ForwardIndex f(docs);
+            ADD_FAILURE() << "a weight of 65,520 was accepted (dim " << dim << ")";
+        } catch (const InputError& e) {
+            EXPECT_THAT(e.what(), ::testing::HasSubstr("document 1, component 3: weight 65520"));
+            EXPECT_THAT(e.what(), ::testing::HasSubstr("no finite f16"));
+        }
+        docs.data[3] = 65519.0F;
+        EXPECT_TRUE(ForwardIndex(docs).finite_values()) << dim;
+    }
 }
 
 }  // namespace

@@ -57,6 +57,13 @@ ForwardIndex::ForwardIndex(const CsrMatrix& docs) : m_dim(docs.dim), m_offsets(d
     for (std::size_t d = 0; d < docs.n_rows(); ++d) {
         const auto len = docs.indptr[d + 1] - docs.indptr[d];
         ensure<UsageError>(len <= 0xFFFFU, "document {} has {} nonzeros; a posting holds at most 65,535", d, len);
+        // Values are kept as halves: one past 65,504 would become infinite, and a block holding it would never open.
+        for (auto i = docs.indptr[d]; i < docs.indptr[d + 1]; ++i) {
+            ensure<InputError>(finite_half(f32_to_f16(docs.data[i])),
+                               "document {}, component {}: weight {} has no finite f16 (the largest is 65,504); scale "
+                               "the corpus's weights down",
+                               d, docs.indices[i], docs.data[i]);
+        }
     }
     // Each document's entries heaviest first: a prefix of the document is then its heaviest part, which is what
     // screening scores (SearchParams::screen_entries). A dot product does not depend on the order.
@@ -140,10 +147,9 @@ void ForwardIndex::row_by_term(std::size_t doc, std::vector<std::pair<std::uint3
 }
 
 bool ForwardIndex::check_finite_values() const noexcept {
-    // A half is infinite or NaN when its exponent bits are all ones.
     bool finite = true;
-    for (const auto e : m_packed) finite &= ((e >> 16) & 0x7C00U) != 0x7C00U;
-    for (const auto v : m_values) finite &= (v & 0x7C00U) != 0x7C00U;
+    for (const auto e : m_packed) finite &= finite_half(static_cast<std::uint16_t>(e >> 16));
+    for (const auto v : m_values) finite &= finite_half(v);
     return finite;
 }
 

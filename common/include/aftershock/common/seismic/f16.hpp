@@ -33,6 +33,9 @@ namespace aftershock::seismic {
     return static_cast<std::uint16_t>(sign | rounded);
 }
 
+/// A half is infinite or NaN when its exponent bits are all ones.
+[[nodiscard]] constexpr bool finite_half(std::uint16_t h) noexcept { return (h & 0x7C00U) != 0x7C00U; }
+
 [[nodiscard]] constexpr float f16_to_f32_slow(std::uint16_t h) noexcept {
     const std::uint32_t sign = (std::uint32_t{h} & 0x8000U) << 16;
     const std::uint32_t exp = (h >> 10) & 0x1FU;

@@ -44,8 +44,9 @@ public:
     /// True when every document's entries are in descending weight (ties by ascending component): a prefix
     /// of a document is then its heaviest part. Shards built before screening keep term order.
     [[nodiscard]] bool heaviest_first() const noexcept { return m_heaviest_first; }
-    /// True when no stored value is an infinite or NaN half (a value past 65,504 rounds to infinity): the kernels that
-    /// convert halves with integer arithmetic (ScreeningTable) are exact only for finite ones.
+    /// True when no stored value is an infinite or NaN half: the kernels that convert halves with integer arithmetic
+    /// (ScreeningTable) are exact only for finite ones. Building from a corpus refuses such values (a weight past
+    /// 65,504); arrays loaded from a file are checked.
     [[nodiscard]] bool finite_values() const noexcept { return m_finite_values; }
     [[nodiscard]] std::uint32_t length(std::size_t doc) const noexcept {
         return static_cast<std::uint32_t>(m_offsets[doc + 1] - m_offsets[doc]);
