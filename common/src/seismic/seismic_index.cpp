@@ -26,6 +26,33 @@ constexpr std::uint64_t kScreenTablePostings = 2048;
 /// One directory sample per this many summary entries: 4 bytes per 64 entries of 3 bytes (+2% of the summaries).
 constexpr std::uint64_t kDirectoryStride = 64;
 
+/// The query's weights scattered into the scratch's dense query for as long as one search runs. However the search
+/// ends (an allocation can fail mid-query), the scratch is left as the next query needs it: a dense query of zeros, an
+/// empty visited set, nothing waiting to be scored.
+class QueryScope {
+public:
+    QueryScope(const SparseView& query, std::uint64_t dim, SearchScratch& s) : m_query(query), m_dim(dim), m_s(s) {
+        if (s.dense_query.size() != dim) s.dense_query.assign(dim, 0.0F);
+        for (std::size_t i = 0; i < query.size(); ++i) {
+            if (query.indices[i] < dim) s.dense_query[query.indices[i]] = query.values[i];
+        }
+    }
+    QueryScope(const QueryScope&) = delete;
+    QueryScope& operator=(const QueryScope&) = delete;
+    ~QueryScope() {
+        for (std::size_t i = 0; i < m_query.size(); ++i) {
+            if (m_query.indices[i] < m_dim) m_s.dense_query[m_query.indices[i]] = 0.0F;
+        }
+        m_s.visited.clear();
+        m_s.n_pending = 0;
+    }
+
+private:
+    const SparseView& m_query;
+    std::uint64_t m_dim;
+    SearchScratch& m_s;
+};
+
 /// Walks the directory samples of one list's entries [begin, end) forward, for ascending components. After
 /// skip_below(c), every sample before k inside the list is below c, so the first entry >= c lies in
 /// [window_begin(), window_end()]: after sample k - 1 and at or before sample k (or at the list's end).
@@ -364,7 +391,7 @@ void SeismicIndex::prefetch_documents(std::span<const PackedPosting> postings, s
 }
 
 void SeismicIndex::evaluate_documents(std::span<const PackedPosting> postings, const float* q, const SearchParams& params,
-                                      SearchScratch& s, SearchStats& stats, bool requested_ahead) const noexcept {
+                                      SearchScratch& s, SearchStats& stats, bool requested_ahead) const {
     const auto n = postings.size();
     stats.postings += n;
     stats.docs_scored += n;
@@ -396,7 +423,7 @@ void SeismicIndex::evaluate_documents(std::span<const PackedPosting> postings, c
 }
 
 void SeismicIndex::screen_documents(std::span<const PackedPosting> postings, const float* q, std::uint32_t screen,
-                                    const SearchParams& params, SearchScratch& s, SearchStats& stats) const noexcept {
+                                    const SearchParams& params, SearchScratch& s, SearchStats& stats) const {
     const auto n = postings.size();
     if (s.screened.size() < n) s.screened.resize(n);
     // Every prefix is scored first: estimated through the screening table where it was built (~2x faster per
@@ -429,7 +456,7 @@ void SeismicIndex::screen_documents(std::span<const PackedPosting> postings, con
 }
 
 void SeismicIndex::score_pending(const float* q, std::uint32_t screen, const SearchParams& params, SearchScratch& s,
-                                 SearchStats& stats) const noexcept {
+                                 SearchStats& stats) const {
     const bool estimated = s.screen_table.usable();
     for (std::size_t c = 0; c < s.n_pending; ++c) {
         const auto& d = s.pending[c];
@@ -445,7 +472,7 @@ void SeismicIndex::score_pending(const float* q, std::uint32_t screen, const Sea
     s.n_pending = 0;
 }
 
-void SeismicIndex::offer(float score, std::uint64_t offset, SearchScratch& s) noexcept {
+void SeismicIndex::offer(float score, std::uint64_t offset, SearchScratch& s) {
     // Only a document that would enter needs the visited set: one met again (in another list, or as a neighbour)
     // has the same score against a heap that has only grown stricter, so if it stayed out then, it stays out now.
     // The set is asked for the few that enter, not for every document met (~1,800 per query at 1M).
@@ -502,10 +529,7 @@ std::vector<Hit> SeismicIndex::search(const SparseView& query, const SearchParam
                                       SearchStats* stats_out) const {
     SearchStats stats;
     const auto dim = m_forward.dim();
-    if (s.dense_query.size() != dim) s.dense_query.assign(dim, 0.0F);
-    for (std::size_t i = 0; i < query.size(); ++i) {
-        if (query.indices[i] < dim) s.dense_query[query.indices[i]] = query.values[i];
-    }
+    const QueryScope scope(query, dim, s);
     s.heap.reset(params.k);
     const auto cut = select_lists(query, params.query_cut, s.components);
     const float* q = s.dense_query.data();
@@ -632,21 +656,13 @@ std::vector<Hit> SeismicIndex::search(const SparseView& query, const SearchParam
     std::vector<Hit> hits;
     hits.reserve(top.size());
     for (const auto& e : top) hits.push_back({m_forward.doc_at(e.doc), e.score});
-    for (std::size_t i = 0; i < query.size(); ++i) {
-        if (query.indices[i] < dim) s.dense_query[query.indices[i]] = 0.0F;
-    }
-    s.visited.clear();
     if (stats_out != nullptr) *stats_out = stats;
     return hits;
 }
 
 std::vector<Hit> SeismicIndex::search_exact(const SparseView& query, std::size_t k, SearchScratch& s,
                                             SearchStats* stats_out) const {
-    const auto dim = m_forward.dim();
-    if (s.dense_query.size() != dim) s.dense_query.assign(dim, 0.0F);
-    for (std::size_t i = 0; i < query.size(); ++i) {
-        if (query.indices[i] < dim) s.dense_query[query.indices[i]] = query.values[i];
-    }
+    const QueryScope scope(query, m_forward.dim(), s);
     s.heap.reset(k);
     const float* q = s.dense_query.data();
     const auto n = m_forward.n_docs();
@@ -660,9 +676,6 @@ std::vector<Hit> SeismicIndex::search_exact(const SparseView& query, std::size_t
     std::vector<Hit> hits;
     hits.reserve(top.size());
     for (const auto& e : top) hits.push_back({m_forward.doc_at(e.doc), e.score});
-    for (std::size_t i = 0; i < query.size(); ++i) {
-        if (query.indices[i] < dim) s.dense_query[query.indices[i]] = 0.0F;
-    }
     if (stats_out != nullptr) {
         *stats_out = {};
         stats_out->docs_scored = n;

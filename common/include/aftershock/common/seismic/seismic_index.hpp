@@ -182,16 +182,16 @@ private:
     /// Scores the documents of `postings` (an opened block, in order) into the heap, screening them on their prefix
     /// once the heap is full. requested_ahead: their memory was requested while the block before was scored.
     void evaluate_documents(std::span<const PackedPosting> postings, const float* q, const SearchParams& params,
-                            SearchScratch& s, SearchStats& stats, bool requested_ahead) const noexcept;
+                            SearchScratch& s, SearchStats& stats, bool requested_ahead) const;
     /// evaluate_documents() once the heap is full, with a screening prefix of `screen` entries: every prefix first; the
     /// rest of those that pass is requested, and they are scored in full after the next block's prefixes
     /// (score_pending()), while the documents that passed in the block before are scored now.
     void screen_documents(std::span<const PackedPosting> postings, const float* q, std::uint32_t screen,
-                          const SearchParams& params, SearchScratch& s, SearchStats& stats) const noexcept;
+                          const SearchParams& params, SearchScratch& s, SearchStats& stats) const;
     /// Scores in full the documents that passed screening and wait in s.pending, each tested against the heap as it
     /// stands at its turn; then none waits.
     void score_pending(const float* q, std::uint32_t screen, const SearchParams& params, SearchScratch& s,
-                       SearchStats& stats) const noexcept;
+                       SearchStats& stats) const;
     /// The score a document's prefix must reach against the heap as it stands (the one screening rule).
     [[nodiscard]] static float screen_bar(const SearchParams& params, const SearchScratch& s) noexcept {
         return params.screen_factor * s.heap.threshold();
@@ -206,7 +206,7 @@ private:
         return s.screen_table.usable() ? s.screen_table.dot(m_forward.packed().data(), p) : m_forward.dot(q, p);
     }
     /// Pushes a scored document into the heap if it would enter and is not there already (the visited set).
-    static void offer(float score, std::uint64_t offset, SearchScratch& s) noexcept;
+    static void offer(float score, std::uint64_t offset, SearchScratch& s);
     /// Hints the documents of `postings`: their first `screen` entries, or whole when screen is 0.
     void prefetch_documents(std::span<const PackedPosting> postings, std::uint32_t screen) const noexcept;
     /// The screening prefix in force: none on a shard whose documents are not stored heaviest first.

@@ -10,8 +10,8 @@ class VisitedSet {
 public:
     explicit VisitedSet(std::size_t initial_capacity = 1U << 14) { rehash(round_up(initial_capacity)); }
 
-    /// Inserts key; returns false if it was already present.
-    bool insert(std::uint64_t key) noexcept {
+    /// Inserts key; returns false if it was already present. May grow the table (and throw std::bad_alloc).
+    bool insert(std::uint64_t key) {
         if (2 * (m_used.size() + 1) > m_slots.size()) grow();
         const std::uint64_t stored = key + 1;  // 0 marks an empty slot; offset 0 is a real key
         std::size_t i = hash(stored) & m_mask;
