@@ -41,15 +41,16 @@ put("fuzz_api", "bad_json.json", '{"k": 10, "sparse": {"indices": [1, 2], "value
 put("fuzz_api", "bad_utf8.json", b'{"sparse": {"text": "\xff\xfe caf\xc3"}}')
 put("fuzz_api", "deep.json", "[" * 40 + "]" * 40)
 
-# --- wire frames (docs/PROTOCOL.md): header magic "AFSK", version 1, type, request id, length, reserved
+# --- wire frames (docs/PROTOCOL.md): header magic "AFSK", version 3, type, request id, length, reserved
 def frame(mtype, payload, rid=42):
-    return struct.pack("<IHHQII", 0x4B534641, 1, mtype, rid, len(payload), 0) + payload
+    return struct.pack("<IHHQII", 0x4B534641, 3, mtype, rid, len(payload), 0) + payload
 def arr(fmt, v): return struct.pack("<I", len(v)) + struct.pack("<%d%s" % (len(v), fmt), *v)
 def s(x): b = x.encode(); return struct.pack("<I", len(b)) + b
-knobs = struct.pack("<IIIfIBII", 10, 0, 0, 0.0, 0, 0, 0, 0)
-sparse_req = struct.pack("<IBBIIIfIBII", 3, 0, 0, 10, 250, 5, 0.9, 0, 1, 0, 0) + struct.pack("<I", 2) \
+# search_request: shard, route, exact, k, timeout_ms, knob flags (bit i: knob i given), query_cut, heap_factor, knn,
+# first_sorted, ef_search, nprobe, n_queries, queries
+sparse_req = struct.pack("<IBBIIBIfIBII", 3, 0, 0, 10, 250, 0x0F, 5, 0.9, 0, 1, 0, 0) + struct.pack("<I", 2) \
     + arr("I", [1, 7]) + arr("f", [0.5, 1.5]) + arr("I", [4]) + arr("f", [2.0])
-dense_req = struct.pack("<IBBIIIfIBII", 0, 1, 1, 5, 0, 0, 0.0, 0, 0, 64, 8) + struct.pack("<I", 1) + arr("f", [0.1, 0.2, 0.3, 0.4])
+dense_req = struct.pack("<IBBIIBIfIBII", 0, 1, 1, 5, 0, 0x30, 0, 0.0, 0, 0, 64, 8) + struct.pack("<I", 1) + arr("f", [0.1, 0.2, 0.3, 0.4])
 put("fuzz_wire", "search_request_sparse.bin", frame(5, sparse_req))
 put("fuzz_wire", "search_request_dense.bin", frame(5, dense_req))
 resp = struct.pack("<IQQQQ", 1, 12345, 100, 10, 50) + struct.pack("<I", 2) \

@@ -82,7 +82,7 @@ echo "ok: stalled request cut off; connections over the cap refused; still servi
 wport=${W_PORT[a]}
 printf 'GET / HTTP/1.1\r\nHost: x\r\n\r\n' | timeout 5 bash -c "cat >/dev/tcp/127.0.0.1/$wport" || true
 exec 6<>"/dev/tcp/127.0.0.1/$wport"
-printf 'AFSK\x01\x00\x05\x00\x01\x00\x00\x00\x00\x00\x00\x00\xff\xff\xff\x7f\x00\x00\x00\x00' >&6  # oversized frame
+printf 'AFSK\x03\x00\x05\x00\x01\x00\x00\x00\x00\x00\x00\x00\xff\xff\xff\x7f\x00\x00\x00\x00' >&6  # oversized frame (version 3, the current one)
 timeout 5 cat <&6 >/dev/null || fail "worker kept an oversized frame's connection open"
 exec 6<&-
 exec 7<>"/dev/tcp/127.0.0.1/$wport"

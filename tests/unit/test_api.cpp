@@ -39,16 +39,24 @@ TEST(Api, ParsesAFullHybridBody) {
     EXPECT_EQ(q.fusion.normalization, Normalization::zscore);
     EXPECT_DOUBLE_EQ(q.weight_dense, 0.7);
     EXPECT_EQ(q.knobs.query_cut, 5U);
-    EXPECT_FLOAT_EQ(q.knobs.heap_factor, 0.8F);
-    EXPECT_TRUE(q.knobs.first_sorted);
+    EXPECT_FLOAT_EQ(q.knobs.heap_factor.value(), 0.8F);
+    EXPECT_EQ(q.knobs.knn, 2U);
+    EXPECT_EQ(q.knobs.first_sorted, true);
     EXPECT_EQ(q.knobs.ef_search, 40U);
+    EXPECT_EQ(q.knobs.nprobe, 3U);
     EXPECT_EQ(q.timeout_ms, 250U);
     EXPECT_DOUBLE_EQ(q.min_coverage, 0.5);
     EXPECT_EQ(q.candidates, 50U);
     const auto small = parse_search(R"({"k":60,"dense":[0,0,0,1]})", kLimits, kFacts);
+    EXPECT_EQ(small.knobs, wire::SearchKnobs{}) << "knobs not given are left to the workers";
     EXPECT_EQ(small.candidates, 100U);
     EXPECT_FALSE(small.has_sparse);
     EXPECT_EQ(parse_search(R"({"k":300,"dense":[0,0,0,1]})", kLimits, kFacts).candidates, 300U) << "candidates >= k";
+    // knn 0 and first_sorted false are given, not left to the workers: they turn off what a worker may do by default.
+    const auto off = parse_search(R"({"dense":[0,0,0,1],"params":{"knn":0,"first_sorted":false}})", kLimits, kFacts);
+    EXPECT_EQ(off.knobs.knn, std::optional<std::uint32_t>(0));
+    EXPECT_EQ(off.knobs.first_sorted, std::optional<bool>(false));
+    EXPECT_FALSE(off.knobs.query_cut.has_value());
 }
 
 TEST(Api, BadInputNamesTheField) {

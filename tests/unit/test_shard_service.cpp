@@ -13,8 +13,8 @@
 namespace aftershock::worker {
 namespace {
 
-/// A generated corpus (sparse + dense) built into `shards` shards under dir/idx.
-std::string build_index(const test::ScratchDir& dir, std::uint32_t shards) {
+/// A generated corpus (sparse + dense) built into `shards` shards under dir/idx (with a kNN graph of `knn`).
+std::string build_index(const test::ScratchDir& dir, std::uint32_t shards, std::uint32_t knn = 0) {
     GeneratorOptions g;
     g.n_docs = 1500;
     g.n_queries = 20;
@@ -27,6 +27,7 @@ std::string build_index(const test::ScratchDir& dir, std::uint32_t shards) {
     opt.out_dir = dir.file("idx");
     opt.n_shards = shards;
     opt.params.lambda = 100;
+    opt.params.knn = knn;
     opt.dense.type = dense::IndexType::hnsw;
     std::filesystem::create_directories(opt.out_dir);
     const h5::File f(corpus, h5::File::Mode::read);
@@ -91,6 +92,41 @@ TEST(ShardService, AnswersMergeToTheLocalIndexSearch) {
     for (std::size_t i = 0; i < resp.results[0].size(); ++i) EXPECT_EQ(resp.ids[0][i], local.doc_id(resp.results[0][i].doc));
 }
 
+TEST(ShardService, KnobsGivenOverrideTheWorkerDefaultsAndKnnZeroTurnsTheGraphOff) {
+    const test::ScratchDir dir;
+    const auto idx = build_index(dir, 1, 5);
+    SearchDefaults defaults;
+    defaults.sparse.first_sorted = true;  // and knn: every neighbour the graph holds
+    defaults.sparse.query_cut = 3;
+    const auto svc = ShardService::open(idx, {}, defaults);
+    const auto local = LocalIndex::open(idx);
+    const auto corpus = read_corpus(dir.file("c.h5"));
+    std::vector<double> lat;
+    const auto local_search = [&](std::uint32_t knn, bool first_sorted) {
+        auto sp = defaults.sparse;
+        sp.knn = knn;
+        sp.first_sorted = first_sorted;
+        return local.search_sparse(*corpus.query_sparse, sp, 1, &lat);
+    };
+    const auto with_graph = local_search(5, true);
+    const auto without = local_search(0, true);
+    const auto unsorted = local_search(5, false);
+    std::size_t differ = 0;
+    for (std::size_t q = 0; q < corpus.n_queries(); ++q) {
+        auto r = request(0, wire::Route::sparse, 10);
+        const auto row = corpus.query_sparse->row(q);
+        r.queries.push_back({{row.indices.begin(), row.indices.end()}, {row.values.begin(), row.values.end()}, {}});
+        EXPECT_EQ(fan_out(svc, r, 1), with_graph[q]) << "no knobs: the worker's defaults, query " << q;
+        r.knobs.knn = 0U;
+        EXPECT_EQ(fan_out(svc, r, 1), without[q]) << "knn 0, query " << q;
+        r.knobs = {};
+        r.knobs.first_sorted = false;
+        EXPECT_EQ(fan_out(svc, r, 1), unsorted[q]) << "first_sorted false, query " << q;
+        differ += static_cast<std::size_t>(with_graph[q] != without[q]) + (with_graph[q] != unsorted[q]);
+    }
+    EXPECT_GT(differ, 0U) << "the knobs change some answer, so the checks above tell them apart";
+}
+
 wire::ErrorCode refusal(const ShardService& svc, const wire::SearchRequest& r) {
     try {
         (void)svc.search(r);
@@ -127,6 +163,13 @@ TEST(ShardService, RefusesBadRequestsWithWireCodes) {
     auto hf = sparse({1}, {1.0F});
     hf.knobs.heap_factor = -2.0F;
     EXPECT_EQ(refusal(svc, hf), wire::ErrorCode::bad_request) << "heap_factor";
+    auto qc0 = sparse({1}, {1.0F});
+    qc0.knobs.query_cut = 0U;  // given, not the default
+    EXPECT_EQ(refusal(svc, qc0), wire::ErrorCode::bad_request) << "query_cut 0";
+    auto ef0 = request(1, wire::Route::dense, 10);
+    ef0.queries.push_back({{}, {}, std::vector<float>(8, 0.5F)});
+    ef0.knobs.ef_search = 0U;
+    EXPECT_EQ(refusal(svc, ef0), wire::ErrorCode::bad_request) << "ef_search 0";
     // Empty queries are fine and return nothing.
     EXPECT_TRUE(svc.search(sparse({}, {})).results.at(0).empty());
     EXPECT_THROW((void)ShardService::open(idx, {7}), UsageError);

@@ -41,18 +41,57 @@ void expect_equal(const SearchRequest& a, const SearchRequest& b) {
     EXPECT_EQ(a.exact, b.exact);
     EXPECT_EQ(a.k, b.k);
     EXPECT_EQ(a.timeout_ms, b.timeout_ms);
-    EXPECT_EQ(a.knobs.query_cut, b.knobs.query_cut);
-    EXPECT_EQ(a.knobs.heap_factor, b.knobs.heap_factor);
-    EXPECT_EQ(a.knobs.knn, b.knobs.knn);
-    EXPECT_EQ(a.knobs.first_sorted, b.knobs.first_sorted);
-    EXPECT_EQ(a.knobs.ef_search, b.knobs.ef_search);
-    EXPECT_EQ(a.knobs.nprobe, b.knobs.nprobe);
+    EXPECT_EQ(a.knobs, b.knobs);
     ASSERT_EQ(a.queries.size(), b.queries.size());
     for (std::size_t i = 0; i < a.queries.size(); ++i) {
         EXPECT_EQ(a.queries[i].indices, b.queries[i].indices);
         EXPECT_EQ(a.queries[i].values, b.queries[i].values);
         EXPECT_EQ(a.queries[i].dense, b.queries[i].dense);
     }
+}
+
+TEST(WireProtocol, KnobsTravelGivenOrNot) {
+    // Each knob alone, with the values a default cannot be told from in version 2 (0, false); then none.
+    for (int knob = 0; knob < 7; ++knob) {
+        auto req = sample_request(Route::sparse);
+        req.knobs = {};
+        if (knob == 0) req.knobs.query_cut = 0U;
+        if (knob == 1) req.knobs.heap_factor = 0.0F;
+        if (knob == 2) req.knobs.knn = 0U;
+        if (knob == 3) req.knobs.first_sorted = false;
+        if (knob == 4) req.knobs.ef_search = 0U;
+        if (knob == 5) req.knobs.nprobe = 0U;
+        const auto frame = encode(5, req);
+        const auto back = decode_search_request(payload_of(frame));
+        EXPECT_EQ(back.knobs, req.knobs) << "knob " << knob;
+        EXPECT_EQ(encode(5, back), frame) << "one encoding per request";
+    }
+}
+
+TEST(WireProtocol, MalformedKnobsAreRefused) {
+    auto req = sample_request(Route::sparse);
+    req.knobs = {};
+    req.knobs.first_sorted = true;
+    const auto frame = encode(5, req);
+    // Payload: shard u32, route u8, exact u8, k u32, timeout u32, then the knob flags byte and the knobs.
+    constexpr std::size_t kFlags = kHeaderBytes + 14;
+    constexpr std::size_t kFirstSorted = kFlags + 1 + 12;
+    ASSERT_EQ(std::to_integer<int>(frame[kFlags]), 8);
+    ASSERT_EQ(std::to_integer<int>(frame[kFirstSorted]), 1);
+    const auto refused = [&](std::size_t at, std::byte value, const char* what) {
+        auto bad = frame;
+        bad[at] = value;
+        try {
+            (void)decode_search_request(payload_of(bad));
+            ADD_FAILURE() << "accepted: " << what;
+        } catch (const ProtocolError& e) {
+            EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
+        }
+    };
+    refused(kFlags, std::byte{0x48}, "unknown knob flags");
+    refused(kFirstSorted, std::byte{2}, "first_sorted must be 0 or 1");
+    refused(kFlags + 1, std::byte{7}, "knob query_cut is not given");
+    refused(kFlags, std::byte{0}, "knob first_sorted is not given");
 }
 
 TEST(WireProtocol, SearchRequestRoundTrip) {

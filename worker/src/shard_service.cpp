@@ -87,10 +87,11 @@ void ShardService::search_sparse(const Shard& sh, const wire::SearchRequest& req
     if (!sh.sparse) throw RequestError(ErrorCode::unsupported, fmt::format("shard {} has no sparse index", req.shard));
     seismic::SearchParams p = m_defaults.sparse;
     p.k = req.k;
-    if (req.knobs.query_cut != 0) p.query_cut = req.knobs.query_cut;
-    if (req.knobs.heap_factor != 0.0F) p.heap_factor = req.knobs.heap_factor;
-    if (req.knobs.knn != 0) p.knn = req.knobs.knn;
-    p.first_sorted = p.first_sorted || req.knobs.first_sorted;
+    const auto& knobs = req.knobs;  // each one given overrides the worker's default (knn 0: no kNN refinement)
+    p.query_cut = knobs.query_cut.value_or(p.query_cut);
+    p.heap_factor = knobs.heap_factor.value_or(p.heap_factor);
+    p.knn = knobs.knn.value_or(p.knn);
+    p.first_sorted = knobs.first_sorted.value_or(p.first_sorted);
     try {
         validate(p);
     } catch (const UsageError& e) {
@@ -128,8 +129,13 @@ void ShardService::search_dense(const Shard& sh, const wire::SearchRequest& req,
     }
     dense::SearchParams p;
     p.k = req.k;
-    p.ef_search = req.knobs.ef_search != 0 ? req.knobs.ef_search : m_defaults.ef_search;
-    p.nprobe = req.knobs.nprobe != 0 ? req.knobs.nprobe : m_defaults.nprobe;
+    p.ef_search = req.knobs.ef_search.value_or(m_defaults.ef_search);
+    p.nprobe = req.knobs.nprobe.value_or(m_defaults.nprobe);
+    try {
+        dense::validate(p);
+    } catch (const UsageError& e) {
+        throw RequestError(ErrorCode::bad_request, e.what());
+    }
     // Same per-query calls as LocalIndex::search_dense with latencies (aftershock search), so answers match.
     const bool exact = req.exact || serves_dense_exactly(*sh.dense);
     for (std::size_t qi = 0; qi < req.queries.size(); ++qi) {

@@ -1,5 +1,6 @@
 #include "aftershock/common/wire/protocol.hpp"
 
+#include <array>
 #include <bit>
 #include <cstring>
 #include <type_traits>
@@ -166,6 +167,55 @@ AuthProof decode_auth_response(std::span<const std::byte> payload) {
     return decode_fixed<kAuthProofBytes>(payload, "auth response");
 }
 
+namespace {
+
+// Search knobs: a byte of flags (bit i: knob i is given, in the order below), then every knob's field; a knob not
+// given has all its field's bytes 0 (one encoding per request, so that re-encoding a decoded request gives its bytes).
+constexpr std::uint8_t kAllKnobs = 63;
+
+void put_knobs(Writer& w, const SearchKnobs& k) {
+    const bool given[] = {k.query_cut.has_value(), k.heap_factor.has_value(), k.knn.has_value(),
+                          k.first_sorted.has_value(), k.ef_search.has_value(), k.nprobe.has_value()};
+    std::uint8_t flags = 0;
+    for (std::size_t i = 0; i < std::size(given); ++i) flags |= static_cast<std::uint8_t>(given[i] ? 1U << i : 0U);
+    w.put(flags);
+    w.put(k.query_cut.value_or(0U));
+    w.put(k.heap_factor.value_or(0.0F));
+    w.put(k.knn.value_or(0U));
+    w.put(static_cast<std::uint8_t>(k.first_sorted.value_or(false) ? 1 : 0));
+    w.put(k.ef_search.value_or(0U));
+    w.put(k.nprobe.value_or(0U));
+}
+
+template <typename T>
+std::optional<T> get_knob(Reader& rd, std::uint8_t flags, unsigned bit, const char* field) {
+    const auto v = rd.get<T>(field);
+    if ((flags >> bit) & 1U) return v;
+    std::array<std::byte, sizeof(T)> bytes{};
+    std::memcpy(bytes.data(), &v, sizeof(T));
+    ensure<ProtocolError>(bytes == std::array<std::byte, sizeof(T)>{}, "wire: knob {} is not given, but its field is "
+                          "not 0", field);
+    return std::nullopt;
+}
+
+SearchKnobs get_knobs(Reader& rd) {
+    const auto flags = rd.get<std::uint8_t>("knob flags");
+    ensure<ProtocolError>((flags & ~kAllKnobs) == 0, "wire: unknown knob flags {:#x}", flags);
+    SearchKnobs k;
+    k.query_cut = get_knob<std::uint32_t>(rd, flags, 0, "query_cut");
+    k.heap_factor = get_knob<float>(rd, flags, 1, "heap_factor");
+    k.knn = get_knob<std::uint32_t>(rd, flags, 2, "knn");
+    if (const auto f = get_knob<std::uint8_t>(rd, flags, 3, "first_sorted")) {
+        ensure<ProtocolError>(*f <= 1, "wire: first_sorted must be 0 or 1, not {}", *f);
+        k.first_sorted = *f == 1;
+    }
+    k.ef_search = get_knob<std::uint32_t>(rd, flags, 4, "ef_search");
+    k.nprobe = get_knob<std::uint32_t>(rd, flags, 5, "nprobe");
+    return k;
+}
+
+}  // namespace
+
 std::vector<std::byte> encode(std::uint64_t request_id, const SearchRequest& r) {
     Writer w(MessageType::search_request, request_id);
     w.put(r.shard);
@@ -173,12 +223,7 @@ std::vector<std::byte> encode(std::uint64_t request_id, const SearchRequest& r) 
     w.put(static_cast<std::uint8_t>(r.exact ? 1 : 0));
     w.put(r.k);
     w.put(r.timeout_ms);
-    w.put(r.knobs.query_cut);
-    w.put(r.knobs.heap_factor);
-    w.put(r.knobs.knn);
-    w.put(static_cast<std::uint8_t>(r.knobs.first_sorted ? 1 : 0));
-    w.put(r.knobs.ef_search);
-    w.put(r.knobs.nprobe);
+    put_knobs(w, r.knobs);
     w.put(static_cast<std::uint32_t>(r.queries.size()));
     for (const auto& q : r.queries) {
         if (r.route == Route::sparse) {
@@ -201,12 +246,7 @@ SearchRequest decode_search_request(std::span<const std::byte> payload) {
     r.exact = rd.get<std::uint8_t>("exact") != 0;
     r.k = rd.get<std::uint32_t>("k");
     r.timeout_ms = rd.get<std::uint32_t>("timeout_ms");
-    r.knobs.query_cut = rd.get<std::uint32_t>("query_cut");
-    r.knobs.heap_factor = rd.get<float>("heap_factor");
-    r.knobs.knn = rd.get<std::uint32_t>("knn");
-    r.knobs.first_sorted = rd.get<std::uint8_t>("first_sorted") != 0;
-    r.knobs.ef_search = rd.get<std::uint32_t>("ef_search");
-    r.knobs.nprobe = rd.get<std::uint32_t>("nprobe");
+    r.knobs = get_knobs(rd);
     const auto n = rd.get_count("n_queries", 4);
     r.queries.resize(n);
     for (auto& q : r.queries) {

@@ -25,7 +25,7 @@ private:
     wire::ErrorCode m_code;
 };
 
-/// Defaults for knobs a request leaves at 0.
+/// Defaults for the knobs a request does not give (wire::SearchKnobs).
 struct SearchDefaults {
     seismic::SearchParams sparse;
     std::uint32_t ef_search = 64;

@@ -9,6 +9,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -17,7 +18,7 @@ namespace aftershock::wire {
 
 inline constexpr std::uint32_t kMagic = 0x4B534641;  ///< "AFSK" in little-endian byte order
 /// 2: score and fetch messages (issue 9 pipelines).
-inline constexpr std::uint16_t kVersion = 2;
+inline constexpr std::uint16_t kVersion = 3;
 inline constexpr std::size_t kHeaderBytes = 24;
 inline constexpr std::uint32_t kDefaultMaxFrameBytes = 64U << 20U;
 
@@ -56,14 +57,15 @@ struct FrameHeader {
 
 enum class Route : std::uint8_t { sparse = 0, dense = 1 };
 
-/// Query-time knobs; 0 means "the shard's default" for the integer ones.
+/// Query-time knobs: one left empty takes the worker's default, one given (0 and false included) overrides it.
 struct SearchKnobs {
-    std::uint32_t query_cut = 0;
-    float heap_factor = 0.0F;  ///< 0 = default
-    std::uint32_t knn = 0;
-    bool first_sorted = false;
-    std::uint32_t ef_search = 0;
-    std::uint32_t nprobe = 0;
+    std::optional<std::uint32_t> query_cut;
+    std::optional<float> heap_factor;
+    std::optional<std::uint32_t> knn;  ///< 0 turns the kNN refinement off
+    std::optional<bool> first_sorted;
+    std::optional<std::uint32_t> ef_search;
+    std::optional<std::uint32_t> nprobe;
+    friend bool operator==(const SearchKnobs&, const SearchKnobs&) = default;
 };
 
 /// One query: sparse (indices ascending, values finite) or dense (one vector).
