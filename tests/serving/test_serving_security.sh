@@ -82,7 +82,10 @@ echo "ok: stalled request cut off; connections over the cap refused; still servi
 wport=${W_PORT[a]}
 printf 'GET / HTTP/1.1\r\nHost: x\r\n\r\n' | timeout 5 bash -c "cat >/dev/tcp/127.0.0.1/$wport" || true
 exec 6<>"/dev/tcp/127.0.0.1/$wport"
-printf 'AFSK\x03\x00\x05\x00\x01\x00\x00\x00\x00\x00\x00\x00\xff\xff\xff\x7f\x00\x00\x00\x00' >&6  # oversized frame (version 3, the current one)
+# An oversized frame of the current protocol version (read from the source), so that it is refused for its size.
+wire_version=$(sed -n 's/.*kVersion = \([0-9]*\);.*/\1/p' "$(dirname "$0")/../../common/include/aftershock/common/wire/protocol.hpp")
+[[ "$wire_version" =~ ^[0-9]+$ && "$wire_version" -lt 256 ]] || fail "protocol version not found: '$wire_version'"
+printf "AFSK\\x$(printf %02x "$wire_version")\\x00\\x05\\x00\\x01\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\xff\\xff\\xff\\x7f\\x00\\x00\\x00\\x00" >&6
 timeout 5 cat <&6 >/dev/null || fail "worker kept an oversized frame's connection open"
 exec 6<&-
 exec 7<>"/dev/tcp/127.0.0.1/$wport"
