@@ -15,9 +15,10 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_
 mkdir -p "$SEEDS"
 find "$SEEDS" -type f ! -name 'regress_*' -delete
 
-python3 - "$SEEDS" "$DATA" <<'PY'
-import gzip, json, os, struct, sys, tarfile, io
+python3 - "$SEEDS" "$DATA" "$ROOT/common/include/aftershock/common/wire/protocol.hpp" <<'PY'
+import gzip, json, os, re, struct, sys, tarfile, io
 seeds, data = sys.argv[1], sys.argv[2]
+wire_version = int(re.search(r"kVersion = (\d+);", open(sys.argv[3]).read()).group(1))
 def put(target, name, content):
     d = os.path.join(seeds, target); os.makedirs(d, exist_ok=True)
     with open(os.path.join(d, name), "wb") as f: f.write(content if isinstance(content, bytes) else content.encode())
@@ -41,9 +42,9 @@ put("fuzz_api", "bad_json.json", '{"k": 10, "sparse": {"indices": [1, 2], "value
 put("fuzz_api", "bad_utf8.json", b'{"sparse": {"text": "\xff\xfe caf\xc3"}}')
 put("fuzz_api", "deep.json", "[" * 40 + "]" * 40)
 
-# --- wire frames (docs/PROTOCOL.md): header magic "AFSK", version 3, type, request id, length, reserved
+# --- wire frames (docs/PROTOCOL.md): header magic "AFSK", version (protocol.hpp's), type, request id, length, reserved
 def frame(mtype, payload, rid=42):
-    return struct.pack("<IHHQII", 0x4B534641, 3, mtype, rid, len(payload), 0) + payload
+    return struct.pack("<IHHQII", 0x4B534641, wire_version, mtype, rid, len(payload), 0) + payload
 def arr(fmt, v): return struct.pack("<I", len(v)) + struct.pack("<%d%s" % (len(v), fmt), *v)
 def s(x): b = x.encode(); return struct.pack("<I", len(b)) + b
 # search_request: shard, route, exact, k, timeout_ms, knob flags (bit i: knob i given), query_cut, heap_factor, knn,
