@@ -29,6 +29,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 namespace aftershock::cli {
@@ -55,7 +56,7 @@ struct LoadOptions {
     std::uint32_t candidates = 0;
     std::uint32_t query_cut = 0;
     float heap_factor = 0.0F;
-    std::uint32_t knn = 0;
+    std::optional<std::uint32_t> knn;  ///< unset: the server's default; 0 turns the refinement off
     std::uint32_t ef_search = 0;
     std::uint32_t nprobe = 0;
     std::uint32_t timeout_ms = 0;
@@ -97,7 +98,7 @@ std::string body_for(const LoadOptions& o, const Corpus& c, std::size_t q) {
     json p = json::object();
     if (o.query_cut > 0) p["query_cut"] = o.query_cut;
     if (o.heap_factor > 0) p["heap_factor"] = o.heap_factor;
-    if (o.knn > 0) p["knn"] = o.knn;
+    if (o.knn) p["knn"] = *o.knn;
     if (o.ef_search > 0) p["ef_search"] = o.ef_search;
     if (o.nprobe > 0) p["nprobe"] = o.nprobe;
     if (!p.empty()) b["params"] = p;
@@ -322,7 +323,7 @@ void register_load(CLI::App& app) {
     sub->add_option("--candidates", o->candidates, "per-route depth for hybrid fusion (0 = server default)");
     sub->add_option("--query-cut", o->query_cut, "Seismic query_cut (0 = server default)");
     sub->add_option("--heap-factor", o->heap_factor, "Seismic heap_factor (0 = server default)");
-    sub->add_option("--knn", o->knn, "kNN refinement neighbours (0 = server default)");
+    sub->add_option("--knn", o->knn, "kNN refinement neighbours (0: none; not given: the server's default)");
     sub->add_option("--ef-search", o->ef_search, "HNSW ef_search (0 = server default)");
     sub->add_option("--nprobe", o->nprobe, "IVF nprobe (0 = server default)");
     sub->add_option("--timeout-ms", o->timeout_ms, "per-request deadline (0 = server default)");

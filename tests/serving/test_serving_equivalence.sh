@@ -25,13 +25,20 @@ same() {
 for shards in 1 4; do
   dense_index=flat
   [ "$shards" = 4 ] && dense_index=hnsw
-  build_index "$WORK/c.h5" "$WORK/idx$shards" "$shards" --lambda 200 --dense-index "$dense_index"
+  knn=()
+  [ "$shards" = 1 ] && knn=(--knn 5)  # a kNN graph, used by default
+  build_index "$WORK/c.h5" "$WORK/idx$shards" "$shards" --lambda 200 --dense-index "$dense_index" "${knn[@]}"
   W_PORT=()
   start_worker "a$shards" --index "$WORK/idx$shards"
   start_worker "b$shards" --index "$WORK/idx$shards"
   start_coordinator --recall-sample 0
   wait_ready 20
   same sparse "$shards"
+  if [ "$shards" = 1 ]; then
+    # knn 0 in the request turns off the graph the workers use by default (wire knobs given or not).
+    same sparse 1 --knn 0
+    ! cmp -s "$WORK/http-sparse1.tsv" "$WORK/http-sparse1knn0.tsv" || fail "knn 0 changed no answer: the test cannot tell"
+  fi
   # /v1/search/batch answers each query as /v1/search does.
   q1='{"k":5,"sparse":{"indices":[1996,2000,2045],"values":[1.0,0.5,0.25]}}'
   q2='{"k":4,"sparse":{"indices":[2003,2019],"values":[0.7,1.5]},"dense":[0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,1.0,1.1,1.2,1.3,1.4,1.5,1.6,1.7,1.8,1.9,2.0,2.1,2.2,2.3,2.4,2.5,2.6,2.7,2.8,2.9,3.0,3.1,3.2]}'
