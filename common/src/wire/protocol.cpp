@@ -171,7 +171,7 @@ namespace {
 
 // Search knobs: a byte of flags (bit i: knob i is given, in the order below), then every knob's field; a knob not
 // given has all its field's bytes 0 (one encoding per request, so that re-encoding a decoded request gives its bytes).
-constexpr std::uint8_t kAllKnobs = 63;
+constexpr std::uint8_t kAllKnobs = 63;  ///< the six knobs' flags
 
 void put_knobs(Writer& w, const SearchKnobs& k) {
     const bool given[] = {k.query_cut.has_value(), k.heap_factor.has_value(), k.knn.has_value(),

@@ -17,7 +17,8 @@
 namespace aftershock::wire {
 
 inline constexpr std::uint32_t kMagic = 0x4B534641;  ///< "AFSK" in little-endian byte order
-/// 2: score and fetch messages (issue 9 pipelines).
+/// 2: score and fetch messages (issue 9 pipelines). 3: each search knob flagged as given or not (0 no longer means
+/// "the worker's default", so a request can turn kNN refinement off).
 inline constexpr std::uint16_t kVersion = 3;
 inline constexpr std::size_t kHeaderBytes = 24;
 inline constexpr std::uint32_t kDefaultMaxFrameBytes = 64U << 20U;
