@@ -206,6 +206,10 @@ TEST(ScreeningTable, BuildRefusesWeightsPastTheLargestHalf) {
             EXPECT_THAT(e.what(), ::testing::HasSubstr("document 1, component 3: weight 65520"));
             EXPECT_THAT(e.what(), ::testing::HasSubstr("no finite f16"));
         }
+        for (const float bad : {std::numeric_limits<float>::infinity(), std::numeric_limits<float>::quiet_NaN()}) {
+            docs.data[3] = bad;
+            EXPECT_THROW(ForwardIndex{docs}, InputError) << bad << " (dim " << dim << ")";
+        }
         docs.data[3] = 65519.0F;
         EXPECT_TRUE(ForwardIndex(docs).finite_values()) << dim;
     }

