@@ -31,6 +31,17 @@ void check_sparse_query(const wire::WireQuery& q, std::uint64_t dim, std::size_t
     }
 }
 
+/// Search parameters after the request's knobs: their check (seismic::validate or dense::validate) fails the request
+/// with bad_request, not the worker.
+template <typename Params>
+void validate_request_params(const Params& p) {
+    try {
+        validate(p);
+    } catch (const UsageError& e) {
+        throw RequestError(ErrorCode::bad_request, e.what());
+    }
+}
+
 }  // namespace
 
 ShardService ShardService::open(const std::string& dir, const std::vector<std::uint32_t>& shards, SearchDefaults defaults,
@@ -92,11 +103,7 @@ void ShardService::search_sparse(const Shard& sh, const wire::SearchRequest& req
     p.heap_factor = knobs.heap_factor.value_or(p.heap_factor);
     p.knn = knobs.knn.value_or(p.knn);
     p.first_sorted = knobs.first_sorted.value_or(p.first_sorted);
-    try {
-        validate(p);
-    } catch (const UsageError& e) {
-        throw RequestError(ErrorCode::bad_request, e.what());
-    }
+    validate_request_params(p);
     for (std::size_t qi = 0; qi < req.queries.size(); ++qi) check_sparse_query(req.queries[qi], sh.sparse->dim(), qi);
     thread_local seismic::SearchScratch scratch;
     for (std::size_t qi = 0; qi < req.queries.size(); ++qi) {
@@ -131,11 +138,7 @@ void ShardService::search_dense(const Shard& sh, const wire::SearchRequest& req,
     p.k = req.k;
     p.ef_search = req.knobs.ef_search.value_or(m_defaults.ef_search);
     p.nprobe = req.knobs.nprobe.value_or(m_defaults.nprobe);
-    try {
-        dense::validate(p);
-    } catch (const UsageError& e) {
-        throw RequestError(ErrorCode::bad_request, e.what());
-    }
+    validate_request_params(p);
     // Same per-query calls as LocalIndex::search_dense with latencies (aftershock search), so answers match.
     const bool exact = req.exact || serves_dense_exactly(*sh.dense);
     for (std::size_t qi = 0; qi < req.queries.size(); ++qi) {
