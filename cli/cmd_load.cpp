@@ -26,6 +26,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstdio>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -53,13 +54,14 @@ struct LoadOptions {
     double w_sparse = 1.0;
     double w_dense = 1.0;
     std::string normalization = "minmax";
-    std::uint32_t candidates = 0;
-    std::uint32_t query_cut = 0;
-    float heap_factor = 0.0F;
-    std::optional<std::uint32_t> knn;  ///< unset: the server's default; 0 turns the refinement off
-    std::uint32_t ef_search = 0;
-    std::uint32_t nprobe = 0;
-    std::uint32_t timeout_ms = 0;
+    // Knobs left unset are not sent: the server's default. knn 0 turns the refinement off; the others must be positive.
+    std::optional<std::uint32_t> candidates;
+    std::optional<std::uint32_t> query_cut;
+    std::optional<float> heap_factor;
+    std::optional<std::uint32_t> knn;
+    std::optional<std::uint32_t> ef_search;
+    std::optional<std::uint32_t> nprobe;
+    std::optional<std::uint32_t> timeout_ms;
     double min_coverage = -1.0;
     bool exact = false;
     unsigned concurrency = 1;
@@ -96,14 +98,14 @@ std::string body_for(const LoadOptions& o, const Corpus& c, std::size_t q) {
         }
     }
     json p = json::object();
-    if (o.query_cut > 0) p["query_cut"] = o.query_cut;
-    if (o.heap_factor > 0) p["heap_factor"] = o.heap_factor;
+    if (o.query_cut) p["query_cut"] = *o.query_cut;
+    if (o.heap_factor) p["heap_factor"] = *o.heap_factor;
     if (o.knn) p["knn"] = *o.knn;
-    if (o.ef_search > 0) p["ef_search"] = o.ef_search;
-    if (o.nprobe > 0) p["nprobe"] = o.nprobe;
+    if (o.ef_search) p["ef_search"] = *o.ef_search;
+    if (o.nprobe) p["nprobe"] = *o.nprobe;
     if (!p.empty()) b["params"] = p;
-    if (o.candidates > 0) b["candidates"] = o.candidates;
-    if (o.timeout_ms > 0) b["timeout_ms"] = o.timeout_ms;
+    if (o.candidates) b["candidates"] = *o.candidates;
+    if (o.timeout_ms) b["timeout_ms"] = *o.timeout_ms;
     if (o.min_coverage >= 0) b["min_coverage"] = o.min_coverage;
     if (o.exact) b["exact"] = true;
     b.update(pipeline_json(o.pipeline));
@@ -304,10 +306,20 @@ void run_load(const LoadOptions& o) {
     ensure(!o.fail_on_error || ok == latencies_ms.size(), "{} of {} requests failed", latencies_ms.size() - ok, latencies_ms.size());
 }
 
+/// The HTTP API's range for heap_factor, (0, 100], checked before any request.
+std::string check_heap_factor(std::string& text) {
+    char* end = nullptr;
+    const double h = std::strtod(text.c_str(), &end);
+    if (end == text.c_str() || *end != '\0' || !(h > 0.0 && h <= 100.0)) return "heap_factor " + text + " is not in (0, 100]";
+    return {};
+}
+
 }  // namespace
 
 void register_load(CLI::App& app) {
     auto o = std::make_shared<LoadOptions>();
+    // The other knobs' ranges as the HTTP API has them (api.cpp); the deadline and the hybrid depth have server-set caps.
+    constexpr std::uint32_t kMaxU32 = std::numeric_limits<std::uint32_t>::max();
     auto* sub = app.add_subcommand("load", "send a corpus's queries to a coordinator over HTTP (load loop, latency, run file)");
     sub->add_option("--url", o->url, "coordinator host:port (or http://host:port, https://host:port)")->required();
     sub->add_flag("--tls", o->tls, "HTTPS (the certificate is verified against --ca or the system's trust store)");
@@ -320,13 +332,15 @@ void register_load(CLI::App& app) {
     sub->add_option("--w-sparse", o->w_sparse, "linear fusion weight of the sparse route")->capture_default_str();
     sub->add_option("--w-dense", o->w_dense, "linear fusion weight of the dense route")->capture_default_str();
     sub->add_option("--normalization", o->normalization, "none | minmax | zscore")->capture_default_str();
-    sub->add_option("--candidates", o->candidates, "per-route depth for hybrid fusion (0 = server default)");
-    sub->add_option("--query-cut", o->query_cut, "Seismic query_cut (0 = server default)");
-    sub->add_option("--heap-factor", o->heap_factor, "Seismic heap_factor (0 = server default)");
+    sub->add_option("--candidates", o->candidates, "per-route depth for hybrid fusion (not given: the server's default)")
+        ->check(CLI::Range(1U, kMaxU32));
+    sub->add_option("--query-cut", o->query_cut, "Seismic query_cut (not given: the server's default)")->check(CLI::Range(1U, 100000U));
+    sub->add_option("--heap-factor", o->heap_factor, "Seismic heap_factor (not given: the server's default)")
+        ->check(CLI::Validator(check_heap_factor, "(0, 100]"));
     sub->add_option("--knn", o->knn, "kNN refinement neighbours (0: none; not given: the server's default)");
-    sub->add_option("--ef-search", o->ef_search, "HNSW ef_search (0 = server default)");
-    sub->add_option("--nprobe", o->nprobe, "IVF nprobe (0 = server default)");
-    sub->add_option("--timeout-ms", o->timeout_ms, "per-request deadline (0 = server default)");
+    sub->add_option("--ef-search", o->ef_search, "HNSW ef_search (not given: the server's default)")->check(CLI::Range(1U, 100000U));
+    sub->add_option("--nprobe", o->nprobe, "IVF nprobe (not given: the server's default)")->check(CLI::Range(1U, 1000000U));
+    sub->add_option("--timeout-ms", o->timeout_ms, "per-request deadline (not given: the server's default)")->check(CLI::Range(1U, kMaxU32));
     sub->add_option("--min-coverage", o->min_coverage, "fraction of shards that must answer (default: server's)");
     sub->add_flag("--exact", o->exact, "ask for exact (brute-force) search");
     sub->add_option("--concurrency", o->concurrency, "concurrent connections")->capture_default_str();

@@ -38,6 +38,16 @@ for shards in 1 4; do
     # knn 0 in the request turns off the graph the workers use by default (wire knobs given or not).
     same sparse 1 --knn 0
     ! cmp -s "$WORK/http-sparse1.tsv" "$WORK/http-sparse1knn0.tsv" || fail "knn 0 changed no answer: the test cannot tell"
+    same sparse 1 --query-cut 2 --heap-factor 0.5
+    ! cmp -s "$WORK/http-sparse1.tsv" "$WORK/http-sparse1querycut2heapfactor05.tsv" \
+      || fail "query_cut 2 and heap_factor 0.5 changed no answer: the test cannot tell"
+    # The other knobs, the deadline and the hybrid depth have no meaning at 0: refused before any request (0 used to
+    # mean "the server's default").
+    for knob in --query-cut --heap-factor --ef-search --nprobe --candidates --timeout-ms; do
+      ! "$CLI" load --url "127.0.0.1:$C_PORT" --corpus "$WORK/c.h5" "$knob" 0 --out "$WORK/zero.tsv" >"$WORK/zero.txt" 2>&1 \
+        || fail "load $knob 0 was accepted"
+      grep -q -- "$knob" "$WORK/zero.txt" || fail "load $knob 0: the error does not name the flag: $(cat "$WORK/zero.txt")"
+    done
   fi
   # /v1/search/batch answers each query as /v1/search does.
   q1='{"k":5,"sparse":{"indices":[1996,2000,2045],"values":[1.0,0.5,0.25]}}'
