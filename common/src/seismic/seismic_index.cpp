@@ -25,6 +25,14 @@ constexpr std::uint32_t kNoNeighbour = std::numeric_limits<std::uint32_t>::max()
 constexpr std::uint64_t kScreenTablePostings = 2048;
 /// One directory sample per this many summary entries: 4 bytes per 64 entries of 3 bytes (+2% of the summaries).
 constexpr std::uint64_t kDirectoryStride = 64;
+[[nodiscard]] constexpr std::uint64_t directory_samples(std::uint64_t entries) noexcept {
+    return (entries + kDirectoryStride - 1) / kDirectoryStride;
+}
+/// The directory can be switched off (AFTERSHOCK_SUMMARY_DIRECTORY=0): A/B runs, and the tests' oracle.
+[[nodiscard]] bool summary_directory_on() noexcept {
+    const char* v = std::getenv("AFTERSHOCK_SUMMARY_DIRECTORY");
+    return v == nullptr || std::string_view(v) != "0";
+}
 
 /// The query's weights scattered into the scratch's dense query for as long as one search runs. However the search
 /// ends (an allocation can fail mid-query), the scratch is left as the next query needs it: a dense query of zeros, an
@@ -233,6 +241,7 @@ SeismicIndex::SeismicIndex(ForwardIndex forward, SeismicArrays arrays, BuildPara
                                a.list_entries[t] <= a.list_entries[t + 1],
                            "seismic index: list {} offsets not monotone", t);
     }
+    std::vector<std::uint32_t> directory(summary_directory_on() ? directory_samples(a.n_entries()) : 0);
     for (std::size_t t = 0; t < dim; ++t) {
         const auto nb = a.list_blocks[t + 1] - a.list_blocks[t];
         const auto len = a.list_offsets[t + 1] - a.list_offsets[t];
@@ -252,8 +261,12 @@ SeismicIndex::SeismicIndex(ForwardIndex forward, SeismicArrays arrays, BuildPara
                                "seismic index: list {} summary entry names block {} of {}", t, block, nb);
             ensure<InputError>(component < dim, "seismic index: list {} summary component {} past the vocabulary", t,
                                component);
+            if (e % kDirectoryStride == 0 && !directory.empty()) {
+                directory[e / kDirectoryStride] = static_cast<std::uint32_t>(component);
+            }
         }
     }
+    m_directory = std::move(directory);  // sampled while the components were checked: the steps are decoded once
     const auto nnz = m_forward.nnz();
     for (auto p : a.postings) {
         ensure<InputError>(posting_offset(p) + posting_length(p) <= nnz && posting_length(p) > 0,
@@ -262,7 +275,6 @@ SeismicIndex::SeismicIndex(ForwardIndex forward, SeismicArrays arrays, BuildPara
     for (auto nb : a.neighbours) {
         ensure<InputError>(nb == kNoNeighbour || nb < m_forward.n_docs(), "seismic index: kNN neighbour {} out of range", nb);
     }
-    build_entry_directory();
 }
 
 void SeismicIndex::prepare_for_queries() const noexcept {
@@ -296,10 +308,9 @@ void SeismicIndex::prefetch_list_head(std::uint32_t term) const noexcept {
 
 void SeismicIndex::build_entry_directory() {
     m_directory = {};
-    const char* v = std::getenv("AFTERSHOCK_SUMMARY_DIRECTORY");
-    if (v != nullptr && std::string_view(v) == "0") return;
+    if (!summary_directory_on()) return;
     const auto& a = m_arrays;
-    m_directory.resize((a.n_entries() + kDirectoryStride - 1) / kDirectoryStride);
+    m_directory.resize(directory_samples(a.n_entries()));
     for (std::size_t t = 0; t + 1 < a.list_entries.size(); ++t) {
         std::uint32_t component = 0;
         for (auto e = a.list_entries[t]; e < a.list_entries[t + 1]; ++e) {

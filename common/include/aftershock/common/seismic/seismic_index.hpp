@@ -177,7 +177,8 @@ private:
     /// Requests the memory score_blocks() will read for `term` with the directory (the strides of summary
     /// entries holding the query's components; the per-block arrays), without waiting for it.
     void request_summaries(std::uint32_t term, const SparseView& query) const noexcept;
-    /// Samples the summary entries' components into m_directory (derived, not stored in the shard file).
+    /// Samples the summary entries' components into m_directory (derived, not stored in the shard file) after a build;
+    /// a loaded index samples them while its constructor checks the entries.
     void build_entry_directory();
     /// Scores the documents of `postings` (an opened block, in order) into the heap, screening them on their prefix
     /// once the heap is full. requested_ahead: their memory was requested while the block before was scored.
