@@ -686,7 +686,7 @@ TEST(SeismicIndex, SummaryDirectoryFindsTheRunsAFullDecodeFinds) {
         const SeismicIndex full_decode(with_directory.forward(), a, bp);
         ::unsetenv("AFTERSHOCK_SUMMARY_DIRECTORY");
         EXPECT_GT(with_directory.bytes().summaries, full_decode.bytes().summaries) << "the directory is counted";
-        // A loaded index samples its directory while it checks the entries, not as the build does.
+        // An index loaded from the built arrays (directory on) answers and counts as the built one.
         const SeismicIndex loaded(with_directory.forward(), a, bp);
         EXPECT_EQ(loaded.bytes().summaries, with_directory.bytes().summaries);
         for (const float hf : {0.7F, 1.0F}) {

@@ -206,7 +206,8 @@ SeismicIndex SeismicIndex::build(const CsrMatrix& docs, const BuildParams& param
     }
     progress.finish();
     pack_entry_words(a, entry_blocks, entry_codes);
-    idx.build_entry_directory();
+    // Through the constructor a loaded shard takes: the arrays are checked and the directory sampled in one place.
+    idx = SeismicIndex(std::move(idx.m_forward), std::move(idx.m_arrays), params);
     idx.prepare_for_queries();  // the kNN graph's million searches are the first to gain
     if (params.knn > 0) idx.build_knn_graph(params.knn, params.threads);
     spdlog::info("seismic: {} docs, {} postings, {} blocks, {} summary entries, {:.1f} s", idx.n_docs(),
@@ -266,7 +267,7 @@ SeismicIndex::SeismicIndex(ForwardIndex forward, SeismicArrays arrays, BuildPara
             }
         }
     }
-    m_directory = std::move(directory);  // sampled while the components were checked: the steps are decoded once
+    m_directory = std::move(directory);  // sampled while the components are checked: the steps are decoded once
     const auto nnz = m_forward.nnz();
     for (auto p : a.postings) {
         ensure<InputError>(posting_offset(p) + posting_length(p) <= nnz && posting_length(p) > 0,
@@ -304,20 +305,6 @@ void SeismicIndex::prefetch_list_head(std::uint32_t term) const noexcept {
     prefetch_line(a.postings.data() + a.list_offsets[term]);
     prefetch_line(a.entry_step.data() + e0);
     prefetch_line(a.entry_word.data() + e0);
-}
-
-void SeismicIndex::build_entry_directory() {
-    m_directory = {};
-    if (!summary_directory_on()) return;
-    const auto& a = m_arrays;
-    m_directory.resize(directory_samples(a.n_entries()));
-    for (std::size_t t = 0; t + 1 < a.list_entries.size(); ++t) {
-        std::uint32_t component = 0;
-        for (auto e = a.list_entries[t]; e < a.list_entries[t + 1]; ++e) {
-            component += a.entry_step[e];
-            if (e % kDirectoryStride == 0) m_directory[e / kDirectoryStride] = component;
-        }
-    }
 }
 
 void SeismicIndex::request_summaries(std::uint32_t term, const SparseView& query) const noexcept {

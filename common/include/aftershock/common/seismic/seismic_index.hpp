@@ -104,7 +104,8 @@ public:
     SeismicIndex() = default;
     /// Builds the whole index in memory (multi-threaded, deterministic for a given seed).
     static SeismicIndex build(const CsrMatrix& docs, const BuildParams& params);
-    /// Adopts arrays read from a shard file; validates their consistency (throws InputError). The arrays stay on
+    /// Adopts arrays read from a shard file (or just built: build() ends here too); validates their consistency
+    /// (throws InputError) and samples the summary directory from them. The arrays stay on
     /// small pages until prepare_for_queries(): reading a shard to inspect or compare it need not pay the move.
     SeismicIndex(ForwardIndex forward, SeismicArrays arrays, BuildParams params);
     /// Moves the arrays a query reads at random onto huge pages (see huge_pages.hpp; ~2.6 s per GB at 1M
@@ -177,9 +178,6 @@ private:
     /// Requests the memory score_blocks() will read for `term` with the directory (the strides of summary
     /// entries holding the query's components; the per-block arrays), without waiting for it.
     void request_summaries(std::uint32_t term, const SparseView& query) const noexcept;
-    /// Samples the summary entries' components into m_directory (derived, not stored in the shard file) after a build;
-    /// a loaded index samples them while its constructor checks the entries.
-    void build_entry_directory();
     /// Scores the documents of `postings` (an opened block, in order) into the heap, screening them on their prefix
     /// once the heap is full. requested_ahead: their memory was requested while the block before was scored.
     void evaluate_documents(std::span<const PackedPosting> postings, const float* q, const SearchParams& params,
