@@ -6,7 +6,8 @@
 // Settings compared (first word): pages (4 KiB vs 2 MiB pages), kernels (scalar vs SIMD scoring), gather (SIMD
 // scoring with gathers vs with loads), directory (summary components by binary search vs through the directory),
 // table (screening prefixes scored exactly vs estimated through the ScreeningTable: hits may differ where an estimate
-// falls on the other side of the bar; the pairs that differ are counted).
+// falls on the other side of the bar; the pairs that differ are counted), lead (screening prefixes requested a block
+// ahead vs a number of documents ahead: the default lead, or the leads given after heap_factor; on one copy).
 // Query settings: qc 10, hf 0.8 (or the third and fourth words), kNN 10 (if the index has a graph), screening 48
 // and off; 500 queries, 3 rounds (or the second word).
 #include "aftershock/common/latency.hpp"
@@ -30,15 +31,61 @@ Shard load(bool huge_pages, bool directory = true) {
     return ab::read_ab_shard();
 }
 
-int run(const std::string& what, int rounds, std::uint32_t query_cut, float heap_factor) {
+/// A setting that one copy can switch between queries (the prefix lead): one copy only, since two copies of a shard
+/// can sit on memory of different speed (on a VM the host may back one with small pages). A query runs once per
+/// round, so that no run finds another's documents in cache; with m settings, round r gives query q setting
+/// (q + r) % m, so m rounds run every query with each, interleaved query by query. Reports each group of rounds'
+/// mean per setting and the median per-query ratio to the first setting.
+/// The prefix lead (SeismicIndex::set_prefix_lead) compared on one copy of the shard: two copies can sit on memory of
+/// different speed (on a VM the host may back one with small pages and the other with huge ones; sessions 20-21 saw
+/// pairs of copies differ by up to 20% either way). A query runs once per round, so that no run finds another's
+/// documents in cache; with m leads, round r gives query q lead (q + r) % m, so m rounds run every query with each,
+/// interleaved query by query. Reports each group of rounds' mean per lead and the median per-query ratio to the first.
+int run_leads(int rounds, seismic::SearchParams p, const std::vector<std::uint32_t>& leads) {
+    auto shard = load(true);
+    auto& index = *shard.sparse;
+    const auto queries = ab::read_ab_queries();
+    const auto m = leads.size();
+    p.knn = 10;
+    p.screen_entries = 48;
+    seismic::SearchScratch scratch;
+    for (int group = 0; group < rounds; ++group) {
+        std::vector<std::vector<double>> t(m, std::vector<double>(queries.n_rows(), 0.0));
+        std::vector<std::vector<Hit>> first(queries.n_rows());
+        for (std::size_t r = 0; r < m; ++r) {
+            for (std::size_t q = 0; q < queries.n_rows(); ++q) {
+                const auto s = (q + r) % m;
+                index.set_prefix_lead(leads[s]);
+                const auto start = std::chrono::steady_clock::now();
+                auto hits = index.search(queries.row(q), p, scratch);
+                t[s][q] = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count();
+                if (r == 0) first[q] = std::move(hits);
+                else ensure(hits == first[q], "query {}: leads {} and {} disagree", q, leads[s], leads[q % m]);
+            }
+        }
+        std::string line;
+        for (std::size_t s = 0; s < m; ++s) {
+            std::vector<double> ratio;
+            for (std::size_t q = 0; q < queries.n_rows(); ++q) ratio.push_back(t[s][q] / t[0][q]);
+            line += fmt::format("; lead {}: {:.1f} us, ratio {:.3f}", leads[s], summarize_latencies(t[s]).mean,
+                                percentile(ratio, 50.0));
+        }
+        spdlog::info("screen 48 group {}{} (means; median per-query ratios)", group, line);
+    }
+    return 0;
+}
+
+int run(const std::string& what, int rounds, std::uint32_t query_cut, float heap_factor,
+        const std::vector<std::uint32_t>& leads) {
     ensure<UsageError>(what == "pages" || what == "kernels" || what == "gather" || what == "directory" ||
-                           what == "table",
-                       "compare what? pages, kernels, gather, directory or table, not '{}'", what);
+                           what == "table" || what == "lead",
+                       "compare what? pages, kernels, gather, directory, table or lead, not '{}'", what);
     ensure<UsageError>(rounds > 0, "rounds must be a positive number");
     seismic::SearchParams asked;
     asked.query_cut = query_cut;
     asked.heap_factor = heap_factor;
     seismic::validate(asked);  // before two copies of the shard are loaded
+    if (what == "lead") return run_leads(rounds, asked, leads);
     const bool pages = what == "pages";
     auto shard_a = load(!pages, what != "directory");
     auto shard_b = load(true);
@@ -114,9 +161,14 @@ template <typename T> T number(const char* word, const char* what) {
 
 int main(int argc, char** argv) {
     try {
+        // lead: the prefix leads compared (the sixth word on), after 0 (a block ahead).
+        std::vector<std::uint32_t> leads{0};
+        for (int i = 5; i < argc; ++i) leads.push_back(number<std::uint32_t>(argv[i], "lead"));
+        if (leads.size() == 1) leads.push_back(seismic::SeismicIndex::kPrefixLead);
         return run(argc > 1 ? argv[1] : "pages", argc > 2 ? number<int>(argv[2], "rounds") : 3,
                    argc > 3 ? number<std::uint32_t>(argv[3], "query_cut") : 10U,
-                   argc > 4 ? number<float>(argv[4], "heap_factor") : 0.8F);
+                   argc > 4 ? number<float>(argv[4], "heap_factor") : 0.8F,
+                   leads);
     } catch (const std::exception& e) {
         spdlog::error("{}", e.what());
         return 1;

@@ -845,13 +845,25 @@ TEST(SeismicIndex, ScreeningDropsADocumentWhoseHeaviestEntriesMissTheQuery) {
     }
 }
 
-TEST(SeismicIndex, ScreeningKeepsScoresBitIdenticalAndOnlyDropsDocuments) {
-    std::mt19937 rng(57);
-    const auto docs = random_docs(3000, 1500, rng, 40, 160);  // most documents longer than the prefix
-    const auto queries = random_docs(60, 1500, rng, 5, 30);
+/// 3,000 random documents of 40-160 entries (most longer than a screening prefix), 60 queries of 5-30, indexed with
+/// lambda 200.
+struct ScreeningCase {
+    CsrMatrix docs;
+    CsrMatrix queries;
+    SeismicIndex index;
+};
+ScreeningCase screening_case(unsigned seed) {
+    std::mt19937 rng(seed);
+    auto docs = random_docs(3000, 1500, rng, 40, 160);
+    auto queries = random_docs(60, 1500, rng, 5, 30);
     BuildParams bp;
     bp.lambda = 200;
     auto index = SeismicIndex::build(docs, bp);
+    return {std::move(docs), std::move(queries), std::move(index)};
+}
+
+TEST(SeismicIndex, ScreeningKeepsScoresBitIdenticalAndOnlyDropsDocuments) {
+    auto [docs, queries, index] = screening_case(57);
     for (const auto table : screening_modes()) {
         SCOPED_TRACE(screening_mode_name(table));
         index.set_screen_table(table);
@@ -902,6 +914,36 @@ TEST(SeismicIndex, ScreeningKeepsScoresBitIdenticalAndOnlyDropsDocuments) {
         sp.screen_entries = 16;
         const double with_screen = recall(index, docs, queries, sp);
         EXPECT_GT(with_screen, unscreened - 0.05) << "unscreened " << unscreened;
+    }
+}
+
+// The prefix lead only decides when a screening prefix is requested from memory: every lead, from a block ahead (0)
+// to past the end of every list, gives the same hits and the same work, with exact prefixes and with estimates.
+TEST(SeismicIndex, PrefixLeadChangesNeitherHitsNorWork) {
+    auto [docs, queries, index] = screening_case(83);
+    for (const auto table : screening_modes()) {
+        SCOPED_TRACE(screening_mode_name(table));
+        index.set_screen_table(table);
+        for (const std::uint32_t screen : {48U, 15U}) {
+            SearchParams sp;
+            sp.query_cut = 8;
+            sp.heap_factor = 0.8F;
+            sp.screen_entries = screen;
+            index.set_prefix_lead(0);
+            SearchStats block_ahead;
+            const auto expected = index.search_batch(queries, sp, 1, nullptr, &block_ahead);
+            ASSERT_GT(block_ahead.blocks_skipped, 0U) << "blocks are skipped, some after their list started";
+            ASSERT_GT(block_ahead.docs_screened_out, 0U);
+            for (const std::uint32_t lead : {1U, 3U, SeismicIndex::kPrefixLead, 100000U}) {
+                index.set_prefix_lead(lead);
+                SearchStats st;
+                EXPECT_EQ(index.search_batch(queries, sp, 1, nullptr, &st), expected) << "lead " << lead;
+                EXPECT_EQ(st.blocks_evaluated, block_ahead.blocks_evaluated) << "lead " << lead;
+                EXPECT_EQ(st.blocks_skipped, block_ahead.blocks_skipped) << "lead " << lead;
+                EXPECT_EQ(st.docs_scored, block_ahead.docs_scored) << "lead " << lead;
+                EXPECT_EQ(st.docs_screened_out, block_ahead.docs_screened_out) << "lead " << lead;
+            }
+        }
     }
 }
 

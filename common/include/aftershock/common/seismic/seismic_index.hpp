@@ -70,6 +70,7 @@ struct SearchScratch {
     std::vector<ScreenedDocument> screened;    ///< screening: the block's documents that passed their prefix
     std::vector<ScreenedDocument> pending;     ///< screening: those of the block before, to be scored in full
     std::size_t n_pending = 0;
+    std::vector<std::uint32_t> stream_requested;  ///< screening: per open block of a list, prefixes requested ahead
 };
 
 /// All arrays of a built index. Lists and blocks are concatenated in term order; per-list ranges come from
@@ -101,6 +102,8 @@ struct SeismicArrays {
 
 class SeismicIndex {
 public:
+    /// Default of set_prefix_lead().
+    static constexpr std::uint32_t kPrefixLead = 8;
     SeismicIndex() = default;
     /// Builds the whole index in memory (multi-threaded, deterministic for a given seed).
     static SeismicIndex build(const CsrMatrix& docs, const BuildParams& params);
@@ -140,6 +143,9 @@ public:
     void set_screen_table(ScreenTableUse use) noexcept {
         m_screen_table = ScreeningTable::supported() ? use : ScreenTableUse::never;
     }
+    /// Screening prefixes are requested this many documents ahead of the one screened, across a list's open blocks
+    /// (0: a whole block at a time, one block ahead). Tests and A/B benchmarks; every choice gives the same hits.
+    void set_prefix_lead(std::uint32_t documents) noexcept { m_prefix_lead = documents; }
     /// Scoring kernels of the forward index (tests, A/B benchmarks; every choice gives the same bits).
     void set_kernels(const DotKernels& k) noexcept { m_forward.set_kernels(k); }
     [[nodiscard]] const SeismicArrays& arrays() const noexcept { return m_arrays; }
@@ -168,6 +174,7 @@ public:
     [[nodiscard]] Bytes bytes() const noexcept;
 
 private:
+    class PrefixStream;
     /// The query's components below dim, its query_cut heaviest first (ties by component): the lists walked.
     /// Returns how many lists that is.
     std::size_t select_lists(const SparseView& query, std::uint32_t query_cut,
@@ -181,12 +188,12 @@ private:
     /// Scores the documents of `postings` (an opened block, in order) into the heap, screening them on their prefix
     /// once the heap is full. requested_ahead: their memory was requested while the block before was scored.
     void evaluate_documents(std::span<const PackedPosting> postings, const float* q, const SearchParams& params,
-                            SearchScratch& s, SearchStats& stats, bool requested_ahead) const;
+                            SearchScratch& s, SearchStats& stats, bool requested_ahead, PrefixStream* stream) const;
     /// evaluate_documents() once the heap is full, with a screening prefix of `screen` entries: every prefix first; the
     /// rest of those that pass is requested, and they are scored in full after the next block's prefixes
     /// (score_pending()), while the documents that passed in the block before are scored now.
     void screen_documents(std::span<const PackedPosting> postings, const float* q, std::uint32_t screen,
-                          const SearchParams& params, SearchScratch& s, SearchStats& stats) const;
+                          const SearchParams& params, SearchScratch& s, SearchStats& stats, PrefixStream* stream) const;
     /// Scores in full the documents that passed screening and wait in s.pending, each tested against the heap as it
     /// stands at its turn; then none waits.
     void score_pending(const float* q, std::uint32_t screen, const SearchParams& params, SearchScratch& s,
@@ -217,6 +224,7 @@ private:
     ScreenTableUse m_screen_table = ScreeningTable::supported() ? ScreenTableUse::long_lists : ScreenTableUse::never;
     SeismicArrays m_arrays;
     BuildParams m_params;
+    std::uint32_t m_prefix_lead = kPrefixLead;
     // The component of every kDirectoryStride-th summary entry (entry index k * stride, over all lists): a
     // query finds its components in a list by a forward scan of these samples, then of at most one stride of
     // entries, instead of decoding the list from its start. Empty when switched off
