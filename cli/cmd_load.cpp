@@ -337,7 +337,7 @@ void register_load(CLI::App& app) {
     sub->add_option("--query-cut", o->query_cut, "Seismic query_cut (not given: the server's default)")->check(CLI::Range(1U, 100000U));
     sub->add_option("--heap-factor", o->heap_factor, "Seismic heap_factor (not given: the server's default)")
         ->check(CLI::Validator(check_heap_factor, "(0, 100]"));
-    sub->add_option("--knn", o->knn, "kNN refinement neighbours (0: none; not given: the server's default)");
+    sub->add_option("--knn", o->knn, "kNN refinement neighbours (0: none; not given: the server's default)")->check(CLI::Range(0U, 1000U));
     sub->add_option("--ef-search", o->ef_search, "HNSW ef_search (not given: the server's default)")->check(CLI::Range(1U, 100000U));
     sub->add_option("--nprobe", o->nprobe, "IVF nprobe (not given: the server's default)")->check(CLI::Range(1U, 1000000U));
     sub->add_option("--timeout-ms", o->timeout_ms, "per-request deadline (not given: the server's default)")->check(CLI::Range(1U, kMaxU32));

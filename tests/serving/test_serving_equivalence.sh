@@ -48,6 +48,10 @@ for shards in 1 4; do
         || fail "load $knob 0 was accepted"
       grep -q -- "$knob" "$WORK/zero.txt" || fail "load $knob 0: the error does not name the flag: $(cat "$WORK/zero.txt")"
     done
+    # knn takes 0 (off) to 1000, as the API does.
+    ! "$CLI" load --url "127.0.0.1:$C_PORT" --corpus "$WORK/c.h5" --knn 1001 --out "$WORK/zero.tsv" >"$WORK/zero.txt" 2>&1 \
+      || fail "load --knn 1001 was accepted"
+    grep -q -- "--knn" "$WORK/zero.txt" || fail "load --knn 1001: the error does not name the flag: $(cat "$WORK/zero.txt")"
   fi
   # /v1/search/batch answers each query as /v1/search does.
   q1='{"k":5,"sparse":{"indices":[1996,2000,2045],"values":[1.0,0.5,0.25]}}'
