@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set-up (packages, configure, build) and the whole test suite, then the reliability stages (issue 8):
 #   1. ctest on build/                       the normal GCC Release build, the whole suite
-#   2. scripts/sanitize.sh asan              ASan+UBSan (clang-14) build-asan, the whole suite
+#   2. scripts/sanitize.sh asan              ASan+UBSan (clang-14) build-asan, the suite but deployment and SLURM
 #   3. scripts/sanitize.sh tsan              TSan (clang-14) build-tsan, the coordinator/worker tests
 #   4. scripts/fuzz.sh 25                    every libFuzzer target for 25 s (clang-14, build-fuzz)
 # CI (.ci/run) runs all four. Each stage is bounded (timeout) and prints its wall and CPU time. On an idle 2-core
