@@ -7,7 +7,7 @@
 // scoring with gathers vs with loads), directory (summary components by binary search vs through the directory),
 // table (screening prefixes scored exactly vs estimated through the ScreeningTable: hits may differ where an estimate
 // falls on the other side of the bar; the pairs that differ are counted), lead (screening prefixes requested a block
-// ahead vs a number of documents ahead: the default lead, or the leads given after heap_factor; on one copy).
+// ahead vs a number of documents ahead: 8, or the leads given after heap_factor; on one copy).
 // Query settings: qc 10, hf 0.8 (or the third and fourth words), kNN 10 (if the index has a graph), screening 48
 // and off; 500 queries, 3 rounds (or the second word).
 #include "aftershock/common/latency.hpp"
@@ -36,7 +36,7 @@ Shard load(bool huge_pages, bool directory = true) {
 /// round, so that no run finds another's documents in cache; with m settings, round r gives query q setting
 /// (q + r) % m, so m rounds run every query with each, interleaved query by query. Reports each group of rounds'
 /// mean per setting and the median per-query ratio to the first setting.
-/// The prefix lead (SeismicIndex::set_prefix_lead) compared on one copy of the shard: two copies can sit on memory of
+/// The prefix lead (SearchParams::prefix_lead) compared on one copy of the shard: two copies can sit on memory of
 /// different speed (on a VM the host may back one with small pages and the other with huge ones; sessions 20-21 saw
 /// pairs of copies differ by up to 20% either way). A query runs once per round, so that no run finds another's
 /// documents in cache; with m leads, round r gives query q lead (q + r) % m, so m rounds run every query with each,
@@ -55,7 +55,7 @@ int run_leads(int rounds, seismic::SearchParams p, const std::vector<std::uint32
         for (std::size_t r = 0; r < m; ++r) {
             for (std::size_t q = 0; q < queries.n_rows(); ++q) {
                 const auto s = (q + r) % m;
-                index.set_prefix_lead(leads[s]);
+                p.prefix_lead = leads[s];
                 const auto start = std::chrono::steady_clock::now();
                 auto hits = index.search(queries.row(q), p, scratch);
                 t[s][q] = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count();
@@ -164,7 +164,7 @@ int main(int argc, char** argv) {
         // lead: the prefix leads compared (the sixth word on), after 0 (a block ahead).
         std::vector<std::uint32_t> leads{0};
         for (int i = 5; i < argc; ++i) leads.push_back(number<std::uint32_t>(argv[i], "lead"));
-        if (leads.size() == 1) leads.push_back(seismic::SeismicIndex::kPrefixLead);
+        if (leads.size() == 1) leads.push_back(8);
         return run(argc > 1 ? argv[1] : "pages", argc > 2 ? number<int>(argv[2], "rounds") : 3,
                    argc > 3 ? number<std::uint32_t>(argv[3], "query_cut") : 10U,
                    argc > 4 ? number<float>(argv[4], "heap_factor") : 0.8F,

@@ -174,6 +174,10 @@ void register_bench(CLI::App& app) {
     sub->add_option("--screen-factor", opts->sweep.screen_factor, "drop a document whose prefix scores below this x theta")
         ->capture_default_str()
         ->check(CLI::Range(0.0, 100.0));
+    sub->add_option("--prefix-lead", opts->sweep.prefix_lead,
+                    "screening: request prefixes N documents ahead of the one screened (0 = a block at a time)")
+        ->capture_default_str()
+        ->check(CLI::Range(0U, 100000U));
     sub->add_option("--max-queries", opts->sweep.max_queries, "use only the first N queries (0 = all)")->capture_default_str();
     sub->add_option("--runs", opts->sweep.runs, "repetitions per point; the median is reported")->capture_default_str();
     sub->add_option("--csv", opts->csv, "write the points as CSV");

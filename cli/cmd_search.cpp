@@ -278,6 +278,11 @@ void register_search(CLI::App& app) {
                     "Seismic: drop a document whose prefix scores below screen_factor * theta")
         ->capture_default_str()
         ->check(CLI::Range(0.0, 100.0));
+    sub->add_option("--prefix-lead", opts->seismic.prefix_lead,
+                    "Seismic: request screening prefixes N documents ahead of the one screened (0 = a block at a time; "
+                    "the same hits)")
+        ->capture_default_str()
+        ->check(CLI::Range(0U, 100000U));
     sub->add_option("--ef-search", opts->dense.ef_search, "dense HNSW: candidate list (raised to k)")->capture_default_str();
     sub->add_option("--nprobe", opts->dense.nprobe, "dense IVF: lists visited")->capture_default_str();
     sub->add_option("--k", opts->k, "results per query")->capture_default_str()->check(CLI::Range(1, 100000));

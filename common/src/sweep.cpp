@@ -108,6 +108,7 @@ std::vector<SweepPoint> run_sweep(const LocalIndex& index, const CsrMatrix& docs
                     sp.first_sorted = opt.first_sorted;
                     sp.screen_entries = screen;
                     sp.screen_factor = opt.screen_factor;
+                    sp.prefix_lead = opt.prefix_lead;
                     points.push_back(sweep_point(index, queries, truth, sp, opt, reachable[c]));
                 }
             }

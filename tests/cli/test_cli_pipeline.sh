@@ -47,6 +47,10 @@ awk -v r="$recall" 'BEGIN { exit !(r >= 0.99) }' || fail "unpruned seismic recal
 "$BIN" search --index "$WORK/idx-full" --corpus "$WORK/c.h5" --k 10 --query-cut 1000 --heap-factor 0 --screen-entries 16 \
   --screen-factor 0 --out "$WORK/full-screen0.tsv" 2>/dev/null
 cmp -s "$WORK/full.tsv" "$WORK/full-screen0.tsv" || fail "screen factor 0 changed the results"
+# The prefix lead changes only when memory is asked for: the pruned index's run, byte for byte, with and without.
+"$BIN" search --index "$WORK/idx" --corpus "$WORK/c.h5" --k 10 --query-cut 10 --heap-factor 0.8 --prefix-lead 3 \
+  --out "$WORK/seismic-lead3.tsv" 2>/dev/null
+cmp -s "$WORK/seismic.tsv" "$WORK/seismic-lead3.tsv" || fail "prefix lead 3 changed the results"
 
 # bench: exact baseline first, then every point with and without screening, side by side, as CSV.
 "$BIN" bench --index "$WORK/idx-full" --corpus "$WORK/c.h5" --query-cuts 1000 --heap-factors 0 --screen-entries 0,16 \

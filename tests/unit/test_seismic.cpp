@@ -929,13 +929,13 @@ TEST(SeismicIndex, PrefixLeadChangesNeitherHitsNorWork) {
             sp.query_cut = 8;
             sp.heap_factor = 0.8F;
             sp.screen_entries = screen;
-            index.set_prefix_lead(0);
+            sp.prefix_lead = 0;
             SearchStats block_ahead;
             const auto expected = index.search_batch(queries, sp, 1, nullptr, &block_ahead);
             ASSERT_GT(block_ahead.blocks_skipped, 0U) << "blocks are skipped, some after their list started";
             ASSERT_GT(block_ahead.docs_screened_out, 0U);
-            for (const std::uint32_t lead : {1U, 3U, SeismicIndex::kPrefixLead, 100000U}) {
-                index.set_prefix_lead(lead);
+            for (const std::uint32_t lead : {1U, 3U, 8U, 100000U}) {
+                sp.prefix_lead = lead;
                 SearchStats st;
                 EXPECT_EQ(index.search_batch(queries, sp, 1, nullptr, &st), expected) << "lead " << lead;
                 EXPECT_EQ(st.blocks_evaluated, block_ahead.blocks_evaluated) << "lead " << lead;

@@ -673,16 +673,15 @@ std::vector<Hit> SeismicIndex::search(const SparseView& query, const SearchParam
         }
         for (std::size_t k = 0; k < n_open; ++k) prefetch_line(a.postings.data() + block_begin(s.open_blocks[k]));
         stats.blocks_skipped += nb - n_open;
-        // Each listed block is tested again at its turn. With screening, the prefixes of the documents that follow
-        // are requested a few documents ahead of the one screened (PrefixStream; at 1M documents, 4-20% faster at the
-        // 0.99 point than a block at a time, docs/BENCHMARKS.md session 21). Otherwise, or with a lead of 0, the
-        // documents of the next block that still opens are requested while this one is scored. Either way the guess
-        // is against the heap as it is now, erring towards fetching too much.
+        // Each listed block is tested again at its turn. The documents of the next block that still opens are
+        // requested while this one is scored; or, with screening and a prefix lead, the prefixes of the documents that
+        // follow, a few documents ahead of the one screened (PrefixStream). Either way the guess is against the heap
+        // as it is now, erring towards fetching too much.
         const auto screen = screen_entries(params);
         std::optional<PrefixStream> stream;
-        if (screen != 0 && m_prefix_lead != 0) {
+        if (screen != 0 && params.prefix_lead != 0) {
             stream.emplace(*this, std::span<const std::uint32_t>(s.open_blocks.data(), n_open), list_begin, b0, screen,
-                           m_prefix_lead, params, s);
+                           params.prefix_lead, params, s);
         }
         std::size_t ahead = 0;  // position in open_blocks of the block whose documents were requested ahead
         for (std::size_t k = 0; k < n_open; ++k) {

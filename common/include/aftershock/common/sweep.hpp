@@ -34,6 +34,7 @@ struct SweepOptions {
     bool first_sorted = false;
     std::vector<std::uint32_t> screen_entries{48};  ///< prefix lengths (0 = off), swept innermost for A/B
     float screen_factor = 0.7F;
+    std::uint32_t prefix_lead = 0;  ///< SearchParams::prefix_lead of every point
     std::size_t max_queries = 0;    ///< 0 = all
     std::size_t runs = 1;           ///< repetitions; the median mean latency is kept
 };

@@ -50,6 +50,11 @@ struct SearchParams {
     // (ScreeningTable); a document that passes is then scored exactly.
     std::uint32_t screen_entries = 48;
     float screen_factor = 0.7F;
+    /// With screening: each document's prefix is requested from memory this many documents ahead of the one screened,
+    /// across a list's open blocks; 0 = the prefixes of the whole next block at once. The hits and the work are the
+    /// same either way; which is faster depends on the settings (docs/BENCHMARKS.md, session 21: 8 was ~20% faster at
+    /// query_cut 12, heap_factor 0.6 on a Zen 3 VM, 10-20% slower at query_cut 9-10, heap_factor 0.7-0.8).
+    std::uint32_t prefix_lead = 0;
 };
 
 [[nodiscard]] std::string_view to_string(PruningStrategy p) noexcept;

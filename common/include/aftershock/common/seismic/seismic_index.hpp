@@ -102,8 +102,6 @@ struct SeismicArrays {
 
 class SeismicIndex {
 public:
-    /// Default of set_prefix_lead().
-    static constexpr std::uint32_t kPrefixLead = 8;
     SeismicIndex() = default;
     /// Builds the whole index in memory (multi-threaded, deterministic for a given seed).
     static SeismicIndex build(const CsrMatrix& docs, const BuildParams& params);
@@ -143,9 +141,6 @@ public:
     void set_screen_table(ScreenTableUse use) noexcept {
         m_screen_table = ScreeningTable::supported() ? use : ScreenTableUse::never;
     }
-    /// Screening prefixes are requested this many documents ahead of the one screened, across a list's open blocks
-    /// (0: a whole block at a time, one block ahead). Tests and A/B benchmarks; every choice gives the same hits.
-    void set_prefix_lead(std::uint32_t documents) noexcept { m_prefix_lead = documents; }
     /// Scoring kernels of the forward index (tests, A/B benchmarks; every choice gives the same bits).
     void set_kernels(const DotKernels& k) noexcept { m_forward.set_kernels(k); }
     [[nodiscard]] const SeismicArrays& arrays() const noexcept { return m_arrays; }
@@ -224,7 +219,6 @@ private:
     ScreenTableUse m_screen_table = ScreeningTable::supported() ? ScreenTableUse::long_lists : ScreenTableUse::never;
     SeismicArrays m_arrays;
     BuildParams m_params;
-    std::uint32_t m_prefix_lead = kPrefixLead;
     // The component of every kDirectoryStride-th summary entry (entry index k * stride, over all lists): a
     // query finds its components in a list by a forward scan of these samples, then of at most one stride of
     // entries, instead of decoding the list from its start. Empty when switched off
