@@ -11,6 +11,8 @@
 #include <new>
 #include <random>
 #include <set>
+#include <tuple>
+#include <vector>
 
 namespace {
 
@@ -109,12 +111,15 @@ const Setup& setup() {
 template <typename F> void for_each_screening(F f) {
     auto index = setup().index;
     auto params = setup().params;
-    std::vector<std::pair<SeismicIndex::ScreenTableUse, std::uint32_t>> modes{
-        {SeismicIndex::ScreenTableUse::never, 32}, {SeismicIndex::ScreenTableUse::never, 0}};
-    if (ScreeningTable::supported()) modes.emplace_back(SeismicIndex::ScreenTableUse::always, 32);
-    for (const auto& [use, screen] : modes) {
+    // (table use, screening prefix, prefix lead): the lead's cursor keeps a per-block count in the scratch.
+    std::vector<std::tuple<SeismicIndex::ScreenTableUse, std::uint32_t, std::uint32_t>> modes{
+        {SeismicIndex::ScreenTableUse::never, 32, 0}, {SeismicIndex::ScreenTableUse::never, 32, 8},
+        {SeismicIndex::ScreenTableUse::never, 0, 0}};
+    if (ScreeningTable::supported()) modes.emplace_back(SeismicIndex::ScreenTableUse::always, 32, 8);
+    for (const auto& [use, screen, lead] : modes) {
         index.set_screen_table(use);
         params.screen_entries = screen;
+        params.prefix_lead = lead;
         f(index, params);
     }
 }
