@@ -31,11 +31,6 @@ Shard load(bool huge_pages, bool directory = true) {
     return ab::read_ab_shard();
 }
 
-/// A setting that one copy can switch between queries (the prefix lead): one copy only, since two copies of a shard
-/// can sit on memory of different speed (on a VM the host may back one with small pages). A query runs once per
-/// round, so that no run finds another's documents in cache; with m settings, round r gives query q setting
-/// (q + r) % m, so m rounds run every query with each, interleaved query by query. Reports each group of rounds'
-/// mean per setting and the median per-query ratio to the first setting.
 /// The prefix lead (SearchParams::prefix_lead) compared on one copy of the shard: two copies can sit on memory of
 /// different speed (on a VM the host may back one with small pages and the other with huge ones; sessions 20-21 saw
 /// pairs of copies differ by up to 20% either way). A query runs once per round, so that no run finds another's

@@ -15,6 +15,7 @@
 #include <limits>
 #include <optional>
 #include <string_view>
+#include <tuple>
 
 namespace aftershock::seismic {
 namespace {
@@ -417,19 +418,14 @@ public:
 
 private:
     static constexpr std::size_t kNone = ~std::size_t{0};
-    void set_block() noexcept {
-        const auto j = m_open[m_k];
-        const auto& ends = m_index.m_arrays.block_ends;
-        m_pos = m_list_begin + (j == 0 ? 0 : ends[m_first_block + j - 1]);
-        m_end = m_list_begin + ends[m_first_block + j];
-    }
+    void set_block() noexcept { std::tie(m_pos, m_end) = m_index.block_range(m_list_begin, m_first_block, m_open[m_k]); }
     void fill() noexcept {
         while (m_lead < m_target) {
             while (m_pos == m_end) {
                 if (m_k + 1 >= m_open.size()) return;
                 ++m_k;
                 // A block that does not open against the heap now never will: the heap only grows stricter.
-                if (m_s.heap.full() && m_s.block_scores[m_open[m_k]] < heap_bar(m_params, m_s)) continue;
+                if (!block_opens(m_params, m_s, m_open[m_k])) continue;
                 set_block();
             }
             m_index.m_forward.prefetch_prefix(m_index.m_arrays.postings[m_pos++], m_screen);
@@ -648,14 +644,11 @@ std::vector<Hit> SeismicIndex::search(const SparseView& query, const SearchParam
             });
         }
         const auto list_begin = a.list_offsets[term];
-        const auto block_begin = [&](std::uint32_t j) { return list_begin + (j == 0 ? 0 : a.block_ends[b0 + j - 1]); };
         const auto block_postings = [&](std::uint32_t j) {
-            const auto begin = block_begin(j);
-            return std::span<const PackedPosting>(a.postings.data() + begin, list_begin + a.block_ends[b0 + j] - begin);
+            const auto [begin, end] = block_range(list_begin, b0, j);
+            return std::span<const PackedPosting>(a.postings.data() + begin, end - begin);
         };
-        const auto opens = [&](std::uint32_t j) {
-            return !s.heap.full() || s.block_scores[j] >= heap_bar(params, s);
-        };
+        const auto opens = [&](std::uint32_t j) { return block_opens(params, s, j); };
         // The blocks that open against the heap as it is now, in visiting order, listed without a branch on the
         // outcome: the heap only grows stricter, so no other block of this list can open later. The walk below then
         // steps through this list instead of every block. (Walking every block, twice with the look-ahead, was 3% of
@@ -671,7 +664,7 @@ std::vector<Hit> SeismicIndex::search(const SparseView& query, const SearchParam
                 n_open += static_cast<std::size_t>(!full || s.block_scores[j] >= bar);
             }
         }
-        for (std::size_t k = 0; k < n_open; ++k) prefetch_line(a.postings.data() + block_begin(s.open_blocks[k]));
+        for (std::size_t k = 0; k < n_open; ++k) prefetch_line(block_postings(s.open_blocks[k]).data());
         stats.blocks_skipped += nb - n_open;
         // Each listed block is tested again at its turn. The documents of the next block that still opens are
         // requested while this one is scored; or, with screening and a prefix lead, the prefixes of the documents that
@@ -691,19 +684,15 @@ std::vector<Hit> SeismicIndex::search(const SparseView& query, const SearchParam
                 if (stream) stream->skip(k);
                 continue;
             }
+            const bool requested_ahead = k > 0 && ahead == k;  // ahead is 0 before any request
             if (stream) {
                 stream->enter(k);
-                ++stats.blocks_evaluated;
-                evaluate_documents(block_postings(j), q, params, s, stats, true, &*stream);
-                continue;
-            }
-            const bool requested_ahead = k > 0 && ahead == k;  // ahead is 0 before any request
-            if (ahead <= k) {
+            } else if (ahead <= k) {
                 for (ahead = k + 1; ahead < n_open && !opens(s.open_blocks[ahead]);) ++ahead;
                 if (ahead < n_open) prefetch_documents(block_postings(s.open_blocks[ahead]), screen);
             }
             ++stats.blocks_evaluated;
-            evaluate_documents(block_postings(j), q, params, s, stats, requested_ahead, nullptr);
+            evaluate_documents(block_postings(j), q, params, s, stats, requested_ahead, stream ? &*stream : nullptr);
         }
         score_pending(q, screen, params, s, stats);
     }

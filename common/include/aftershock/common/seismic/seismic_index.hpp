@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <span>
+#include <utility>
 #include <vector>
 
 namespace aftershock::seismic {
@@ -200,6 +201,17 @@ private:
     /// The summary score a block must reach to open while the heap is full (the one skipping rule).
     [[nodiscard]] static float heap_bar(const SearchParams& params, const SearchScratch& s) noexcept {
         return params.heap_factor * s.heap.threshold();
+    }
+    /// Whether block j of the list being walked (its summary score in s.block_scores) opens against the heap now.
+    [[nodiscard]] static bool block_opens(const SearchParams& params, const SearchScratch& s, std::uint32_t j) noexcept {
+        return !s.heap.full() || s.block_scores[j] >= heap_bar(params, s);
+    }
+    /// Where block j of a list starts and ends in the postings array, for the list whose postings begin at list_begin
+    /// and whose first block is first_block.
+    [[nodiscard]] std::pair<std::uint64_t, std::uint64_t> block_range(std::uint64_t list_begin, std::uint64_t first_block,
+                                                                      std::uint32_t j) const noexcept {
+        const auto& ends = m_arrays.block_ends;
+        return {list_begin + (j == 0 ? 0 : ends[first_block + j - 1]), list_begin + ends[first_block + j]};
     }
     /// A document's exact score: through the query's screening table where one was built (faster, the same bits), else
     /// through the forward index's kernels.
