@@ -1,8 +1,9 @@
 // How this host's memory answers random reads, the access pattern of Seismic's document phase: one dependent read at a
 // time (latency), many independent ones (how many misses the core keeps in flight), and 48-entry "documents" at random
-// offsets requested a few documents ahead (what screening does); and a sequential scan for contrast. Buffers are moved onto 2 MiB pages as the index is.
-// The hosts this project runs on have differed by 3-5x here while exact search (a sequential scan) differed by ~2x, so
-// the ratio of Seismic to exact search depends on the host: run this beside `aftershock bench` and quote both.
+// offsets requested a few documents ahead (what screening does); and a sequential scan for contrast. Buffers are moved
+// onto 2 MiB pages as the index is. The hosts this project runs on have differed by 3-5x here while exact search (a
+// sequential scan) differed by ~2x, so the ratio of Seismic to exact search depends on the host: run this beside
+// `aftershock bench` and quote both.
 //   aftershock_bench_memory --benchmark_min_time=0.2
 #include "aftershock/common/huge_pages.hpp"
 #include "aftershock/common/seismic/prefetch.hpp"
@@ -22,6 +23,8 @@ using aftershock::collapse_huge_pages;
 using aftershock::seismic::prefetch_range;
 
 constexpr std::size_t kLineWords = 64 / sizeof(std::uint64_t);
+/// Entries of a screening prefix (SearchParams::screen_entries' default).
+constexpr std::size_t kPrefixEntries = 48;
 
 /// A buffer of `mb` MiB whose cache lines form one random cycle: word 0 of each line holds the index of the next line.
 /// Built once per size and kept (a 1 GiB cycle takes seconds to shuffle).
@@ -48,7 +51,6 @@ void BM_DependentReads(benchmark::State& state) {
         for (int i = 0; i < 1024; ++i) line = buf[line * kLineWords];
         benchmark::DoNotOptimize(line);
     }
-    state.SetItemsProcessed(state.iterations() * 1024);
     state.counters["ns/read"] = benchmark::Counter(static_cast<double>(state.iterations()) * 1024,
                                                    benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
@@ -92,7 +94,7 @@ void BM_DocumentPrefixes(benchmark::State& state) {
     const auto& buf = cycle(static_cast<std::size_t>(state.range(0)));
     const auto lead = static_cast<std::size_t>(state.range(1));
     const auto* entries = reinterpret_cast<const std::uint32_t*>(buf.data());
-    const std::size_t n_entries = buf.size() * 2 - 48;
+    const std::size_t n_entries = buf.size() * 2 - kPrefixEntries;
     constexpr std::size_t kDocs = 4096;
     std::vector<std::uint64_t> starts(kDocs);
     std::mt19937_64 rng(7);
@@ -102,9 +104,11 @@ void BM_DocumentPrefixes(benchmark::State& state) {
         for (auto& s : starts) s = rng() % n_entries;  // new documents each round: none is in cache
         state.ResumeTiming();
         for (std::size_t d = 0; d < kDocs; ++d) {
-            if (lead != 0 && d + lead < kDocs) prefetch_range(entries + starts[d + lead], 48 * sizeof(std::uint32_t));
+            if (lead != 0 && d + lead < kDocs) {
+                prefetch_range(entries + starts[d + lead], kPrefixEntries * sizeof(std::uint32_t));
+            }
             const auto* e = entries + starts[d];
-            for (int i = 0; i < 48; ++i) sum += e[i];
+            for (std::size_t i = 0; i < kPrefixEntries; ++i) sum += e[i];
         }
         benchmark::DoNotOptimize(sum);
     }
