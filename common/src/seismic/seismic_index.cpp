@@ -456,7 +456,7 @@ void SeismicIndex::prefetch_documents(std::span<const PackedPosting> postings, s
 }
 
 void SeismicIndex::evaluate_documents(std::span<const PackedPosting> postings, const float* q, const SearchParams& params,
-                                      SearchScratch& s, SearchStats& stats, bool requested_ahead, PrefixStream* stream) const {
+                                      SearchScratch& s, SearchStats& stats, PrefixStream* stream) const {
     const auto n = postings.size();
     stats.postings += n;
     stats.docs_scored += n;
@@ -464,10 +464,6 @@ void SeismicIndex::evaluate_documents(std::span<const PackedPosting> postings, c
     // prefix (the running sums carry over) or, after an estimate, again from its start: either way every kept score has
     // the bits of an unscreened search.
     const auto screen = screen_entries(params);
-    // Usually requested a block ahead already. With screening only the prefixes were, and they are still there: asking
-    // again measured 1-2% slower. Whole documents requested that early can be gone by now: asking again measured 11%
-    // faster without screening.
-    if (stream == nullptr && (!requested_ahead || screen == 0)) prefetch_documents(postings, screen);
     if (screen != 0 && s.heap.full()) {
         screen_documents(postings, q, screen, params, s, stats, stream);
         return;
@@ -684,15 +680,21 @@ std::vector<Hit> SeismicIndex::search(const SparseView& query, const SearchParam
                 if (stream) stream->skip(k);
                 continue;
             }
-            const bool requested_ahead = k > 0 && ahead == k;  // ahead is 0 before any request
             if (stream) {
                 stream->enter(k);
-            } else if (ahead <= k) {
-                for (ahead = k + 1; ahead < n_open && !opens(s.open_blocks[ahead]);) ++ahead;
-                if (ahead < n_open) prefetch_documents(block_postings(s.open_blocks[ahead]), screen);
+            } else {
+                const bool requested_ahead = k > 0 && ahead == k;  // ahead is 0 before any request
+                if (ahead <= k) {
+                    for (ahead = k + 1; ahead < n_open && !opens(s.open_blocks[ahead]);) ++ahead;
+                    if (ahead < n_open) prefetch_documents(block_postings(s.open_blocks[ahead]), screen);
+                }
+                // This block's documents were usually requested a block ahead already. With screening only their
+                // prefixes were, and those are still there: asking again measured 1-2% slower. Whole documents
+                // requested that early can be gone by now: asking again measured 11% faster without screening.
+                if (!requested_ahead || screen == 0) prefetch_documents(block_postings(j), screen);
             }
             ++stats.blocks_evaluated;
-            evaluate_documents(block_postings(j), q, params, s, stats, requested_ahead, stream ? &*stream : nullptr);
+            evaluate_documents(block_postings(j), q, params, s, stats, stream ? &*stream : nullptr);
         }
         score_pending(q, screen, params, s, stats);
     }

@@ -182,9 +182,9 @@ private:
     /// entries holding the query's components; the per-block arrays), without waiting for it.
     void request_summaries(std::uint32_t term, const SparseView& query) const noexcept;
     /// Scores the documents of `postings` (an opened block, in order) into the heap, screening them on their prefix
-    /// once the heap is full. requested_ahead: their memory was requested while the block before was scored.
+    /// once the heap is full. Their memory is requested by the caller (search()), or by `stream` as they are screened.
     void evaluate_documents(std::span<const PackedPosting> postings, const float* q, const SearchParams& params,
-                            SearchScratch& s, SearchStats& stats, bool requested_ahead, PrefixStream* stream) const;
+                            SearchScratch& s, SearchStats& stats, PrefixStream* stream) const;
     /// evaluate_documents() once the heap is full, with a screening prefix of `screen` entries: every prefix first; the
     /// rest of those that pass is requested, and they are scored in full after the next block's prefixes
     /// (score_pending()), while the documents that passed in the block before are scored now.
