@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <unordered_set>
+#include <utility>
 
 namespace aftershock {
 
@@ -38,11 +39,11 @@ CsrMatrix first_rows(const CsrMatrix& m, std::size_t n) {
     return out;
 }
 
-SweepPoint sweep_point(const LocalIndex& index, const CsrMatrix& queries, const std::vector<std::vector<GlobalHit>>& truth,
-                       const seismic::SearchParams& sp, const SweepOptions& opt, double reachable) {
-    std::vector<std::vector<GlobalHit>> got;
-    seismic::SearchStats stats;
-    const auto lat = median_run(opt.runs, [&](std::vector<double>& l) { got = index.search_sparse(queries, sp, 1, &l, &stats); });
+/// One Seismic point of the sweep, from its measured round: hits, work counts and latencies.
+SweepPoint sweep_point(const LocalIndex& index, std::size_t n_queries, const std::vector<std::vector<GlobalHit>>& got,
+                       const seismic::SearchStats& stats, const std::vector<double>& lat,
+                       const std::vector<std::vector<GlobalHit>>& truth, const seismic::SearchParams& sp,
+                       const SweepOptions& opt, double reachable) {
     SweepPoint p;
     p.method = "seismic";
     p.query_cut = sp.query_cut;
@@ -57,7 +58,7 @@ SweepPoint sweep_point(const LocalIndex& index, const CsrMatrix& queries, const 
     p.screen_factor = sp.screen_entries > 0 ? sp.screen_factor : 0.0F;
     p.recall = recall_at_k(got, truth, opt.k);
     p.latency = summarize_latencies(lat);
-    const auto per_query = static_cast<double>(std::max<std::size_t>(1, queries.n_rows()));
+    const auto per_query = static_cast<double>(std::max<std::size_t>(1, n_queries));
     p.docs_scored = static_cast<double>(stats.docs_scored) / per_query;
     p.docs_full = static_cast<double>(stats.docs_scored - stats.docs_screened_out) / per_query;
     p.reachable = reachable;
@@ -71,33 +72,9 @@ SweepPoint sweep_point(const LocalIndex& index, const CsrMatrix& queries, const 
 std::vector<SweepPoint> run_sweep(const LocalIndex& index, const CsrMatrix& docs, const CsrMatrix& all_queries,
                                   const SweepOptions& opt) {
     const auto queries = first_rows(all_queries, opt.max_queries);
-    std::vector<SweepPoint> points;
-    // Exact baseline over the same documents, single thread.
-    std::vector<std::vector<GlobalHit>> truth(queries.n_rows());
-    {
-        const SparseExactIndex exact(docs);
-        std::vector<std::vector<Hit>> hits;
-        const auto lat = median_run(opt.runs, [&](std::vector<double>& l) { hits = exact.search_batch(queries, opt.k, 1, &l); });
-        for (std::size_t q = 0; q < hits.size(); ++q) {
-            for (const auto& h : hits[q]) truth[q].push_back({h.doc, h.score});
-        }
-        SweepPoint p;
-        p.method = "exact";
-        p.recall = 1.0;
-        p.reachable = 1.0;
-        p.latency = summarize_latencies(lat);
-        points.push_back(p);
-        spdlog::info("sweep: exact mean {:.1f} us p99 {:.1f} us over {} queries", p.latency.mean, p.latency.p99,
-                     queries.n_rows());
-    }
-    // The ceiling of each query_cut, computed once and outside every timed search.
-    std::vector<double> reachable;
-    for (auto qc : opt.query_cuts) {
-        reachable.push_back(recall_at_k(index.reachable_sparse(queries, truth, qc, opt.k), truth, opt.k));
-    }
+    std::vector<seismic::SearchParams> params;
     for (auto knn : opt.knns) {
-        for (std::size_t c = 0; c < opt.query_cuts.size(); ++c) {
-            const auto qc = opt.query_cuts[c];
+        for (auto qc : opt.query_cuts) {
             for (auto hf : opt.heap_factors) {
                 for (auto screen : opt.screen_entries) {
                     seismic::SearchParams sp;
@@ -109,10 +86,51 @@ std::vector<SweepPoint> run_sweep(const LocalIndex& index, const CsrMatrix& docs
                     sp.screen_entries = screen;
                     sp.screen_factor = opt.screen_factor;
                     sp.prefix_lead = opt.prefix_lead;
-                    points.push_back(sweep_point(index, queries, truth, sp, opt, reachable[c]));
+                    params.push_back(sp);
                 }
             }
         }
+    }
+    // Rounds, each timing exact search and then every point once: the host's speed drifts over minutes, and when all
+    // runs of exact search came first, the last points were timed minutes after their baseline.
+    const SparseExactIndex exact(docs);
+    const auto rounds = std::max<std::size_t>(1, opt.runs);
+    std::vector<std::vector<double>> exact_lat(rounds);
+    std::vector<std::vector<std::vector<double>>> point_lat(params.size(), std::vector<std::vector<double>>(rounds));
+    std::vector<std::vector<Hit>> exact_hits;
+    std::vector<std::vector<std::vector<GlobalHit>>> got(params.size());
+    std::vector<seismic::SearchStats> stats(params.size());
+    for (std::size_t r = 0; r < rounds; ++r) {
+        exact_hits = exact.search_batch(queries, opt.k, 1, &exact_lat[r]);
+        for (std::size_t c = 0; c < params.size(); ++c) {
+            got[c] = index.search_sparse(queries, params[c], 1, &point_lat[c][r], &stats[c]);
+        }
+        spdlog::info("sweep: round {} of {} done ({} points)", r + 1, rounds, params.size());
+    }
+    std::vector<std::vector<GlobalHit>> truth(queries.n_rows());
+    for (std::size_t q = 0; q < exact_hits.size(); ++q) {
+        for (const auto& h : exact_hits[q]) truth[q].push_back({h.doc, h.score});
+    }
+    std::vector<SweepPoint> points;
+    {
+        SweepPoint p;
+        p.method = "exact";
+        p.recall = 1.0;
+        p.reachable = 1.0;
+        p.latency = summarize_latencies(median_mean_run(std::move(exact_lat)));
+        points.push_back(p);
+        spdlog::info("sweep: exact mean {:.1f} us p99 {:.1f} us over {} queries", p.latency.mean, p.latency.p99,
+                     queries.n_rows());
+    }
+    // The ceiling of each query_cut, computed once and outside every timed search.
+    std::vector<double> reachable;
+    for (auto qc : opt.query_cuts) {
+        reachable.push_back(recall_at_k(index.reachable_sparse(queries, truth, qc, opt.k), truth, opt.k));
+    }
+    for (std::size_t c = 0; c < params.size(); ++c) {
+        const auto at = std::find(opt.query_cuts.begin(), opt.query_cuts.end(), params[c].query_cut) - opt.query_cuts.begin();
+        points.push_back(sweep_point(index, queries.n_rows(), got[c], stats[c], median_mean_run(std::move(point_lat[c])),
+                                     truth, params[c], opt, reachable[static_cast<std::size_t>(at)]));
     }
     return points;
 }

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace aftershock {
@@ -39,14 +40,19 @@ struct SweepOptions {
     std::size_t runs = 1;           ///< repetitions; the median mean latency is kept
 };
 
+/// Of several runs' latencies (at least one), those of the run with the median mean.
+[[nodiscard]] inline std::vector<double> median_mean_run(std::vector<std::vector<double>> runs) {
+    std::sort(runs.begin(), runs.end(), [](const auto& a, const auto& b) {
+        return summarize_latencies(a).mean < summarize_latencies(b).mean;
+    });
+    return std::move(runs[runs.size() / 2]);
+}
+
 /// Runs `search(latencies)` `runs` times and keeps the latencies of the run with the median mean.
 template <typename Fn> [[nodiscard]] std::vector<double> median_run(std::size_t runs, Fn&& search) {
     std::vector<std::vector<double>> all(std::max<std::size_t>(1, runs));
     for (auto& lat : all) search(lat);
-    std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) {
-        return summarize_latencies(a).mean < summarize_latencies(b).mean;
-    });
-    return all[all.size() / 2];
+    return median_mean_run(std::move(all));
 }
 
 /// recall@k of `got` against `truth`: mean over queries of |got ∩ truth| / min(k, |truth|).
@@ -54,7 +60,8 @@ template <typename Fn> [[nodiscard]] std::vector<double> median_run(std::size_t 
                                  const std::vector<std::vector<GlobalHit>>& truth, std::size_t k);
 
 /// Exact search (the first point) then every Seismic point, single-threaded, on the first max_queries
-/// queries. `docs` are the corpus documents the index was built from (for the exact baseline).
+/// queries. `docs` are the corpus documents the index was built from (for the exact baseline). Each of the `runs`
+/// rounds times exact search and then every point once, and each keeps its round with the median mean.
 [[nodiscard]] std::vector<SweepPoint> run_sweep(const LocalIndex& index, const CsrMatrix& docs, const CsrMatrix& queries,
                                                 const SweepOptions& opt);
 
