@@ -73,8 +73,10 @@ std::vector<SweepPoint> run_sweep(const LocalIndex& index, const CsrMatrix& docs
                                   const SweepOptions& opt) {
     const auto queries = first_rows(all_queries, opt.max_queries);
     std::vector<seismic::SearchParams> params;
+    std::vector<std::size_t> cut_of;  // per point: the position of its query_cut in opt.query_cuts
     for (auto knn : opt.knns) {
-        for (auto qc : opt.query_cuts) {
+        for (std::size_t c = 0; c < opt.query_cuts.size(); ++c) {
+            const auto qc = opt.query_cuts[c];
             for (auto hf : opt.heap_factors) {
                 for (auto screen : opt.screen_entries) {
                     seismic::SearchParams sp;
@@ -87,6 +89,7 @@ std::vector<SweepPoint> run_sweep(const LocalIndex& index, const CsrMatrix& docs
                     sp.screen_factor = opt.screen_factor;
                     sp.prefix_lead = opt.prefix_lead;
                     params.push_back(sp);
+                    cut_of.push_back(c);
                 }
             }
         }
@@ -128,9 +131,8 @@ std::vector<SweepPoint> run_sweep(const LocalIndex& index, const CsrMatrix& docs
         reachable.push_back(recall_at_k(index.reachable_sparse(queries, truth, qc, opt.k), truth, opt.k));
     }
     for (std::size_t c = 0; c < params.size(); ++c) {
-        const auto at = std::find(opt.query_cuts.begin(), opt.query_cuts.end(), params[c].query_cut) - opt.query_cuts.begin();
         points.push_back(sweep_point(index, queries.n_rows(), got[c], stats[c], median_mean_run(std::move(point_lat[c])),
-                                     truth, params[c], opt, reachable[static_cast<std::size_t>(at)]));
+                                     truth, params[c], opt, reachable[cut_of[c]]));
     }
     return points;
 }

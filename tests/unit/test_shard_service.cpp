@@ -4,6 +4,7 @@
 #include "aftershock/common/generator.hpp"
 #include "aftershock/worker/shard_builder.hpp"
 #include "aftershock/worker/shard_service.hpp"
+#include "generated_index.hpp"
 #include "test_support.hpp"
 
 #include <gtest/gtest.h>
@@ -29,13 +30,7 @@ std::string build_index(const test::ScratchDir& dir, std::uint32_t shards, std::
     opt.params.lambda = 100;
     opt.params.knn = knn;
     opt.dense.type = dense::IndexType::hnsw;
-    std::filesystem::create_directories(opt.out_dir);
-    const h5::File f(corpus, h5::File::Mode::read);
-    const auto bounds = plan_shards(f, shards);
-    std::vector<ShardRecord> records;
-    for (std::uint32_t s = 0; s < shards; ++s) records.push_back(build_shard(opt, s, bounds[s], bounds[s + 1]));
-    write_manifest(opt.out_dir, make_manifest(opt, records, bounds.back(), 30522, build_params_json(opt, true, true), "{}"));
-    return opt.out_dir;
+    return test::build_generated_index(opt, shards);
 }
 
 wire::SearchRequest request(std::uint32_t shard, wire::Route route, std::uint32_t k) {

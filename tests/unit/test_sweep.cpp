@@ -4,7 +4,7 @@
 #include "aftershock/common/exact_search.hpp"
 #include "aftershock/common/generator.hpp"
 #include "aftershock/common/sweep.hpp"
-#include "aftershock/worker/shard_builder.hpp"
+#include "generated_index.hpp"
 #include "test_support.hpp"
 
 #include <gtest/gtest.h>
@@ -24,13 +24,7 @@ std::string build_sweep_index(const test::ScratchDir& dir, const std::string& co
     opt.out_dir = dir.file("idx");
     opt.params.lambda = 80;
     opt.params.knn = 4;
-    std::filesystem::create_directories(opt.out_dir);
-    const h5::File f(corpus, h5::File::Mode::read);
-    const auto bounds = plan_shards(f, 1);
-    const std::vector<ShardRecord> records{worker::build_shard(opt, 0, bounds[0], bounds[1])};
-    write_manifest(opt.out_dir, worker::make_manifest(opt, records, bounds.back(), 30522,
-                                                              worker::build_params_json(opt, true, true), "{}"));
-    return opt.out_dir;
+    return test::build_generated_index(opt, 1);
 }
 
 TEST(SparseSweep, ExactFirstThenEveryPointInOptionOrderWithItsOwnSearchsRecall) {
