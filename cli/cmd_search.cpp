@@ -130,16 +130,9 @@ void run_hybrid(const SearchOptions& o) {
         dense = index->search_dense(*corpus.query_dense, dp, threads, &lat_dense);
     } else {
         ensure<InputError>(corpus.doc_sparse && corpus.doc_dense, "{}: hybrid --exact needs sparse and dense documents", o.corpus);
-        const auto to_global = [](const std::vector<std::vector<Hit>>& in) {
-            std::vector<std::vector<GlobalHit>> out(in.size());
-            for (std::size_t q = 0; q < in.size(); ++q) {
-                for (const auto& h : in[q]) out[q].push_back({h.doc, h.score});
-            }
-            return out;
-        };
-        sparse = to_global(SparseExactIndex(*corpus.doc_sparse).search_batch(*corpus.query_sparse, depth, threads, &lat_sparse));
+        sparse = as_global_hits(SparseExactIndex(*corpus.doc_sparse).search_batch(*corpus.query_sparse, depth, threads, &lat_sparse));
         const DenseExactIndex exact_dense(*corpus.doc_dense);
-        dense = to_global(dense_per_query(exact_dense, *corpus.query_dense, depth, threads, lat_dense));
+        dense = as_global_hits(dense_per_query(exact_dense, *corpus.query_dense, depth, threads, lat_dense));
     }
     std::vector<std::vector<GlobalHit>> fused(nq);
     std::vector<double> latencies(nq);

@@ -50,4 +50,13 @@ bool may_hide_more(std::span<const GlobalHit> shard_list, std::uint32_t shard_de
     return !ranks_before(merged[k - 1], shard_list.back());  // its last hit reaches the global cut (ties included)
 }
 
+std::vector<std::vector<GlobalHit>> as_global_hits(const std::vector<std::vector<Hit>>& per_query) {
+    std::vector<std::vector<GlobalHit>> out(per_query.size());
+    for (std::size_t q = 0; q < per_query.size(); ++q) {
+        out[q].reserve(per_query[q].size());
+        for (const auto& h : per_query[q]) out[q].push_back({h.doc, h.score});
+    }
+    return out;
+}
+
 }  // namespace aftershock

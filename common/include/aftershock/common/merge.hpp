@@ -18,6 +18,10 @@ struct GlobalHit {
     return a.score > b.score || (a.score == b.score && a.doc < b.doc);
 }
 
+/// Per-query hits of a search over the whole corpus (one shard, or the exact oracle), whose doc indexes are already
+/// global, as GlobalHit lists.
+[[nodiscard]] std::vector<std::vector<GlobalHit>> as_global_hits(const std::vector<std::vector<Hit>>& per_query);
+
 /// Merges lists that are each sorted best first into the best k overall (higher score, then lower global
 /// doc). The same hit from several lists (replicas) is kept once. If every list holds the exact top-k
 /// of its shard, the result is the exact top-k of the union.
