@@ -29,6 +29,22 @@ double recall_at_k(const std::vector<std::vector<GlobalHit>>& got, const std::ve
     return counted > 0 ? sum / static_cast<double>(counted) : 1.0;
 }
 
+PairedSpeedup paired_speedup(const std::vector<std::vector<double>>& exact_rounds,
+                             const std::vector<std::vector<double>>& point_rounds) {
+    ensure(exact_rounds.size() == point_rounds.size(),
+           "paired speedup: {} rounds of exact search against {} of the point", exact_rounds.size(), point_rounds.size());
+    std::vector<double> ratios;
+    for (std::size_t r = 0; r < exact_rounds.size(); ++r) {
+        const double exact = summarize_latencies(exact_rounds[r]).mean;
+        const double point = summarize_latencies(point_rounds[r]).mean;
+        if (exact > 0.0 && point > 0.0) ratios.push_back(exact / point);
+    }
+    if (ratios.empty()) return {};  // nothing timed (no queries)
+    std::sort(ratios.begin(), ratios.end());
+    const auto n = ratios.size();
+    return {n % 2 == 1 ? ratios[n / 2] : (ratios[n / 2 - 1] + ratios[n / 2]) / 2.0, ratios.front()};
+}
+
 namespace {
 
 CsrMatrix first_rows(const CsrMatrix& m, std::size_t n) {
@@ -41,7 +57,7 @@ CsrMatrix first_rows(const CsrMatrix& m, std::size_t n) {
 
 /// One Seismic point of the sweep, from its measured round: hits, work counts and latencies.
 SweepPoint sweep_point(const LocalIndex& index, std::size_t n_queries, const std::vector<std::vector<GlobalHit>>& got,
-                       const seismic::SearchStats& stats, const std::vector<double>& lat,
+                       const seismic::SearchStats& stats, const std::vector<double>& lat, PairedSpeedup speedup,
                        const std::vector<std::vector<GlobalHit>>& truth, const seismic::SearchParams& sp,
                        const SweepOptions& opt, double reachable) {
     SweepPoint p;
@@ -58,12 +74,16 @@ SweepPoint sweep_point(const LocalIndex& index, std::size_t n_queries, const std
     p.screen_factor = sp.screen_entries > 0 ? sp.screen_factor : 0.0F;
     p.recall = recall_at_k(got, truth, opt.k);
     p.latency = summarize_latencies(lat);
+    p.speedup = speedup.median;
+    p.speedup_lowest = speedup.lowest;
     const auto per_query = static_cast<double>(std::max<std::size_t>(1, n_queries));
     p.docs_scored = static_cast<double>(stats.docs_scored) / per_query;
     p.docs_full = static_cast<double>(stats.docs_scored - stats.docs_screened_out) / per_query;
     p.reachable = reachable;
-    spdlog::info("sweep: qc {} hf {:.2f} knn {} screen {}: recall@{} {:.4f}, mean {:.1f} us, p99 {:.1f} us", sp.query_cut,
-                 sp.heap_factor, p.knn, sp.screen_entries, opt.k, p.recall, p.latency.mean, p.latency.p99);
+    spdlog::info("sweep: qc {} hf {:.2f} knn {} screen {}: recall@{} {:.4f}, mean {:.1f} us, p99 {:.1f} us, {:.1f}x exact "
+                 "(lowest round {:.1f}x)",
+                 sp.query_cut, sp.heap_factor, p.knn, sp.screen_entries, opt.k, p.recall, p.latency.mean, p.latency.p99,
+                 p.speedup, p.speedup_lowest);
     return p;
 }
 
@@ -110,17 +130,14 @@ std::vector<SweepPoint> run_sweep(const LocalIndex& index, const CsrMatrix& docs
         }
         spdlog::info("sweep: round {} of {} done ({} points)", r + 1, rounds, params.size());
     }
-    std::vector<std::vector<GlobalHit>> truth(queries.n_rows());
-    for (std::size_t q = 0; q < exact_hits.size(); ++q) {
-        for (const auto& h : exact_hits[q]) truth[q].push_back({h.doc, h.score});
-    }
+    const auto truth = as_global_hits(exact_hits);
     std::vector<SweepPoint> points;
     {
         SweepPoint p;
         p.method = "exact";
         p.recall = 1.0;
         p.reachable = 1.0;
-        p.latency = summarize_latencies(median_mean_run(std::move(exact_lat)));
+        p.latency = summarize_latencies(median_mean_run(exact_lat));
         points.push_back(p);
         spdlog::info("sweep: exact mean {:.1f} us p99 {:.1f} us over {} queries", p.latency.mean, p.latency.p99,
                      queries.n_rows());
@@ -131,8 +148,9 @@ std::vector<SweepPoint> run_sweep(const LocalIndex& index, const CsrMatrix& docs
         reachable.push_back(recall_at_k(index.reachable_sparse(queries, truth, qc, opt.k), truth, opt.k));
     }
     for (std::size_t c = 0; c < params.size(); ++c) {
+        const auto speedup = paired_speedup(exact_lat, point_lat[c]);
         points.push_back(sweep_point(index, queries.n_rows(), got[c], stats[c], median_mean_run(std::move(point_lat[c])),
-                                     truth, params[c], opt, reachable[cut_of[c]]));
+                                     speedup, truth, params[c], opt, reachable[cut_of[c]]));
     }
     return points;
 }

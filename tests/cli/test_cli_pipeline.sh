@@ -55,11 +55,14 @@ cmp -s "$WORK/seismic.tsv" "$WORK/seismic-lead3.tsv" || fail "prefix lead 3 chan
 # bench: exact baseline first, then every point with and without screening, side by side, as CSV.
 "$BIN" bench --index "$WORK/idx-full" --corpus "$WORK/c.h5" --query-cuts 1000 --heap-factors 0 --screen-entries 0,16 \
   --csv "$WORK/sweep.csv" >"$WORK/bench.out" 2>/dev/null
-head -1 "$WORK/sweep.csv" | grep -q ',docs_scored,screen_entries,screen_factor,docs_full,reachable$' || fail "bench CSV header"
+head -1 "$WORK/sweep.csv" | grep -q ',docs_scored,screen_entries,screen_factor,docs_full,reachable,speedup_lowest$' \
+  || fail "bench CSV header"
 [[ $(wc -l <"$WORK/sweep.csv") -eq 4 ]] || fail "bench CSV: header, exact and two points"
 # Nothing pruned and every list walked: every exact answer is reachable. The index has no kNN graph, so the
-# default (all of the graph) reports 0 neighbours used.
-awk -F, 'NR == 2 && ($1 != "exact" || $7 != 1 || $17 != 1) { exit 1 }
+# default (all of the graph) reports 0 neighbours used. Exact search is 1x itself; a point's slowest round is no faster
+# than its median one.
+awk -F, 'NR == 2 && ($1 != "exact" || $7 != 1 || $17 != 1 || $12 != 1 || $18 != 1) { exit 1 }
+         NR > 2 && ($18 <= 0 || $18 > $12) { exit 1 }
          NR == 3 && ($1 != "seismic" || $4 != 0 || $14 != 0 || $7 < 0.99 || $16 != $13 || $17 != 1) { exit 1 }
          NR == 4 && ($14 != 16 || $15 != 0.70 || $16 > $13 || $13 != prev13 || $17 != 1) { exit 1 }
          { prev13 = $13 }' "$WORK/sweep.csv" || { cat "$WORK/sweep.csv" >&2; fail "bench CSV rows"; }

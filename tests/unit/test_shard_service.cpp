@@ -16,21 +16,11 @@ namespace {
 
 /// A generated corpus (sparse + dense) built into `shards` shards under dir/idx (with a kNN graph of `knn`).
 std::string build_index(const test::ScratchDir& dir, std::uint32_t shards, std::uint32_t knn = 0) {
-    GeneratorOptions g;
-    g.n_docs = 1500;
-    g.n_queries = 20;
-    g.dense_dim = 8;
-    g.seed = 3;
-    const auto corpus = dir.file("c.h5");
-    (void)generate_corpus(g, corpus);
     ShardBuildOptions opt;
-    opt.corpus = corpus;
-    opt.out_dir = dir.file("idx");
-    opt.n_shards = shards;
     opt.params.lambda = 100;
     opt.params.knn = knn;
     opt.dense.type = dense::IndexType::hnsw;
-    return test::build_generated_index(opt, shards);
+    return test::generate_and_build_index(dir, {.n_docs = 1500, .n_queries = 20, .seed = 3, .dense_dim = 8}, opt, shards);
 }
 
 wire::SearchRequest request(std::uint32_t shard, wire::Route route, std::uint32_t k) {

@@ -1,6 +1,8 @@
-// The sparse sweep behind `aftershock bench`: exact search first, then one point per setting in the options' order,
-// each with the recall, work and reachability of the index's own search, measured in rounds.
+// The sweeps behind `aftershock bench` (sparse and dense): exact search first, then one point per setting in the
+// options' order, each with the recall (and, sparse, the work and reachability) of the index's own search, measured in
+// rounds whose per-round ratios give the speedups.
 #include "aftershock/common/corpus.hpp"
+#include "aftershock/common/dense/sweep.hpp"
 #include "aftershock/common/exact_search.hpp"
 #include "aftershock/common/generator.hpp"
 #include "aftershock/common/sweep.hpp"
@@ -12,25 +14,18 @@
 namespace aftershock {
 namespace {
 
-/// A sparse-only generated corpus in one shard under dir/idx, with a kNN graph of 4.
-std::string build_sweep_index(const test::ScratchDir& dir, const std::string& corpus) {
-    GeneratorOptions g;
-    g.n_docs = 1200;
-    g.n_queries = 16;
-    g.seed = 11;
-    (void)generate_corpus(g, corpus);
+/// A sparse-only generated corpus in one shard under dir/idx (the corpus: dir/c.h5), with a kNN graph of 4.
+std::string build_sweep_index(const test::ScratchDir& dir) {
     worker::ShardBuildOptions opt;
-    opt.corpus = corpus;
-    opt.out_dir = dir.file("idx");
     opt.params.lambda = 80;
     opt.params.knn = 4;
-    return test::build_generated_index(opt, 1);
+    return test::generate_and_build_index(dir, {.n_docs = 1200, .n_queries = 16, .seed = 11}, opt, 1);
 }
 
 TEST(SparseSweep, ExactFirstThenEveryPointInOptionOrderWithItsOwnSearchsRecall) {
     const test::ScratchDir dir;
+    const auto local = LocalIndex::open(build_sweep_index(dir));
     const auto corpus = dir.file("c.h5");
-    const auto local = LocalIndex::open(build_sweep_index(dir, corpus));
     const h5::File f(corpus, h5::File::Mode::read);
     const auto info = describe_corpus(f);
     const auto docs = read_sparse_rows(f, Side::docs, 0, info.n_docs);
@@ -50,15 +45,11 @@ TEST(SparseSweep, ExactFirstThenEveryPointInOptionOrderWithItsOwnSearchsRecall) 
     CsrMatrix first;
     first.dim = queries.dim;
     for (std::size_t q = 0; q < 12; ++q) first.append_row(queries.row(q).indices, queries.row(q).values);
-    const SparseExactIndex exact(docs);
-    std::vector<std::vector<GlobalHit>> truth;
-    for (const auto& hits : exact.search_batch(first, opt.k, 1)) {
-        truth.emplace_back();
-        for (const auto& h : hits) truth.back().push_back({h.doc, h.score});
-    }
+    const auto truth = as_global_hits(SparseExactIndex(docs).search_batch(first, opt.k, 1));
     EXPECT_EQ(points[0].method, "exact");
     EXPECT_EQ(points[0].recall, 1.0);
     EXPECT_GT(points[0].latency.mean, 0.0);
+    EXPECT_EQ(points[0].speedup, 1.0);
 
     std::size_t i = 1;
     bool some_below_one = false;
@@ -87,6 +78,8 @@ TEST(SparseSweep, ExactFirstThenEveryPointInOptionOrderWithItsOwnSearchsRecall) 
                     EXPECT_EQ(p.docs_full, static_cast<double>(stats.docs_scored - stats.docs_screened_out) / 12.0);
                     EXPECT_EQ(p.reachable, recall_at_k(local.reachable_sparse(first, truth, qc, opt.k), truth, opt.k));
                     EXPECT_GT(p.latency.mean, 0.0);
+                    EXPECT_GT(p.speedup_lowest, 0.0);
+                    EXPECT_LE(p.speedup_lowest, p.speedup);
                     some_below_one = some_below_one || p.recall < 1.0;
                 }
             }
@@ -100,6 +93,66 @@ TEST(SparseSweep, KeepsTheRoundWithTheMedianMean) {
     // Means 4, 1, 4.5, 2.25, 8: the median is 4.
     EXPECT_EQ(median_mean_run(rounds), (std::vector<double>{3.0, 5.0}));
     EXPECT_EQ(median_mean_run({{7.0}}), (std::vector<double>{7.0}));
+}
+
+TEST(SparseSweep, PairsEachRoundOfAPointWithTheSameRoundOfExactSearch) {
+    // Exact means 100, 300, 200; the point's 10, 20, 50: ratios 10, 15, 4. Unpaired, the median means (200 and 20) would
+    // give 10.
+    const std::vector<std::vector<double>> exact{{50.0, 150.0}, {300.0}, {200.0, 200.0}};
+    const std::vector<std::vector<double>> point{{10.0}, {20.0, 20.0}, {40.0, 60.0}};
+    const auto s = paired_speedup(exact, point);
+    EXPECT_EQ(s.median, 10.0);
+    EXPECT_EQ(s.lowest, 4.0);
+    // An even count of rounds: the mean of the middle two ratios (4 and 10 of 2, 4, 10, 15).
+    const auto even = paired_speedup({{100.0}, {300.0}, {200.0}, {40.0}}, {{10.0}, {20.0}, {50.0}, {20.0}});
+    EXPECT_EQ(even.median, 7.0);
+    EXPECT_EQ(even.lowest, 2.0);
+    // A round without queries gives no ratio; none at all, zeros.
+    EXPECT_EQ(paired_speedup({{}, {90.0}}, {{}, {30.0}}).median, 3.0);
+    EXPECT_EQ(paired_speedup({{}}, {{}}).median, 0.0);
+    EXPECT_THROW((void)paired_speedup({{1.0}}, {{1.0}, {1.0}}), Error);
+}
+
+TEST(DenseSweep, ExactFirstThenEveryNprobeWithItsOwnSearchsRecall) {
+    const test::ScratchDir dir;
+    const GeneratorOptions g{.n_docs = 1500, .n_queries = 12, .seed = 5, .dense_dim = 24};
+    worker::ShardBuildOptions build;
+    build.params.lambda = 80;
+    build.dense.type = dense::IndexType::ivf_flat;
+    build.dense.nlist = 16;
+    const auto local = LocalIndex::open(test::generate_and_build_index(dir, g, build, 2));
+    const h5::File f(dir.file("c.h5"), h5::File::Mode::read);
+    const auto docs = read_dense_rows(f, Side::docs, 0, g.n_docs);
+    const auto queries = read_dense_rows(f, Side::queries, 0, g.n_queries);
+
+    dense::SweepOptions opt;
+    opt.nprobes = {1, 4, 16};
+    opt.runs = 3;
+    opt.batch_threads = 2;
+    const auto points = dense::run_sweep(local, queries, opt);
+    ASSERT_EQ(points.size(), 4U);
+    EXPECT_EQ(points[0].method, "exact");
+    EXPECT_EQ(points[0].recall, 1.0);
+    EXPECT_EQ(points[0].speedup, 1.0);
+
+    // The oracle: exact search straight from the corpus's vectors (ties aside, the same documents).
+    const auto truth = as_global_hits(DenseExactIndex(docs).search_batch(queries, opt.k, 1));
+    for (std::size_t i = 0; i < opt.nprobes.size(); ++i) {
+        const auto& p = points.at(i + 1);
+        SCOPED_TRACE(testing::Message() << "nprobe " << opt.nprobes[i]);
+        EXPECT_EQ(p.method, "ivf-flat");
+        EXPECT_EQ(p.nprobe, opt.nprobes[i]);
+        EXPECT_EQ(p.ef_search, 0U);
+        dense::SearchParams sp;
+        sp.nprobe = opt.nprobes[i];
+        EXPECT_EQ(p.recall, recall_at_k(local.search_dense(queries, sp, 1), truth, opt.k));
+        EXPECT_GT(p.latency.mean, 0.0);
+        EXPECT_GT(p.speedup_lowest, 0.0);
+        EXPECT_LE(p.speedup_lowest, p.speedup);
+        EXPECT_GT(p.qps_batch, 0.0);
+    }
+    EXPECT_LT(points[1].recall, 1.0) << "one list of 16 found every neighbour: the sweep would not tell settings apart";
+    EXPECT_EQ(points[3].recall, 1.0) << "every list probed is an exact scan";
 }
 
 }  // namespace

@@ -22,6 +22,8 @@ struct SweepPoint {
     float screen_factor = 0.0F;
     double recall = 0.0;            ///< recall@k against the exact top-k of the same run
     LatencySummary latency;         ///< microseconds per query, single thread
+    double speedup = 1.0;           ///< over exact search, paired round by round (PairedSpeedup::median)
+    double speedup_lowest = 1.0;    ///< the lowest round's
     double docs_scored = 0.0;       ///< mean per query (seismic): documents touched, screened or not
     double docs_full = 0.0;         ///< mean per query: of those, scored over all their entries (passed the screen)
     double reachable = 0.0;         ///< share of the exact top-k in the walked lists: recall's ceiling without kNN
@@ -37,7 +39,7 @@ struct SweepOptions {
     float screen_factor = 0.7F;
     std::uint32_t prefix_lead = 0;  ///< SearchParams::prefix_lead of every point
     std::size_t max_queries = 0;    ///< 0 = all
-    std::size_t runs = 1;           ///< repetitions; the median mean latency is kept
+    std::size_t runs = 1;           ///< rounds, each timing exact search and every point once; the median mean is kept
 };
 
 /// Of several runs' latencies (at least one), those of the run with the median mean.
@@ -48,12 +50,16 @@ struct SweepOptions {
     return std::move(runs[runs.size() / 2]);
 }
 
-/// Runs `search(latencies)` `runs` times and keeps the latencies of the run with the median mean.
-template <typename Fn> [[nodiscard]] std::vector<double> median_run(std::size_t runs, Fn&& search) {
-    std::vector<std::vector<double>> all(std::max<std::size_t>(1, runs));
-    for (auto& lat : all) search(lat);
-    return median_mean_run(std::move(all));
-}
+/// A point's speed over exact search from rounds that each timed both: per round, exact search's mean latency over the
+/// point's, so that a host drifting between rounds moves both sides of each ratio alike.
+struct PairedSpeedup {
+    double median = 0.0;  ///< the median round's ratio (the mean of the middle two for an even count)
+    double lowest = 0.0;  ///< the slowest round's: whether a target held in every round, not only at the median
+};
+/// Rounds are paired by position (throws when the counts differ); a round without a positive mean on both sides (no
+/// queries) gives no ratio, and no ratio at all gives zeros.
+[[nodiscard]] PairedSpeedup paired_speedup(const std::vector<std::vector<double>>& exact_rounds,
+                                           const std::vector<std::vector<double>>& point_rounds);
 
 /// recall@k of `got` against `truth`: mean over queries of |got ∩ truth| / min(k, |truth|).
 [[nodiscard]] double recall_at_k(const std::vector<std::vector<GlobalHit>>& got,

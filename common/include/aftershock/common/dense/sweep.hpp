@@ -16,6 +16,8 @@ struct SweepPoint {
     std::uint32_t nprobe = 0;
     double recall = 0.0;       ///< recall@k against the exact top-k of the same run
     LatencySummary latency;    ///< microseconds per query, one query per call, single thread
+    double speedup = 1.0;      ///< over exact search, paired round by round (aftershock::paired_speedup's median)
+    double speedup_lowest = 1.0;  ///< the lowest round's
     double qps_batch = 0.0;    ///< queries per second of one batched call on `batch_threads` threads
 };
 
@@ -24,12 +26,12 @@ struct SweepOptions {
     std::vector<std::uint32_t> ef_searches{10, 16, 32, 64, 128, 256, 512};
     std::vector<std::uint32_t> nprobes{1, 2, 4, 8, 16, 32, 64, 128};
     std::size_t max_queries = 0;  ///< 0 = all
-    std::size_t runs = 1;         ///< repetitions; the median mean latency is kept
+    std::size_t runs = 1;         ///< rounds, each timing exact search and every point once; the median mean is kept
     unsigned batch_threads = 0;   ///< threads of the batched throughput call (0 = all cores)
 };
 
 /// Exact (first point), then each ef_search value when a shard is HNSW and each nprobe value when a shard
-/// is IVF (their product when both), or one point for flat shards.
+/// is IVF (their product when both), or one point for flat shards; timed in opt.runs rounds as the sparse sweep is.
 [[nodiscard]] std::vector<SweepPoint> run_sweep(const LocalIndex& index, const DenseMatrix& queries,
                                                 const SweepOptions& opt);
 
