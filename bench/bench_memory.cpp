@@ -89,10 +89,12 @@ void BM_SequentialReads(benchmark::State& state) {
 BENCHMARK(BM_SequentialReads)->Arg(1024)->Unit(benchmark::kMillisecond);
 
 /// Screening's pattern: "documents" of 48 four-byte entries (192 bytes, 3-4 lines) at random entry offsets, each
-/// summed; `lead` documents ahead, all its lines are requested (0: none). Args: MiB, lead.
+/// summed; `lead` documents ahead, all its lines are requested (0: none). Args: MiB, lead, and 1 to start every
+/// document on a cache line (exactly 3 lines each, as in a line-aligned forward index) or 0 for anywhere.
 void BM_DocumentPrefixes(benchmark::State& state) {
     const auto& buf = cycle(static_cast<std::size_t>(state.range(0)));
     const auto lead = static_cast<std::size_t>(state.range(1));
+    const bool aligned = state.range(2) != 0;
     const auto* entries = reinterpret_cast<const std::uint32_t*>(buf.data());
     const std::size_t n_entries = buf.size() * 2 - kPrefixEntries;
     constexpr std::size_t kDocs = 4096;
@@ -101,7 +103,7 @@ void BM_DocumentPrefixes(benchmark::State& state) {
     std::uint64_t sum = 0;
     for (auto _ : state) {
         state.PauseTiming();
-        for (auto& s : starts) s = rng() % n_entries;  // new documents each round: none is in cache
+        for (auto& s : starts) s = (rng() % n_entries) & (aligned ? ~std::uint64_t{15} : ~std::uint64_t{0});  // new each round: none in cache
         state.ResumeTiming();
         for (std::size_t d = 0; d < kDocs; ++d) {
             if (lead != 0 && d + lead < kDocs) {
@@ -115,8 +117,8 @@ void BM_DocumentPrefixes(benchmark::State& state) {
     state.counters["ns/doc"] = benchmark::Counter(static_cast<double>(state.iterations()) * kDocs,
                                                   benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
-BENCHMARK(BM_DocumentPrefixes)->Args({512, 0})->Args({512, 8})->Args({1024, 0})->Args({1024, 4})->Args({1024, 8})
-    ->Args({1024, 16})->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_DocumentPrefixes)->Args({512, 0, 0})->Args({512, 8, 0})->Args({1024, 0, 0})->Args({1024, 4, 0})
+    ->Args({1024, 8, 0})->Args({1024, 8, 1})->Args({1024, 16, 0})->Args({1024, 16, 1})->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 
