@@ -62,7 +62,9 @@ std::vector<SweepPoint> run_sweep(const LocalIndex& index, const DenseMatrix& al
     std::vector<std::vector<std::vector<GlobalHit>>> got(settings.size());
     for (std::size_t r = 0; r < rounds; ++r) {
         truth = index.search_dense_exact(queries, opt.k, 1, &exact_lat[r]);
-        for (std::size_t c = 0; c < settings.size(); ++c) got[c] = index.search_dense(queries, settings[c], 1, &point_lat[c][r]);
+        for (std::size_t c = 0; c < settings.size(); ++c) {
+            got[c] = index.search_dense(queries, settings[c], 1, &point_lat[c][r]);
+        }
         spdlog::info("dense sweep: round {} of {} done ({} points)", r + 1, rounds, settings.size());
     }
     std::vector<SweepPoint> points;
