@@ -35,14 +35,29 @@ PairedSpeedup paired_speedup(const std::vector<std::vector<double>>& exact_round
            "paired speedup: {} rounds of exact search against {} of the point", exact_rounds.size(), point_rounds.size());
     std::vector<double> ratios;
     for (std::size_t r = 0; r < exact_rounds.size(); ++r) {
-        const double exact = summarize_latencies(exact_rounds[r]).mean;
-        const double point = summarize_latencies(point_rounds[r]).mean;
+        const double exact = mean_latency(exact_rounds[r]);
+        const double point = mean_latency(point_rounds[r]);
         if (exact > 0.0 && point > 0.0) ratios.push_back(exact / point);
     }
     if (ratios.empty()) return {};  // nothing timed (no queries)
     std::sort(ratios.begin(), ratios.end());
     const auto n = ratios.size();
     return {n % 2 == 1 ? ratios[n / 2] : (ratios[n / 2 - 1] + ratios[n / 2]) / 2.0, ratios.front()};
+}
+
+RoundLatencies time_in_rounds(std::size_t runs, std::size_t n_points,
+                              const std::function<void(std::vector<double>&)>& exact,
+                              const std::function<void(std::size_t, std::vector<double>&)>& point, std::string_view what) {
+    const auto rounds = std::max<std::size_t>(1, runs);
+    RoundLatencies t;
+    t.exact.resize(rounds);
+    t.points.assign(n_points, std::vector<std::vector<double>>(rounds));
+    for (std::size_t r = 0; r < rounds; ++r) {
+        exact(t.exact[r]);
+        for (std::size_t c = 0; c < n_points; ++c) point(c, t.points[c][r]);
+        spdlog::info("{}: round {} of {} done ({} points)", what, r + 1, rounds, n_points);
+    }
+    return t;
 }
 
 namespace {
@@ -114,22 +129,14 @@ std::vector<SweepPoint> run_sweep(const LocalIndex& index, const CsrMatrix& docs
             }
         }
     }
-    // Rounds, each timing exact search and then every point once: the host's speed drifts over minutes, and when all
-    // runs of exact search came first, the last points were timed minutes after their baseline.
     const SparseExactIndex exact(docs);
-    const auto rounds = std::max<std::size_t>(1, opt.runs);
-    std::vector<std::vector<double>> exact_lat(rounds);
-    std::vector<std::vector<std::vector<double>>> point_lat(params.size(), std::vector<std::vector<double>>(rounds));
     std::vector<std::vector<Hit>> exact_hits;
     std::vector<std::vector<std::vector<GlobalHit>>> got(params.size());
     std::vector<seismic::SearchStats> stats(params.size());
-    for (std::size_t r = 0; r < rounds; ++r) {
-        exact_hits = exact.search_batch(queries, opt.k, 1, &exact_lat[r]);
-        for (std::size_t c = 0; c < params.size(); ++c) {
-            got[c] = index.search_sparse(queries, params[c], 1, &point_lat[c][r], &stats[c]);
-        }
-        spdlog::info("sweep: round {} of {} done ({} points)", r + 1, rounds, params.size());
-    }
+    auto lat = time_in_rounds(
+        opt.runs, params.size(), [&](std::vector<double>& l) { exact_hits = exact.search_batch(queries, opt.k, 1, &l); },
+        [&](std::size_t c, std::vector<double>& l) { got[c] = index.search_sparse(queries, params[c], 1, &l, &stats[c]); },
+        "sweep");
     const auto truth = as_global_hits(exact_hits);
     std::vector<SweepPoint> points;
     {
@@ -137,7 +144,7 @@ std::vector<SweepPoint> run_sweep(const LocalIndex& index, const CsrMatrix& docs
         p.method = "exact";
         p.recall = 1.0;
         p.reachable = 1.0;
-        p.latency = summarize_latencies(median_mean_run(exact_lat));
+        p.latency = summarize_latencies(median_mean_run(lat.exact));
         points.push_back(p);
         spdlog::info("sweep: exact mean {:.1f} us p99 {:.1f} us over {} queries", p.latency.mean, p.latency.p99,
                      queries.n_rows());
@@ -148,8 +155,8 @@ std::vector<SweepPoint> run_sweep(const LocalIndex& index, const CsrMatrix& docs
         reachable.push_back(recall_at_k(index.reachable_sparse(queries, truth, qc, opt.k), truth, opt.k));
     }
     for (std::size_t c = 0; c < params.size(); ++c) {
-        const auto speedup = paired_speedup(exact_lat, point_lat[c]);
-        points.push_back(sweep_point(index, queries.n_rows(), got[c], stats[c], median_mean_run(std::move(point_lat[c])),
+        const auto speedup = paired_speedup(lat.exact, lat.points[c]);
+        points.push_back(sweep_point(index, queries.n_rows(), got[c], stats[c], median_mean_run(std::move(lat.points[c])),
                                      speedup, truth, params[c], opt, reachable[cut_of[c]]));
     }
     return points;

@@ -113,6 +113,26 @@ TEST(SparseSweep, PairsEachRoundOfAPointWithTheSameRoundOfExactSearch) {
     EXPECT_THROW((void)paired_speedup({{1.0}}, {{1.0}, {1.0}}), Error);
 }
 
+TEST(SparseSweep, TimesExactSearchThenEveryPointInEachRound) {
+    std::string order;
+    double tick = 0.0;
+    const auto lat = time_in_rounds(
+        3, 2, [&](std::vector<double>& l) { order += 'E'; l = {++tick}; },
+        [&](std::size_t c, std::vector<double>& l) { order += static_cast<char>('0' + c); l = {++tick}; }, "test");
+    EXPECT_EQ(order, "E01E01E01");
+    EXPECT_EQ(lat.exact, (std::vector<std::vector<double>>{{1.0}, {4.0}, {7.0}}));
+    ASSERT_EQ(lat.points.size(), 2U);
+    EXPECT_EQ(lat.points[0], (std::vector<std::vector<double>>{{2.0}, {5.0}, {8.0}}));
+    EXPECT_EQ(lat.points[1], (std::vector<std::vector<double>>{{3.0}, {6.0}, {9.0}}));
+    // No rounds asked is one round.
+    order.clear();
+    EXPECT_EQ(time_in_rounds(0, 1, [&](std::vector<double>&) { order += 'E'; },
+                             [&](std::size_t, std::vector<double>&) { order += 'P'; }, "test")
+                  .exact.size(),
+              1U);
+    EXPECT_EQ(order, "EP");
+}
+
 TEST(DenseSweep, ExactFirstThenEveryNprobeWithItsOwnSearchsRecall) {
     const test::ScratchDir dir;
     const GeneratorOptions g{.n_docs = 1500, .n_queries = 12, .seed = 5, .dense_dim = 24};

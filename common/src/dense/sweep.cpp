@@ -5,7 +5,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
 #include <chrono>
 #include <set>
 
@@ -53,26 +52,19 @@ std::vector<SweepPoint> run_sweep(const LocalIndex& index, const DenseMatrix& al
     }
     // Builds the shards' exact indexes (a copy of their vectors) outside the timed runs.
     (void)index.search_dense_exact(first_rows(queries, 1), opt.k, 1);
-    // Rounds, each timing exact search and then every point once, as the sparse sweep does: a point is never timed
-    // minutes away from its baseline on a drifting host.
-    const auto rounds = std::max<std::size_t>(1, opt.runs);
-    std::vector<std::vector<double>> exact_lat(rounds);
-    std::vector<std::vector<std::vector<double>>> point_lat(settings.size(), std::vector<std::vector<double>>(rounds));
     std::vector<std::vector<GlobalHit>> truth;
     std::vector<std::vector<std::vector<GlobalHit>>> got(settings.size());
-    for (std::size_t r = 0; r < rounds; ++r) {
-        truth = index.search_dense_exact(queries, opt.k, 1, &exact_lat[r]);
-        for (std::size_t c = 0; c < settings.size(); ++c) {
-            got[c] = index.search_dense(queries, settings[c], 1, &point_lat[c][r]);
-        }
-        spdlog::info("dense sweep: round {} of {} done ({} points)", r + 1, rounds, settings.size());
-    }
+    auto lat = time_in_rounds(
+        opt.runs, settings.size(),
+        [&](std::vector<double>& l) { truth = index.search_dense_exact(queries, opt.k, 1, &l); },
+        [&](std::size_t c, std::vector<double>& l) { got[c] = index.search_dense(queries, settings[c], 1, &l); },
+        "dense sweep");
     std::vector<SweepPoint> points;
     {
         SweepPoint p;
         p.method = "exact";
         p.recall = 1.0;
-        p.latency = summarize_latencies(median_mean_run(exact_lat));
+        p.latency = summarize_latencies(median_mean_run(lat.exact));
         p.qps_batch = batch_qps(queries.n, [&] { (void)index.search_dense_exact(queries, opt.k, opt.batch_threads); });
         points.push_back(p);
         spdlog::info("dense sweep: exact mean {:.1f} us p99 {:.1f} us, batch {:.0f} QPS over {} queries", p.latency.mean,
@@ -85,10 +77,10 @@ std::vector<SweepPoint> run_sweep(const LocalIndex& index, const DenseMatrix& al
         p.ef_search = graph ? sp.ef_search : 0;
         p.nprobe = lists ? sp.nprobe : 0;
         p.recall = recall_at_k(got[c], truth, opt.k);
-        const auto speedup = paired_speedup(exact_lat, point_lat[c]);
+        const auto speedup = paired_speedup(lat.exact, lat.points[c]);
         p.speedup = speedup.median;
         p.speedup_lowest = speedup.lowest;
-        p.latency = summarize_latencies(median_mean_run(std::move(point_lat[c])));
+        p.latency = summarize_latencies(median_mean_run(std::move(lat.points[c])));
         p.qps_batch = batch_qps(queries.n, [&] { (void)index.search_dense(queries, sp, opt.batch_threads); });
         points.push_back(p);
         spdlog::info("dense sweep: {} ef_search {} nprobe {}: recall@{} {:.4f}, mean {:.1f} us, p99 {:.1f} us, {:.1f}x exact "

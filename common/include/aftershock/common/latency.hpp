@@ -23,11 +23,16 @@ struct LatencySummary {
     return values[std::clamp<std::size_t>(rank, 1, values.size()) - 1];
 }
 
+/// The mean alone (0 for none): what comparisons of runs need, without summarize_latencies' sorted copies.
+[[nodiscard]] inline double mean_latency(const std::vector<double>& values) {
+    return values.empty() ? 0.0 : std::accumulate(values.begin(), values.end(), 0.0) / static_cast<double>(values.size());
+}
+
 [[nodiscard]] inline LatencySummary summarize_latencies(const std::vector<double>& values) {
     LatencySummary s;
     s.count = values.size();
     if (values.empty()) return s;
-    s.mean = std::accumulate(values.begin(), values.end(), 0.0) / static_cast<double>(values.size());
+    s.mean = mean_latency(values);
     s.p50 = percentile(values, 50.0);
     s.p99 = percentile(values, 99.0);
     return s;

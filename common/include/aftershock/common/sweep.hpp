@@ -6,7 +6,9 @@
 #include "aftershock/common/latency.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -45,7 +47,7 @@ struct SweepOptions {
 /// Of several runs' latencies (at least one), those of the run with the median mean.
 [[nodiscard]] inline std::vector<double> median_mean_run(std::vector<std::vector<double>> runs) {
     std::sort(runs.begin(), runs.end(), [](const auto& a, const auto& b) {
-        return summarize_latencies(a).mean < summarize_latencies(b).mean;
+        return mean_latency(a) < mean_latency(b);
     });
     return std::move(runs[runs.size() / 2]);
 }
@@ -60,6 +62,19 @@ struct PairedSpeedup {
 /// queries) gives no ratio, and no ratio at all gives zeros.
 [[nodiscard]] PairedSpeedup paired_speedup(const std::vector<std::vector<double>>& exact_rounds,
                                            const std::vector<std::vector<double>>& point_rounds);
+
+/// Latencies from rounds that each time exact search and then every point once: a point's round r ran right after exact
+/// search's round r, so paired_speedup can divide them.
+struct RoundLatencies {
+    std::vector<std::vector<double>> exact;                ///< per round
+    std::vector<std::vector<std::vector<double>>> points;  ///< per point, per round
+};
+/// Runs max(1, runs) rounds of exact(latencies) and then point(c, latencies) for every c < n_points, logging each round
+/// as `what`: how both sweeps time, so that a point is never timed minutes away from its baseline on a drifting host.
+[[nodiscard]] RoundLatencies time_in_rounds(std::size_t runs, std::size_t n_points,
+                                            const std::function<void(std::vector<double>&)>& exact,
+                                            const std::function<void(std::size_t, std::vector<double>&)>& point,
+                                            std::string_view what);
 
 /// recall@k of `got` against `truth`: mean over queries of |got ∩ truth| / min(k, |truth|).
 [[nodiscard]] double recall_at_k(const std::vector<std::vector<GlobalHit>>& got,
