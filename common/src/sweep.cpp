@@ -95,8 +95,8 @@ SweepPoint sweep_point(const LocalIndex& index, std::size_t n_queries, const std
     p.docs_scored = static_cast<double>(stats.docs_scored) / per_query;
     p.docs_full = static_cast<double>(stats.docs_scored - stats.docs_screened_out) / per_query;
     p.reachable = reachable;
-    spdlog::info("sweep: qc {} hf {:.2f} knn {} screen {}: recall@{} {:.4f}, mean {:.1f} us, p99 {:.1f} us, {:.1f}x exact "
-                 "(lowest round {:.1f}x)",
+    spdlog::info("sweep: qc {} hf {:.2f} knn {} screen {}: recall@{} {:.4f}, mean {:.1f} us, p99 {:.1f} us, {:.4g}x exact "
+                 "(lowest round {:.4g}x)",
                  sp.query_cut, sp.heap_factor, p.knn, sp.screen_entries, opt.k, p.recall, p.latency.mean, p.latency.p99,
                  p.speedup, p.speedup_lowest);
     return p;

@@ -83,8 +83,8 @@ std::vector<SweepPoint> run_sweep(const LocalIndex& index, const DenseMatrix& al
         p.latency = summarize_latencies(median_mean_run(std::move(lat.points[c])));
         p.qps_batch = batch_qps(queries.n, [&] { (void)index.search_dense(queries, sp, opt.batch_threads); });
         points.push_back(p);
-        spdlog::info("dense sweep: {} ef_search {} nprobe {}: recall@{} {:.4f}, mean {:.1f} us, p99 {:.1f} us, {:.1f}x exact "
-                     "(lowest round {:.1f}x), batch {:.0f} QPS",
+        spdlog::info("dense sweep: {} ef_search {} nprobe {}: recall@{} {:.4f}, mean {:.1f} us, p99 {:.1f} us, {:.4g}x exact "
+                     "(lowest round {:.4g}x), batch {:.0f} QPS",
                      method, p.ef_search, p.nprobe, opt.k, p.recall, p.latency.mean, p.latency.p99, p.speedup,
                      p.speedup_lowest, p.qps_batch);
     }
