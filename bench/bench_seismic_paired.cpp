@@ -62,7 +62,7 @@ int run_leads(int rounds, seismic::SearchParams p, const std::vector<std::uint32
         for (std::size_t s = 0; s < m; ++s) {
             std::vector<double> ratio;
             for (std::size_t q = 0; q < queries.n_rows(); ++q) ratio.push_back(t[s][q] / t[0][q]);
-            line += fmt::format("; lead {}: {:.1f} us, ratio {:.3f}", leads[s], summarize_latencies(t[s]).mean,
+            line += fmt::format("; lead {}: {:.1f} us, ratio {:.3f}", leads[s], mean_latency(t[s]),
                                 percentile(ratio, 50.0));
         }
         spdlog::info("screen 48 group {}{} (means; median per-query ratios)", group, line);
@@ -136,8 +136,8 @@ int run(const std::string& what, int rounds, std::uint32_t query_cut, float heap
             }
             spdlog::info("screen {:>2} round {}: {} {:.1f} us, {} {:.1f} us (means); median per-query ratio {:.3f}; {} "
                          "queries with other hits",
-                         screen, round, labels[0], summarize_latencies(us[0]).mean, labels[1],
-                         summarize_latencies(us[1]).mean, percentile(ratio, 50.0), differ);
+                         screen, round, labels[0], mean_latency(us[0]), labels[1], mean_latency(us[1]),
+                         percentile(ratio, 50.0), differ);
         }
     }
     return 0;
