@@ -3,6 +3,7 @@
 #include "aftershock/common/error.hpp"
 #include "aftershock/common/exact_search.hpp"
 #include "aftershock/common/groundtruth.hpp"
+#include "test_support.hpp"
 
 #include <gtest/gtest.h>
 
@@ -162,10 +163,7 @@ TEST(ExactSearch, DenseMatchesDoublePrecisionBruteForce) {
                 const double tol = 1e-4 * std::max(1.0, std::abs(truth[j].first));
                 EXPECT_NEAR(batch[q][j].score, truth[j].first, tol);
                 EXPECT_NEAR(single[j].score, truth[j].first, tol);
-                // Ids must agree unless the true scores are within float noise of each other.
-                const bool near_tie = (j > 0 && std::abs(truth[j].first - truth[j - 1].first) < tol) ||
-                                      std::abs(truth[j].first - truth[j + 1].first) < tol;
-                if (!near_tie) {
+                if (!test::near_tie(truth, j, tol, [](const auto& t) { return t.first; })) {
                     EXPECT_EQ(batch[q][j].doc, truth[j].second) << "query " << q << " rank " << j;
                     EXPECT_EQ(single[j].doc, truth[j].second) << "query " << q << " rank " << j;
                 }

@@ -135,9 +135,7 @@ void expect_equal_topk(const std::string& corpus_path, const std::vector<std::ve
             const double want = truth[q][j].score;
             const double tol = 1e-5 * std::max(1e-3, std::abs(want));
             EXPECT_NEAR(got[q][j].score, want, tol) << "query " << corpus.query_id(q) << " rank " << j;
-            const bool near_tie = (j > 0 && truth[q][j - 1].score - want <= tol) ||
-                                  (j + 1 < truth[q].size() && want - truth[q][j + 1].score <= tol);
-            if (!near_tie) {
+            if (!test::near_tie(truth[q], j, tol, [](const RawHit& h) { return h.score; })) {
                 EXPECT_EQ(corpus.doc_id(got[q][j].doc), truth[q][j].id) << "query " << corpus.query_id(q) << " rank " << j;
                 ++compared;
             }

@@ -4,6 +4,7 @@
 #include "aftershock/common/seismic/build_steps.hpp"
 #include "aftershock/common/seismic/seismic_index.hpp"
 #include "aftershock/common/seismic/visited_set.hpp"
+#include "test_support.hpp"
 
 #include <gtest/gtest.h>
 
@@ -251,9 +252,7 @@ void expect_same_hits(const std::vector<Hit>& got, const std::vector<Hit>& want,
     for (std::size_t j = 0; j < want.size(); ++j) {
         const float tol = 1e-5F * std::max(1.0F, std::abs(want[j].score));
         EXPECT_NEAR(got[j].score, want[j].score, tol) << what << " rank " << j;
-        const bool near_tie = (j > 0 && want[j - 1].score - want[j].score <= tol) ||
-                              (j + 1 < want.size() && want[j].score - want[j + 1].score <= tol);
-        if (!near_tie) {
+        if (!test::near_tie(want, j, tol, [](const Hit& h) { return h.score; })) {
             EXPECT_EQ(got[j].doc, want[j].doc) << what << " rank " << j;
         }
     }

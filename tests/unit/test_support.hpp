@@ -6,12 +6,15 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iterator>
 #include <string>
+#include <vector>
 
 namespace aftershock::test {
 
@@ -74,6 +77,15 @@ inline void poke_bytes(const std::string& path, std::uint64_t pos, const std::st
     std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
     f.seekp(static_cast<std::streamoff>(pos));
     f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+/// Whether rank `j` of a true ranking is within `tol` of the rank above or below it. Oracle comparisons then check
+/// only that rank's score: when two true scores are that close, either order of their ids is exact, and float
+/// rounding in the code under test may pick either. `score` reads a score from an element of `truth`.
+template <class T, class Score>
+bool near_tie(const std::vector<T>& truth, std::size_t j, double tol, Score score) {
+    const auto gap = [&](std::size_t a, std::size_t b) { return std::abs(double(score(truth[a])) - double(score(truth[b]))); };
+    return (j > 0 && gap(j - 1, j) <= tol) || (j + 1 < truth.size() && gap(j, j + 1) <= tol);
 }
 
 /// The message of the InputError `fn` throws, or "<no InputError>".
