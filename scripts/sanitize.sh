@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sanitizer stages of scripts/test.sh (CI runs both); each has its own build directory beside build/.
 #   scripts/sanitize.sh asan   ASan+UBSan (clang-14): build-asan, the whole test suite (ctest -j2) but the deployment
-#                              and SLURM tests
+#                              and SLURM tests; the serving tests' index comes from build/'s Release aftershock-build
 #   scripts/sanitize.sh tsan   TSan (clang-14): build-tsan, the coordinator/worker tests: tests/serving (TSan workers and
 #                              coordinator over loopback; the index made by build/'s Release aftershock-build) and the
 #                              wire-protocol, frame-buffer, shard-service, API, auth and cluster unit tests
@@ -28,6 +28,10 @@ case "$KIND" in
     # mpi_* tests run here). Together they held the ASan stage ~2.5 minutes, prometheus_e2e alone 87 s run serially
     # (docs/BENCHMARKS.md "Sanitizer stages and CI cost").
     FILTER=(-E '^(prometheus_e2e|slurm_build_index|deploy_.+)$')
+    # The serving tests make their index with build/'s Release aftershock-build, as under TSan: they test workers and
+    # coordinator, and the instrumented build is tested by the mpi_* and cli_* tests here. That took their ASan time
+    # from ~300 to ~180 s (docs/BENCHMARKS.md "Sanitizer stages and CI cost").
+    export AFTERSHOCK_SERVING_BUILD="${AFTERSHOCK_SERVING_BUILD:-$ROOT/build/bin/aftershock-build}"
     export ASAN_OPTIONS="detect_stack_use_after_return=0:strict_string_checks=1:check_initialization_order=1"
     export LSAN_OPTIONS="suppressions=$SUPP/lsan.supp:print_suppressions=0"
     ;;

@@ -5,7 +5,7 @@
 #   3. scripts/sanitize.sh tsan              TSan (clang-14) build-tsan, the coordinator/worker tests
 #   4. scripts/fuzz.sh 25                    every libFuzzer target for 25 s (clang-14, build-fuzz)
 # CI (.ci/run) runs all four. Each stage is bounded (timeout) and prints its wall and CPU time. On an idle 2-core
-# machine the whole run takes about 30 minutes, inside CI's 45 (docs/BENCHMARKS.md "Sanitizer stages and CI cost"):
+# machine the whole run takes 25-41 minutes with the host, inside CI's 45 (docs/BENCHMARKS.md "Sanitizer stages and CI cost"):
 # the sanitizer and fuzz builds are clang -O1 with line tables, unity builds with precompiled headers, no benchmarks.
 #   scripts/test.sh                          stages 1-4
 #   AFTERSHOCK_SLOW_STAGES=0 scripts/test.sh stage 1 only (quick local run)

@@ -10,9 +10,10 @@
 set -euo pipefail
 CLI="$1"
 BUILD="$2"
-# AFTERSHOCK_SERVING_BUILD=FILE: the aftershock-build that makes the index (not under test here). The TSan stage
-# (scripts/sanitize.sh tsan) takes the Release one: an instrumented Seismic build under mpirun is ~20x slower, and
-# Open MPI itself is not TSan-clean. Index files do not depend on the build's flags.
+# AFTERSHOCK_SERVING_BUILD=FILE: the aftershock-build that makes the index (not under test here). The sanitizer stages
+# (scripts/sanitize.sh) take the Release one: an instrumented Seismic build under mpirun is ~20x slower under TSan
+# (under ASan these tests took ~300 s with it and ~180 s without; the mpi_* tests cover it there), and Open MPI
+# itself is not TSan-clean. Index files do not depend on the build's flags.
 BUILD="${AFTERSHOCK_SERVING_BUILD:-$BUILD}"
 WORKER="$3"
 COORD="$4"
