@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <limits>
+#include <map>
 #include <numeric>
 #include <random>
 #include <set>
@@ -209,9 +210,12 @@ TEST(SeismicClustering, PartitionsTheListDeterministically) {
     const ForwardIndex fwd(docs);
     std::vector<DocIndex> list(400);
     for (DocIndex d = 0; d < 400; ++d) list[d] = 399 - d;
-    for (auto algo : {ClusteringAlgorithm::exact, ClusteringAlgorithm::inverted_index_approx}) {
+    for (const auto& [algo, rounds] : {std::pair{ClusteringAlgorithm::exact, 0U}, {ClusteringAlgorithm::inverted_index_approx, 0U},
+                                       {ClusteringAlgorithm::exact, 2U}, {ClusteringAlgorithm::inverted_index_approx, 1U}}) {
+        SCOPED_TRACE(std::to_string(rounds) + " k-means rounds");
         BuildParams p;
         p.clustering = algo;
+        p.kmeans_rounds = rounds;
         p.centroid_fraction = 0.1;  // 40 centroids
         BuildScratch s1;
         BuildScratch s2;
@@ -235,6 +239,87 @@ TEST(SeismicClustering, PartitionsTheListDeterministically) {
     BuildScratch s;
     const std::vector<DocIndex> tiny{5, 3};
     EXPECT_EQ(cluster_list(tiny, fwd, p, 1, s), (std::vector<std::vector<DocIndex>>{{3, 5}})) << "one block";
+}
+
+// k-means rounds by hand. Every document is a centroid (centroid_fraction 1), so the sample's order does not matter,
+// and no cluster is dissolved (min_cluster_size 0). Big A = (c0: 3) draws x = (c0: 1, c1: 1) away from itself and
+// from c = (c1: 2.6, c2: 1): x.A = 3 > x.c = 2.6 > x.x = 2. Round 1: A's cluster mean is (c0: 2, c1: 0.5), and
+// x.mean = 2.5 < x.c = 2.6, so x joins c. Round 2: the means are A itself and (c0: 0.5, c1: 1.8, c2: 0.5); x.A = 3 >
+// 2.3, so x returns to A. (Max inner product has no objective that k-means rounds must improve.)
+TEST(SeismicClustering, KmeansRoundsMoveDocumentsToTheBestClusterMean) {
+    const auto docs = csr(3, {{{0, 3.0F}}, {{0, 1.0F}, {1, 1.0F}}, {{1, 2.6F}, {2, 1.0F}}});  // A, x, c
+    const ForwardIndex fwd(docs);
+    const std::vector<DocIndex> list{0, 1, 2};
+    BuildParams p;
+    p.centroid_fraction = 1.0;
+    p.min_cluster_size = 0;
+    p.clustering = ClusteringAlgorithm::exact;
+    using Blocks = std::vector<std::vector<DocIndex>>;
+    const Blocks x_with_a{{0, 1}, {2}};  // blocks ordered by their centroid document
+    const Blocks x_with_c{{0}, {1, 2}};
+    for (const std::uint64_t seed : {1, 2, 3}) {
+        BuildScratch s;
+        p.kmeans_rounds = 0;
+        EXPECT_EQ(cluster_list(list, fwd, p, seed, s), x_with_a) << "seed " << seed;
+        p.kmeans_rounds = 1;
+        EXPECT_EQ(cluster_list(list, fwd, p, seed, s), x_with_c) << "seed " << seed;
+        p.kmeans_rounds = 2;
+        EXPECT_EQ(cluster_list(list, fwd, p, seed, s), x_with_a) << "seed " << seed;
+    }
+    p.kmeans_rounds = 11;
+    EXPECT_THROW(validate(p), UsageError);
+    p.kmeans_rounds = 1;
+    EXPECT_NE(to_json(p).find("\"kmeans_rounds\":1"), std::string::npos) << to_json(p);
+}
+
+// One k-means round against an independent double-precision k-means step: the round's blocks are the documents
+// grouped by the best mean (max inner product) of the blocks without it.
+TEST(SeismicClustering, OneKmeansRoundIsALloydStepOverTheShallowBlocks) {
+    std::mt19937 rng(12);
+    const auto docs = random_docs(600, 200, rng, 5, 30);
+    const ForwardIndex fwd(docs);
+    std::vector<DocIndex> list(600);
+    std::iota(list.begin(), list.end(), DocIndex{0});
+    BuildParams p;
+    p.clustering = ClusteringAlgorithm::exact;
+    p.centroid_fraction = 0.05;  // 30 centroids
+    p.min_cluster_size = 0;
+    BuildScratch s;
+    const auto shallow = cluster_list(list, fwd, p, 5, s);
+    p.kmeans_rounds = 1;
+    auto refined = cluster_list(list, fwd, p, 5, s);
+    const auto stored = [](float v) { return double(f16_to_f32(f32_to_f16(v))); };  // the forward index keeps f16
+    std::vector<std::map<std::uint32_t, double>> means(shallow.size());
+    for (std::size_t b = 0; b < shallow.size(); ++b) {
+        for (const auto d : shallow[b]) {
+            const auto row = docs.row(d);
+            for (std::size_t e = 0; e < row.size(); ++e) {
+                means[b][row.indices[e]] += stored(row.values[e]) / double(shallow[b].size());
+            }
+        }
+    }
+    std::vector<std::vector<DocIndex>> want(shallow.size());
+    std::size_t near_ties = 0;
+    for (const auto d : list) {
+        std::vector<double> dots(means.size(), 0.0);
+        const auto row = docs.row(d);
+        for (std::size_t b = 0; b < means.size(); ++b) {
+            for (std::size_t e = 0; e < row.size(); ++e) {
+                const auto it = means[b].find(row.indices[e]);
+                if (it != means[b].end()) dots[b] += stored(row.values[e]) * it->second;
+            }
+        }
+        auto sorted = dots;
+        std::sort(sorted.rbegin(), sorted.rend());
+        near_ties += sorted[0] - sorted[1] <= 1e-4 * sorted[0] ? 1 : 0;
+        want[std::max_element(dots.begin(), dots.end()) - dots.begin()].push_back(d);
+    }
+    ASSERT_EQ(near_ties, 0U) << "the data must give every document one clear best mean";
+    std::erase_if(want, [](const auto& b) { return b.empty(); });
+    std::sort(want.begin(), want.end());
+    std::sort(refined.begin(), refined.end());
+    EXPECT_EQ(refined, want);
+    EXPECT_NE(refined, [&] { auto b = shallow; std::sort(b.begin(), b.end()); return b; }()) << "the round moved documents";
 }
 
 std::vector<Hit> exact_f16(const CsrMatrix& docs, const SparseView& q, std::size_t k) {

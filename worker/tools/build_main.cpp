@@ -511,6 +511,8 @@ int main(int argc, char** argv) {
     app.add_option("--min-cluster-size", p.min_cluster_size, "dissolve clusters this small")->capture_default_str();
     app.add_option("--clustering", o.clustering, "exact | ii-approx")->capture_default_str();
     app.add_option("--doc-cut", p.doc_cut, "components per doc in ii-approx clustering")->capture_default_str();
+    app.add_option("--kmeans-rounds", p.kmeans_rounds, "k-means rounds after the random centroids (0 = the paper's)")
+        ->capture_default_str();
     app.add_option("--alpha", p.alpha, "summary energy (fraction of L1 mass kept)")->capture_default_str();
     app.add_option("--knn", p.knn, "kappa: neighbours per document in the kNN graph (0 = none)")->capture_default_str();
     app.add_option("--seed", p.seed, "clustering seed")->capture_default_str();

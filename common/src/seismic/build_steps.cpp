@@ -118,14 +118,12 @@ void ensure_scratch(BuildScratch& s, std::uint64_t dim) {
     }
 }
 
-CentroidIndex index_centroids(std::span<const DocIndex> centroids, const ForwardIndex& fwd, BuildScratch& s) {
-    std::vector<std::tuple<std::uint32_t, std::uint32_t, float>> triples;
-    for (std::uint32_t j = 0; j < centroids.size(); ++j) {
-        const auto p = fwd.posting(centroids[j]);
-        for (std::uint64_t i = posting_offset(p); i < posting_offset(p) + posting_length(p); ++i) {
-            triples.emplace_back(fwd.component(i), j, fwd.value(i));
-        }
-    }
+using CentroidEntries = std::vector<std::tuple<std::uint32_t, std::uint32_t, float>>;  ///< (component, centroid, value)
+
+/// The index of (component, centroid, value) entries; s.head then maps a component to its first entry.
+CentroidIndex index_entries(CentroidEntries& triples, BuildScratch& s) {
+    for (auto c : s.head_touched) s.head[c] = kNone;
+    s.head_touched.clear();
     std::sort(triples.begin(), triples.end());
     CentroidIndex ci;
     ci.centroid.reserve(triples.size());
@@ -142,6 +140,44 @@ CentroidIndex index_centroids(std::span<const DocIndex> centroids, const Forward
     }
     ci.starts.push_back(static_cast<std::uint32_t>(triples.size()));
     return ci;
+}
+
+/// Centroids that are documents of the list (the paper's random sample).
+CentroidIndex index_centroids(std::span<const DocIndex> centroids, const ForwardIndex& fwd, BuildScratch& s) {
+    CentroidEntries triples;
+    for (std::uint32_t j = 0; j < centroids.size(); ++j) {
+        const auto p = fwd.posting(centroids[j]);
+        for (std::uint64_t i = posting_offset(p); i < posting_offset(p) + posting_length(p); ++i) {
+            triples.emplace_back(fwd.component(i), j, fwd.value(i));
+        }
+    }
+    return index_entries(triples, s);
+}
+
+/// Centroids that are the mean vectors of the allowed clusters of `assignment` (a refinement round).
+CentroidIndex index_means(std::span<const DocIndex> list, std::span<const std::uint32_t> assignment,
+                          const std::vector<std::uint8_t>& allowed, const ForwardIndex& fwd, BuildScratch& s) {
+    std::vector<std::vector<DocIndex>> members(allowed.size());
+    for (std::size_t i = 0; i < list.size(); ++i) members[assignment[i]].push_back(list[i]);
+    CentroidEntries triples;
+    for (std::uint32_t j = 0; j < members.size(); ++j) {
+        if (allowed[j] == 0 || members[j].empty()) continue;
+        for (const auto d : members[j]) {
+            const auto p = fwd.posting(d);
+            for (std::uint64_t i = posting_offset(p); i < posting_offset(p) + posting_length(p); ++i) {
+                const auto c = fwd.component(i);
+                if (s.dense[c] == 0.0F) s.touched.push_back(c);
+                s.dense[c] += fwd.value(i);
+            }
+        }
+        const auto size = static_cast<float>(members[j].size());
+        for (const auto c : s.touched) {
+            triples.emplace_back(c, j, s.dense[c] / size);
+            s.dense[c] = 0.0F;
+        }
+        s.touched.clear();
+    }
+    return index_entries(triples, s);
 }
 
 /// Best centroid of a document among the allowed ones: max score, ties to the last centroid (as Rust's
@@ -206,30 +242,41 @@ std::vector<std::vector<DocIndex>> cluster_list(std::span<const DocIndex> list, 
         std::swap(pos[i], pos[i + rng.below(n - i)]);
         centroids[i] = list[pos[i]];
     }
-    const auto ci = index_centroids(centroids, fwd, s);
     s.centroid_scores.assign(n_blocks, 0.0F);
     const std::uint32_t doc_cut =
         params.clustering == ClusteringAlgorithm::exact ? std::numeric_limits<std::uint32_t>::max() : params.doc_cut;
     std::vector<std::uint8_t> allowed(n_blocks, 1);
     std::vector<std::uint32_t> assignment(n);
-    std::vector<std::uint32_t> sizes(n_blocks, 0);
-    for (std::size_t i = 0; i < n; ++i) {
-        assignment[i] = assign(list[i], fwd, ci, allowed, doc_cut, s);
-        ++sizes[assignment[i]];
-    }
-    // Dissolve small clusters into the surviving ones (if any survive).
-    bool any_small = false;
-    bool any_survivor = false;
-    for (std::size_t j = 0; j < n_blocks; ++j) {
-        const bool small = sizes[j] <= params.min_cluster_size;
-        allowed[j] = small ? 0 : 1;
-        any_small |= small && sizes[j] > 0;
-        any_survivor |= !small;
-    }
-    if (any_small && any_survivor) {
+    // Every document to its best allowed centroid, then small clusters dissolved into the surviving ones (if any
+    // survive). Once with the sampled documents as centroids (the paper), then once per refinement round with the
+    // clusters' means: a block's documents then lie closer together, so its summary ranks them better.
+    const auto assign_and_dissolve = [&](const CentroidIndex& ci) {
+        std::vector<std::uint32_t> sizes(n_blocks, 0);
         for (std::size_t i = 0; i < n; ++i) {
-            if (allowed[assignment[i]] == 0) assignment[i] = assign(list[i], fwd, ci, allowed, doc_cut, s);
+            assignment[i] = assign(list[i], fwd, ci, allowed, doc_cut, s);
+            ++sizes[assignment[i]];
         }
+        auto survivors = allowed;
+        bool any_small = false;
+        bool any_survivor = false;
+        for (std::size_t j = 0; j < n_blocks; ++j) {
+            const bool small = allowed[j] != 0 && sizes[j] <= params.min_cluster_size;
+            if (small) survivors[j] = 0;
+            any_small |= small && sizes[j] > 0;
+            any_survivor |= survivors[j] != 0;
+        }
+        if (any_small && any_survivor) {
+            allowed = std::move(survivors);
+            for (std::size_t i = 0; i < n; ++i) {
+                if (allowed[assignment[i]] == 0) assignment[i] = assign(list[i], fwd, ci, allowed, doc_cut, s);
+            }
+        } else if (any_survivor) {
+            allowed = std::move(survivors);  // only empty clusters left out
+        }
+    };
+    assign_and_dissolve(index_centroids(centroids, fwd, s));
+    for (std::uint32_t round = 0; round < params.kmeans_rounds; ++round) {
+        assign_and_dissolve(index_means(list, assignment, allowed, fwd, s));
     }
     for (auto c : s.head_touched) s.head[c] = kNone;
     s.head_touched.clear();

@@ -36,6 +36,7 @@ void validate(const BuildParams& p) {
     ensure<UsageError>(std::isfinite(p.alpha) && p.alpha > 0.0 && p.alpha <= 1.0, "alpha must be in (0, 1] (got {})",
                        p.alpha);
     ensure<UsageError>(p.doc_cut > 0, "doc_cut must be positive");
+    ensure<UsageError>(p.kmeans_rounds <= 10, "kmeans_rounds must be <= 10 (got {})", p.kmeans_rounds);
     ensure<UsageError>(p.knn <= 1000, "knn must be <= 1000 (got {})", p.knn);
 }
 
@@ -55,6 +56,7 @@ std::string to_json(const BuildParams& p) {
     j["min_cluster_size"] = p.min_cluster_size;
     j["clustering"] = std::string(to_string(p.clustering));
     j["doc_cut"] = p.doc_cut;
+    j["kmeans_rounds"] = p.kmeans_rounds;
     j["alpha"] = p.alpha;
     j["knn"] = p.knn;
     j["seed"] = p.seed;

@@ -46,8 +46,10 @@ inline constexpr std::uint32_t kMaxBlocksPerList = 4095;
 
 /// Shallow random k-means of one list (SEISMIC.md §1.3): sample n_blocks = max(1, floor(cf*|L|)) docs (at most
 /// kMaxBlocksPerList) as centroids, assign every doc to its max-inner-product centroid (exact, or over its top doc_cut
-/// components), dissolve clusters of size <= min_cluster_size into the surviving ones. Blocks are ordered
-/// by centroid doc, docs inside a block by doc index. Deterministic for a given seed.
+/// components), dissolve clusters of size <= min_cluster_size into the surviving ones. Then params.kmeans_rounds
+/// rounds (ours; 0 by default) that make each surviving cluster's mean vector its centroid and assign and dissolve
+/// again. Blocks are ordered by centroid doc (the sampled one), docs inside a block by doc index. Deterministic for a
+/// given seed.
 [[nodiscard]] std::vector<std::vector<DocIndex>> cluster_list(std::span<const DocIndex> list, const ForwardIndex& fwd,
                                                               const BuildParams& params, std::uint64_t seed,
                                                               BuildScratch& scratch);

@@ -25,6 +25,10 @@ struct BuildParams {
     std::uint32_t min_cluster_size = 2;   ///< clusters of this size or smaller are dissolved
     ClusteringAlgorithm clustering = ClusteringAlgorithm::inverted_index_approx;
     std::uint32_t doc_cut = 15;           ///< components of a document used by the approximate clustering
+    /// Ours, not in the paper: k-means rounds after the random centroids. Each round makes every cluster's mean its
+    /// centroid and assigns the list's documents again (same doc_cut rule, small clusters dissolved again). 0 = the
+    /// paper's shallow clustering.
+    std::uint32_t kmeans_rounds = 0;
     double alpha = 0.4;                   ///< summary_energy: fraction of the L1 mass kept in a block summary
     std::uint32_t knn = 0;                ///< kappa: neighbours per document in the optional kNN graph (0 = none)
     std::uint64_t seed = 42;
