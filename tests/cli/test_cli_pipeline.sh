@@ -91,5 +91,9 @@ expect_error "cannot open HDF5 file" "$BIN" inspect --corpus "$WORK/garbage.h5"
 head -c 20000 "$WORK/c.h5" >"$WORK/truncated.h5"
 expect_error "truncated" "$BIN" search --corpus "$WORK/truncated.h5" --exact --out "$WORK/x.tsv"
 expect_error "screen-factor" "$BIN" bench --index "$WORK/idx-full" --corpus "$WORK/c.h5" --screen-factor -1
+for rounds in 11 -1 x; do  # k-means rounds: at most 10, a count; refused before anything is written
+  expect_error "kmeans" "$BUILD_BIN" --corpus "$WORK/c.h5" --out "$WORK/idx-km" --shards 1 --kmeans-rounds "$rounds"
+  [[ ! -e "$WORK/idx-km" ]] || fail "a refused build wrote $WORK/idx-km (--kmeans-rounds $rounds)"
+done
 expect_error "groundtruth" "$BIN" recall --run "$WORK/sparse.tsv" --corpus "$WORK/c.h5" --k 10 --mode hybrid
 echo "cli pipeline: all checks passed"

@@ -265,13 +265,11 @@ std::vector<std::vector<DocIndex>> cluster_list(std::span<const DocIndex> list, 
             any_small |= small && sizes[j] > 0;
             any_survivor |= survivors[j] != 0;
         }
-        if (any_small && any_survivor) {
-            allowed = std::move(survivors);
-            for (std::size_t i = 0; i < n; ++i) {
-                if (allowed[assignment[i]] == 0) assignment[i] = assign(list[i], fwd, ci, allowed, doc_cut, s);
-            }
-        } else if (any_survivor) {
-            allowed = std::move(survivors);  // only empty clusters left out
+        if (!any_survivor) return;
+        allowed = std::move(survivors);
+        if (!any_small) return;  // only empty clusters were left out
+        for (std::size_t i = 0; i < n; ++i) {
+            if (allowed[assignment[i]] == 0) assignment[i] = assign(list[i], fwd, ci, allowed, doc_cut, s);
         }
     };
     assign_and_dissolve(index_centroids(centroids, fwd, s));
