@@ -5,7 +5,7 @@
 #include <array>
 #include <chrono>
 #include <cstdio>
-namespace aftershock::seismic { extern thread_local float g_exp_floor; extern thread_local int g_exp_perfect; extern thread_local int g_exp_m; extern thread_local float g_exp_beta; extern thread_local int g_exp_docf; extern thread_local int g_exp_casc; extern thread_local float g_exp_cbeta; extern thread_local int g_exp_mf; extern thread_local float g_exp_mbeta; extern thread_local int g_exp_mtop; extern thread_local int g_exp_mpf; }
+namespace aftershock::seismic { extern thread_local float g_exp_floor; extern thread_local int g_exp_perfect; extern thread_local int g_exp_m; extern thread_local float g_exp_beta; extern thread_local int g_exp_docf; extern thread_local int g_exp_casc; extern thread_local float g_exp_cbeta; extern thread_local int g_exp_mf; extern thread_local float g_exp_mbeta; extern thread_local int g_exp_mtop; extern thread_local int g_exp_mpf; extern thread_local float g_exp_gamma; }
 using namespace aftershock;
 int main(int argc, char** argv) {
     auto shard = ab::read_ab_shard();
@@ -23,11 +23,12 @@ int main(int argc, char** argv) {
     for (int round = 0; round < R; ++round)
     for (const auto& cfg : cfgs) { const float hf = cfg[2];
         {
-            seismic::g_exp_perfect = (int(cfg[0]) == 9 || int(cfg[0]) == 5) ? 0 : int(cfg[0]);
+            seismic::g_exp_gamma = int(cfg[0]) == 6 ? cfg[6] : 0.0F;
+            seismic::g_exp_perfect = (int(cfg[0]) == 9 || int(cfg[0]) == 5 || int(cfg[0]) == 6) ? 0 : int(cfg[0]);
             seismic::g_exp_mf = int(cfg[0]) == 5; seismic::g_exp_mbeta = cfg[4]; seismic::g_exp_mtop = int(cfg[1]); seismic::g_exp_mpf = int(cfg[5]) == 1; if (int(cfg[0]) == 5) seismic::g_exp_casc = 0;
             const int oracle = int(cfg[0]) == 9 ? 1 : 0;
             seismic::g_exp_m = int(cfg[0]) == 5 ? 0 : int(cfg[1]);
-            seismic::g_exp_docf = int(cfg[3]); seismic::g_exp_beta = int(cfg[0]) == 5 ? 0.0F : cfg[4]; seismic::g_exp_casc = int(cfg[0]) == 5 ? 0 : int(cfg[5]); seismic::g_exp_cbeta = cfg[6];
+            seismic::g_exp_docf = int(cfg[3]); seismic::g_exp_beta = int(cfg[0]) == 5 ? 0.0F : cfg[4]; seismic::g_exp_casc = int(cfg[0]) == 5 ? 0 : int(cfg[5]); seismic::g_exp_cbeta = int(cfg[0]) == 6 ? 0.0F : cfg[6];
             const auto t0 = std::chrono::steady_clock::now();
             double tsearch = 0;
             seismic::SearchParams p;
@@ -45,7 +46,7 @@ int main(int argc, char** argv) {
                 docs += double(st.docs_scored); full += double(st.docs_scored - st.docs_screened_out); blocks += double(st.blocks_evaluated);
             }
             seismic::g_exp_floor = 0;
-            spdlog::info("mf {} {:.2f} top {} floor {} casc {} {:.2f} mean {:.1f} us P {} M {} docf {} beta {:.2f} qc {} hf {:.2f}: recall {:.4f} docs {:.0f} full {:.0f} blocks {:.0f}", seismic::g_exp_mf, seismic::g_exp_mbeta, seismic::g_exp_mtop, oracle, seismic::g_exp_casc, seismic::g_exp_cbeta, tsearch / nq, seismic::g_exp_perfect, seismic::g_exp_m, seismic::g_exp_docf, seismic::g_exp_beta, qc, hf,
+            spdlog::info("gamma {:.2f} mf {} {:.2f} top {} floor {} casc {} {:.2f} mean {:.1f} us P {} M {} docf {} beta {:.2f} qc {} hf {:.2f}: recall {:.4f} docs {:.0f} full {:.0f} blocks {:.0f}", seismic::g_exp_gamma, seismic::g_exp_mf, seismic::g_exp_mbeta, seismic::g_exp_mtop, oracle, seismic::g_exp_casc, seismic::g_exp_cbeta, tsearch / nq, seismic::g_exp_perfect, seismic::g_exp_m, seismic::g_exp_docf, seismic::g_exp_beta, qc, hf,
                          rec / nq, docs / nq, full / nq, blocks / nq);
         }
     }
